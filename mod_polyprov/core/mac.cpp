@@ -1,0 +1,57 @@
+#include <polyprov/mac.hpp>
+
+#include <cstddef>
+
+namespace polyprov {
+namespace {
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Reads `text` as hex digits in groups of `group` separated by `sep`
+// (sep == 0: no separators). Exactly 12 digits in all.
+std::optional<std::uint64_t> read_grouped(std::string_view text, std::size_t group, char sep) noexcept {
+    std::uint64_t value = 0;
+    std::size_t digits = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const bool separator_slot = sep != 0 && (i + 1) % (group + 1) == 0;
+        if (separator_slot) {
+            if (text[i] != sep) return std::nullopt;
+            continue;
+        }
+        const int v = hex_value(text[i]);
+        if (v < 0) return std::nullopt;
+        value = (value << 4) | static_cast<std::uint64_t>(v);
+        ++digits;
+    }
+    if (digits != 12) return std::nullopt;
+    return value;
+}
+
+}  // namespace
+
+std::optional<Mac> Mac::parse(std::string_view text) noexcept {
+    std::optional<std::uint64_t> v;
+    switch (text.size()) {
+    case 12: v = read_grouped(text, 12, 0); break;
+    case 14: v = read_grouped(text, 4, '.'); break;
+    case 17: v = read_grouped(text, 2, text[2] == '-' ? '-' : ':'); break;
+    default: break;
+    }
+    if (!v) return std::nullopt;
+    return Mac(*v);
+}
+
+std::string Mac::str() const {
+    static const char digits[] = "0123456789ABCDEF";
+    std::string out(12, '0');
+    for (int i = 11, shift = 0; i >= 0; --i, shift += 4)
+        out[static_cast<std::size_t>(i)] = digits[(value_ >> shift) & 0xF];
+    return out;
+}
+
+}  // namespace polyprov
