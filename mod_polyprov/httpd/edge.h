@@ -1,0 +1,25 @@
+/* The functions the C edge (mod_polyprov.c) takes from the C++ glue. Every
+ * one of them is noexcept on the C++ side: no exception reaches httpd. */
+#ifndef POLYPROV_EDGE_H
+#define POLYPROV_EDGE_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void *polyprov_create_server_config(apr_pool_t *p, server_rec *s);
+void *polyprov_merge_server_config(apr_pool_t *p, void *base, void *add);
+
+const char *polyprov_set_accept_expired(cmd_parms *cmd, void *dir, const char *mode);
+const char *polyprov_set_trust_anchor_file(cmd_parms *cmd, void *dir, const char *path);
+
+void polyprov_register_hooks(apr_pool_t *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

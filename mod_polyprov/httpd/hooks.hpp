@@ -1,0 +1,17 @@
+// The hook functions the glue registers; each is noexcept and only adapts
+// between httpd and the core.
+#pragma once
+
+#include "httpd.h"
+#include <openssl/ssl.h>
+
+namespace polyprov::glue {
+
+// tls_waiver_hook.cpp
+int check_waiver_config(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s) noexcept;
+int install_waiver(server_rec* s, apr_pool_t* pconf, int is_proxy, SSL_CTX* ctx) noexcept;
+
+// request_env_hook.cpp
+int set_certificate_env(request_rec* r) noexcept;
+
+}  // namespace polyprov::glue

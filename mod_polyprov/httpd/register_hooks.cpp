@@ -1,0 +1,17 @@
+// Wires the glue's hooks into httpd and mod_ssl.
+
+#include "edge.h"
+#include "glue.hpp"
+#include "hooks.hpp"
+#include "ssl_init_hook.h"
+
+#include "http_request.h"
+#include "http_protocol.h"
+
+extern "C" void polyprov_register_hooks(apr_pool_t*) {
+    using namespace polyprov::glue;
+    ap_hook_check_config(check_waiver_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(set_certificate_env, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // Optional: runs only when mod_ssl is loaded, whatever the LoadModule order.
+    APR_OPTIONAL_HOOK(ssl, init_server, install_waiver, nullptr, nullptr, APR_HOOK_MIDDLE);
+}

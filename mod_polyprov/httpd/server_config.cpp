@@ -1,0 +1,74 @@
+#include "server_config.hpp"
+
+#include "glue.hpp"
+#include "edge.h"
+
+#include "http_log.h"
+
+#include <polyprov/error.hpp>
+
+namespace polyprov::glue {
+
+ServerConfig* server_config(const server_rec* s) {
+    return static_cast<ServerConfig*>(ap_get_module_config(s->module_config, &polyprov_module));
+}
+
+namespace {
+
+const char* where(cmd_parms* cmd) {
+    return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
+}
+
+}  // namespace
+}  // namespace polyprov::glue
+
+using polyprov::glue::ServerConfig;
+
+extern "C" void* polyprov_create_server_config(apr_pool_t* p, server_rec*) {
+    auto* conf = static_cast<ServerConfig*>(apr_pcalloc(p, sizeof(ServerConfig)));
+    conf->accept_expired = polyprov::ExpiryMode::off;
+    return conf;
+}
+
+extern "C" void* polyprov_merge_server_config(apr_pool_t* p, void* base_v, void* add_v) {
+    const auto* base = static_cast<const ServerConfig*>(base_v);
+    const auto* add = static_cast<const ServerConfig*>(add_v);
+    auto* merged = static_cast<ServerConfig*>(apr_pcalloc(p, sizeof(ServerConfig)));
+
+    const ServerConfig* mode_from = add->accept_expired_set ? add : base;
+    merged->accept_expired_set = mode_from->accept_expired_set;
+    merged->accept_expired = mode_from->accept_expired;
+    merged->accept_expired_where = mode_from->accept_expired_where;
+
+    const ServerConfig* anchors_from = add->anchor_path ? add : base;
+    merged->anchor_path = anchors_from->anchor_path;
+    merged->anchors = anchors_from->anchors;
+    return merged;
+}
+
+extern "C" const char* polyprov_set_accept_expired(cmd_parms* cmd, void*, const char* word) {
+    auto* conf = polyprov::glue::server_config(cmd->server);
+    const auto mode = polyprov::parse_expiry_mode(word);
+    if (!mode)
+        return apr_psprintf(cmd->pool, "PolyProvAcceptExpired: '%s' is not one of off, leaf, chain", word);
+    conf->accept_expired_set = true;
+    conf->accept_expired = *mode;
+    conf->accept_expired_where = polyprov::glue::where(cmd);
+    return nullptr;
+}
+
+extern "C" const char* polyprov_set_trust_anchor_file(cmd_parms* cmd, void*, const char* arg) {
+    auto* conf = polyprov::glue::server_config(cmd->server);
+    const char* path = ap_server_root_relative(cmd->pool, arg);
+    if (!path) return apr_psprintf(cmd->pool, "PolyProvTrustAnchorFile: invalid path '%s'", arg);
+    try {
+        auto anchors = polyprov::TrustAnchors::load_pem_file(path);
+        conf->anchors = polyprov::glue::pool_owned(cmd->pool, new polyprov::TrustAnchors(std::move(anchors)));
+        conf->anchor_path = path;
+        return nullptr;
+    } catch (const std::exception& e) {
+        return apr_psprintf(cmd->pool, "PolyProvTrustAnchorFile: %s", e.what());
+    } catch (...) {
+        return apr_psprintf(cmd->pool, "PolyProvTrustAnchorFile: %s: unexpected error", path);
+    }
+}

@@ -1,0 +1,84 @@
+// Installs the expiry waiver on each virtual host's SSL_CTX (mod_ssl's
+// init_server hook) and refuses configurations that could not work.
+
+#include "glue.hpp"
+#include "hooks.hpp"
+#include "server_config.hpp"
+
+#include "http_log.h"
+
+#include <polyprov/client_cert.hpp>
+#include <polyprov/mac.hpp>
+
+namespace polyprov::glue {
+namespace {
+
+// Called by the core once per handshake whose verification succeeded only
+// because an expiry was waived.
+void log_waived(const WaivedExpiry& event, void* user) noexcept {
+    try {
+        const auto* s = static_cast<const server_rec*>(user);
+        const auto* c = event.ssl ? static_cast<const conn_rec*>(SSL_get_app_data(event.ssl)) : nullptr;
+        if (!c || !APLOG_CS_IS_LEVEL(c, s, APLOG_INFO)) return;
+        const std::string cn = subject_common_name(event.leaf);
+        const auto mac = Mac::parse(cn);
+        const std::string expiry = not_after_iso8601(event.expired);
+        ap_log_cserror(APLOG_MARK, APLOG_INFO, 0, c, s,
+                       PP_TAG(101) "accepted expired client certificate: MAC %s, CN \"%s\", "
+                       "%s expired %s (%d expired in chain)",
+                       mac ? mac->str().c_str() : "-", cn.c_str(),
+                       event.expired_depth == 0 ? "certificate" : "issuing CA", expiry.c_str(),
+                       event.waived_count);
+    } catch (...) {
+        // Logging must never break a handshake.
+    }
+}
+
+}  // namespace
+
+int check_waiver_config(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* main_server) noexcept {
+    int status = OK;
+    for (server_rec* s = main_server; s; s = s->next) {
+        const ServerConfig* conf = server_config(s);
+        if (conf->accept_expired == ExpiryMode::off) continue;
+        if (!conf->anchors) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         PP_TAG(102) "PolyProvAcceptExpired %s (%s) needs PolyProvTrustAnchorFile: "
+                         "name the root CA file the phones' certificates chain to",
+                         to_string(conf->accept_expired), conf->accept_expired_where);
+            status = !OK;
+        }
+    }
+    if (status == OK && !ap_find_linked_module("mod_ssl.c")) {
+        for (server_rec* s = main_server; s; s = s->next) {
+            const ServerConfig* conf = server_config(s);
+            if (conf->accept_expired == ExpiryMode::off) continue;
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         PP_TAG(103) "PolyProvAcceptExpired %s (%s) needs mod_ssl, which is not loaded",
+                         to_string(conf->accept_expired), conf->accept_expired_where);
+            return !OK;
+        }
+    }
+    return status;
+}
+
+int install_waiver(server_rec* s, apr_pool_t* pconf, int is_proxy, SSL_CTX* ctx) noexcept {
+    if (is_proxy) return OK;  // phones are clients; backend connections are not ours
+    try {
+        const ServerConfig* conf = server_config(s);
+        if (conf->accept_expired == ExpiryMode::off || !conf->anchors) return OK;
+        auto* waiver = pool_owned(pconf, new ExpiryWaiver(conf->accept_expired, conf->anchors, &log_waived, s));
+        waiver->install(ctx);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                     PP_TAG(104) "expiry waiver '%s' installed, %" APR_SIZE_T_FMT " trust anchor(s) from %s",
+                     to_string(conf->accept_expired), conf->anchors->size(), conf->anchor_path);
+        return OK;
+    } catch (const std::exception& e) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PP_TAG(901) "cannot install the expiry waiver: %s", e.what());
+    } catch (...) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PP_TAG(901) "cannot install the expiry waiver");
+    }
+    return APR_EGENERAL;  // fail the start rather than run without the configured policy
+}
+
+}  // namespace polyprov::glue
