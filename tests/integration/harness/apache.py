@@ -1,0 +1,163 @@
+"""A real apache2 with the freshly built module, from a private ServerRoot
+on 127.0.0.1. Started in the foreground so that the test owns its PID and
+stops it whatever happens."""
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+HTTPD = os.environ.get("POLYPROV_HTTPD", "/usr/sbin/apache2")
+MODULE = os.environ.get("POLYPROV_MODULE", "")
+MODULE_DIR = os.environ.get("POLYPROV_MODULE_DIR", "/usr/lib/apache2/modules")
+
+
+def new_server_root():
+    """A fresh ServerRoot that the unprivileged children can traverse."""
+    root = tempfile.mkdtemp(prefix="polyprov-httpd-")
+    os.chmod(root, 0o755)
+    return root
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def have_module(name):
+    return os.path.exists(os.path.join(MODULE_DIR, f"mod_{name}.so"))
+
+
+def base_config(root, port, mpm="event", with_polyprov=True, extra_modules=(), log_level="warn ssl:debug polyprov:debug"):
+    """The server-wide part of a test httpd.conf."""
+    modules = ["authz_core", "headers", "socache_shmcb", "ssl", "mime"] + list(extra_modules)
+    if have_module("http2"):
+        modules.append("http2")
+    lines = [
+        f"ServerRoot {root}",
+        "ServerName 127.0.0.1",
+        f"Listen 127.0.0.1:{port}",
+        f"PidFile {root}/run/httpd.pid",
+        f"DefaultRuntimeDir {root}/run",
+        f"Mutex file:{root}/run default",
+        f"ErrorLog {root}/logs/error.log",
+        f"LogLevel {log_level}",
+        'LogFormat "%h \\"%r\\" %>s verify=%{SSL_CLIENT_VERIFY}x expired=%{POLYPROV_CERT_EXPIRED}e" polyprov',
+        f"CustomLog {root}/logs/access.log polyprov",
+        f"LoadModule mpm_{mpm}_module {MODULE_DIR}/mod_mpm_{mpm}.so",
+    ]
+    lines += [f"LoadModule {m}_module {MODULE_DIR}/mod_{m}.so" for m in modules]
+    if with_polyprov:
+        lines.append(f"LoadModule polyprov_module {MODULE}")
+    if os.geteuid() == 0:
+        lines += ["User www-data", "Group www-data"]
+    if mpm == "prefork":
+        lines += ["StartServers 2", "MinSpareServers 1", "MaxSpareServers 3", "MaxRequestWorkers 8"]
+    else:
+        lines += ["StartServers 1", "ServerLimit 2", "ThreadsPerChild 8", "MaxRequestWorkers 16",
+                  "MinSpareThreads 1", "MaxSpareThreads 16"]
+    lines += [
+        "TypesConfig /etc/mime.types",
+        f"SSLSessionCache shmcb:{root}/run/ssl_scache(512000)",
+        "SSLRandomSeed startup builtin",
+        f"DocumentRoot {root}/htdocs",
+        f"<Directory {root}/htdocs>",
+        "    Require all granted",
+        "</Directory>",
+    ]
+    if have_module("http2"):
+        lines.append("Protocols h2 http/1.1")
+    return "\n".join(lines) + "\n"
+
+
+class Apache:
+    def __init__(self, root, port=None, mpm="event"):
+        self.root = root
+        self.port = port or free_port()
+        self.mpm = mpm
+        self.proc = None
+        for d in ("run", "logs", "htdocs", "conf"):
+            os.makedirs(os.path.join(root, d), exist_ok=True)
+        # apache2 drops to www-data when started as root.
+        os.chmod(root, 0o755)
+        for d in ("htdocs", "conf"):
+            os.chmod(os.path.join(root, d), 0o755)
+        self.conf = os.path.join(root, "conf", "httpd.conf")
+        self.error_log = os.path.join(root, "logs", "error.log")
+        self.access_log = os.path.join(root, "logs", "access.log")
+
+    def write_config(self, vhosts, **kw):
+        with open(self.conf, "w") as f:
+            f.write(base_config(self.root, self.port, self.mpm, **kw))
+            f.write(vhosts)
+        return self.conf
+
+    def configtest(self, vhosts=None, config_text=None, as_user=None, **kw):
+        """Runs `apache2 -t`; returns (exit code, combined output)."""
+        if config_text is not None:
+            with open(self.conf, "w") as f:
+                f.write(config_text)
+        elif vhosts is not None:
+            self.write_config(vhosts, **kw)
+        cmd = [HTTPD, "-t", "-f", self.conf]
+        if as_user:
+            cmd = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups"] + cmd
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout + p.stderr
+
+    def start(self, vhosts, **kw):
+        self.write_config(vhosts, **kw)
+        rc, out = self.configtest()
+        if rc != 0:
+            raise RuntimeError(f"configtest failed:\n{out}")
+        self._stdout = open(os.path.join(self.root, "logs", "stdout.log"), "w")
+        self.proc = subprocess.Popen([HTTPD, "-f", self.conf, "-DFOREGROUND"],
+                                     stdout=self._stdout, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"apache2 exited with {self.proc.returncode}:\n{self.read_error_log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("apache2 did not start listening in 30 s")
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self.proc = None
+        self._stdout.close()
+
+    def read_error_log(self):
+        try:
+            with open(self.error_log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def log_mark(self):
+        """An offset into the error log: what is logged after it is new."""
+        try:
+            return os.path.getsize(self.error_log)
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, mark, wait=0.3):
+        # Children write the log asynchronously to the client's view.
+        time.sleep(wait)
+        with open(self.error_log, errors="replace") as f:
+            f.seek(mark)
+            return f.read()

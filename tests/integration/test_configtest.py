@@ -1,0 +1,142 @@
+"""Misconfigurations fail `apache2 -t` with the directive, the file:line and
+the reason; correct ones pass."""
+
+import os
+import re
+import shutil
+
+import pytest
+
+from harness.apache import Apache
+from harness.vhosts import tls_vhost
+
+
+@pytest.fixture
+def apache(server_root):
+    return Apache(server_root)
+
+
+def vhost_with(apache, pki, body):
+    return (f"<VirtualHost 127.0.0.1:{apache.port}>\n    ServerName cfg.test\n    SSLEngine on\n"
+            f"    SSLCertificateFile {pki['server_cert']}\n    SSLCertificateKeyFile {pki['server_key']}\n"
+            f"{body}</VirtualHost>\n")
+
+
+def line_of(path, needle):
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if needle in line:
+                return n
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+def write(path, data, mode=0o644):
+    with open(path, "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+    os.chmod(path, mode)
+    return path
+
+
+def test_a_correct_waiver_config_passes(apache, pki):
+    rc, out = apache.configtest(tls_vhost(apache.port, "cfg.test", pki, waiver="leaf"))
+    assert rc == 0 and "Syntax OK" in out, out
+
+
+def test_waiver_without_anchor_file_fails_naming_the_directive(apache, pki):
+    rc, out = apache.configtest(vhost_with(apache, pki, "    PolyProvAcceptExpired leaf\n"))
+    assert rc != 0
+    line = line_of(apache.conf, "PolyProvAcceptExpired leaf")
+    assert f"PolyProvAcceptExpired leaf ({apache.conf}:{line}) needs PolyProvTrustAnchorFile" in out, out
+    assert "PP102" in out
+
+
+def test_anchor_file_inherited_from_the_main_server(apache, pki):
+    rc, out = apache.configtest(f"PolyProvTrustAnchorFile {pki['anchors']}\n" +
+                                vhost_with(apache, pki, "    PolyProvAcceptExpired chain\n"))
+    assert rc == 0, out
+
+
+def test_waiver_in_main_server_without_anchors_fails(apache, pki):
+    rc, out = apache.configtest("PolyProvAcceptExpired chain\n")
+    assert rc != 0
+    assert f"PolyProvAcceptExpired chain ({apache.conf}:{line_of(apache.conf, 'PolyProvAcceptExpired chain')})" in out, out
+
+
+def test_off_needs_no_anchor_file(apache, pki):
+    rc, out = apache.configtest(vhost_with(apache, pki, "    PolyProvAcceptExpired off\n"))
+    assert rc == 0, out
+
+
+def test_unknown_mode_word(apache, pki):
+    rc, out = apache.configtest(vhost_with(apache, pki, "    PolyProvAcceptExpired yes\n"))
+    assert rc != 0
+    assert f"Syntax error on line {line_of(apache.conf, 'PolyProvAcceptExpired yes')} of {apache.conf}" in out
+    assert "PolyProvAcceptExpired: 'yes' is not one of off, leaf, chain" in out, out
+
+
+def test_directives_are_not_allowed_in_directory_context(apache, pki):
+    rc, out = apache.configtest(f"<Directory /srv>\n    PolyProvAcceptExpired leaf\n</Directory>\n")
+    assert rc != 0 and "PolyProvAcceptExpired not allowed in <Directory> context" in out, out
+
+
+def bad_anchor_cases(pki, d):
+    with open(pki["devices"]["valid"]["leaf_only"], "rb") as f:
+        leaf = f.read()
+    with open(pki["anchors"], "rb") as f:
+        root = f.read()
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    der = x509.load_pem_x509_certificate(root).public_bytes(serialization.Encoding.DER)
+    return {
+        "missing": (os.path.join(d, "missing.pem"), "cannot be read: No such file or directory"),
+        "empty": (write(os.path.join(d, "empty.pem"), b""), "holds no PEM certificate"),
+        "der": (write(os.path.join(d, "root.der"), der), "holds no PEM certificate"),
+        "key": (write(os.path.join(d, "key.pem"), root + open(pki["leaf_key_only"], "rb").read()),
+                'PEM block 2 is a "PRIVATE KEY", not a CERTIFICATE'),
+        "leaf": (write(os.path.join(d, "leaf.pem"), leaf), "PEM block 1 is not a CA certificate"),
+        "truncated": (write(os.path.join(d, "cut.pem"), root[: len(root) // 2]), "PEM block 1 is damaged"),
+        "directory": (d, "is a directory, not a PEM file"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "der", "key", "leaf", "truncated", "directory"])
+def test_bad_anchor_file(apache, pki, case):
+    path, reason = bad_anchor_cases(pki, apache.root)[case]
+    rc, out = apache.configtest(tls_vhost(apache.port, "cfg.test", pki, waiver="leaf", anchors=path))
+    assert rc != 0, out
+    assert f"Syntax error on line {line_of(apache.conf, 'PolyProvTrustAnchorFile')} of {apache.conf}" in out, out
+    assert f"PolyProvTrustAnchorFile: {path}: {reason}" in out, out
+
+
+def test_unreadable_anchor_file(apache, pki):
+    # root reads any file, so the check runs apache2 -t as nobody.
+    anchors = os.path.join(apache.root, "anchors.pem")
+    shutil.copy(pki["anchors"], anchors)
+    os.chmod(anchors, 0o000)
+    os.chmod(apache.root, 0o755)
+    config = (f"ServerRoot {apache.root}\nServerName 127.0.0.1\nListen 127.0.0.1:{apache.port}\n"
+              f"ErrorLog /dev/null\n"
+              f"LoadModule mpm_event_module {os.environ.get('POLYPROV_MODULE_DIR', '/usr/lib/apache2/modules')}/mod_mpm_event.so\n"
+              f"LoadModule polyprov_module {os.environ['POLYPROV_MODULE']}\n"
+              f"PolyProvTrustAnchorFile {anchors}\n")
+    rc, out = apache.configtest(config_text=config, as_user=65534 if os.geteuid() == 0 else None)
+    if os.geteuid() != 0:
+        os.chmod(anchors, 0o644)
+    assert rc != 0, out
+    assert f"PolyProvTrustAnchorFile: {anchors}: cannot be read: Permission denied" in out, out
+
+
+def test_waiver_needs_mod_ssl(apache, pki):
+    config = (f"ServerRoot {apache.root}\nServerName 127.0.0.1\nListen 127.0.0.1:{apache.port}\n"
+              f"ErrorLog {apache.root}/logs/error.log\n"
+              f"LoadModule mpm_event_module {os.environ.get('POLYPROV_MODULE_DIR', '/usr/lib/apache2/modules')}/mod_mpm_event.so\n"
+              f"LoadModule polyprov_module {os.environ['POLYPROV_MODULE']}\n"
+              f"PolyProvTrustAnchorFile {pki['anchors']}\nPolyProvAcceptExpired leaf\n")
+    rc, out = apache.configtest(config_text=config)
+    assert rc != 0
+    assert re.search(r"PP103 PolyProvAcceptExpired leaf \(.*:\d+\) needs mod_ssl", out), out
+
+
+def test_ifmodule_sees_the_module(apache, pki):
+    rc, out = apache.configtest("<IfModule !mod_polyprov.c>\n    ThisDirectiveDoesNotExist\n</IfModule>\n")
+    assert rc == 0, out
