@@ -82,6 +82,6 @@ for title, line in tries:
     print(f"# {title}\n{line}")
     out = subprocess.run(shlex.split(line), capture_output=True, text=True)
     shown = [l for l in (out.stdout + out.stderr).splitlines()
-             if l.startswith(("HTTP/", "X-Verify", "X-Cert-Expired", "X-Client-CN", "curl:"))]
+             if l.lower().startswith(("http/", "x-verify", "x-cert-expired", "x-client-cn", "curl:"))]
     print("".join(f"    | {l}\n" for l in shown))
 print(f"stop it with:  {HTTPD} -f {conf} -k stop")
