@@ -181,3 +181,14 @@ def test_chain_verified_once_per_handshake(server, pki):
     assert "PP101" in log
     for depth in range(4):
         assert len(re.findall(rf"Certificate Verification, depth {depth},", log)) == 1, log
+
+
+def test_survives_graceful_restart(server, pki):
+    # A graceful restart re-reads the configuration, rebuilds every SSL_CTX
+    # and frees the old configuration pool with its waivers.
+    for _ in range(2):
+        mark = server.log_mark()
+        server.graceful()
+        assert "resuming normal operations" in server.log_since(mark, wait=0)
+        assert get(server, pki, host("leaf", "require"), "expired").outcome() == ("http", 200, "SUCCESS", "1")
+        assert get(server, pki, host("stock", "require"), "expired").outcome()[0] == "tls-failure"

@@ -141,6 +141,18 @@ class Apache:
         self.proc = None
         self._stdout.close()
 
+    def graceful(self, timeout=30):
+        """SIGUSR1, then waits until the parent says it is serving again."""
+        mark = self.log_mark()
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "resuming normal operations" in self.log_since(mark, wait=0.2):
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError("apache2 died on graceful restart:\n" + self.log_since(mark, wait=0))
+        raise RuntimeError("apache2 did not finish a graceful restart")
+
     def read_error_log(self):
         try:
             with open(self.error_log, errors="replace") as f:
