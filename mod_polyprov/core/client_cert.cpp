@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include <openssl/asn1.h>
+#include <openssl/evp.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -47,6 +48,17 @@ std::string not_after_iso8601(const X509* cert) {
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     return buf;
+}
+
+}  // namespace polyprov
+
+namespace polyprov {
+
+std::array<unsigned char, 32> certificate_sha256(const X509* cert) noexcept {
+    std::array<unsigned char, 32> out{};
+    unsigned int len = 0;
+    if (!X509_digest(cert, EVP_sha256(), out.data(), &len) || len != out.size()) out.fill(0);
+    return out;
 }
 
 }  // namespace polyprov

@@ -2,15 +2,12 @@
 
 #include <cstddef>
 
+#include "hex.hpp"
+
 namespace polyprov {
 namespace {
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+using detail::hex_value;
 
 // Reads `text` as hex digits in groups of `group` separated by `sep`
 // (sep == 0: no separators). Exactly 12 digits in all.

@@ -1,0 +1,46 @@
+// Where MACs hide in text: request paths and certificate CNs
+// (PolyProvMACPattern, PolyProvCNPattern), as Boost.Regex patterns.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/regex.hpp>
+
+#include <polyprov/mac.hpp>
+
+namespace polyprov {
+
+class MacPattern {
+public:
+    // Runs of 12 or more hex digits, and the colon, dash and dotted MAC
+    // notations. A run longer than 12 digits is found whole, and names no
+    // MAC: a caller that meets it must fail closed. It finds the MAC in a
+    // Polycom CN (0004F2586A4B) and in a Cisco-style one (SEP0004F2586A4B).
+    static const char* const kDefault;
+
+    // Throws Error when `regex` is not a valid Boost.Regex (Perl syntax).
+    static MacPattern compile(const std::string& regex);
+
+    struct Match {
+        std::string_view text;    // what the pattern matched (group 1 when it has one)
+        std::optional<Mac> mac;   // null when that text is no valid MAC
+    };
+    // Every non-overlapping match, left to right.
+    std::vector<Match> find_all(std::string_view text) const;
+
+    const std::string& source() const noexcept { return source_; }
+
+private:
+    MacPattern(boost::regex re, std::string source) : re_(std::move(re)), source_(std::move(source)) {}
+    boost::regex re_;
+    std::string source_;
+};
+
+// The one device a CN names: exactly one distinct valid MAC and no match
+// that names none. Anything else (no MAC, two MACs, a 13-digit run) is null.
+std::optional<Mac> device_mac_from_cn(std::string_view cn, const MacPattern& pattern);
+
+}  // namespace polyprov
