@@ -18,13 +18,25 @@ static const command_rec polyprov_directives[] = {
     AP_INIT_TAKE1("PolyProvTrustAnchorFile", polyprov_set_trust_anchor_file, NULL, RSRC_CONF,
                   "PEM file of the root CA certificate(s) whose chains PolyProvAcceptExpired "
                   "may accept when expired"),
+    AP_INIT_FLAG("PolyProvRequireDevice", polyprov_set_require_device, NULL, RSRC_CONF | ACCESS_CONF,
+                 "On: only an authenticated phone (verified certificate, or a pinned one) "
+                 "may fetch files here"),
+    AP_INIT_TAKE1("PolyProvACLFile", polyprov_set_acl_file, NULL, RSRC_CONF | ACCESS_CONF,
+                  "file of allowed devices: MAC [label=...] [sha256=FINGERPRINT], one a line"),
+    AP_INIT_FLAG("PolyProvMatchURI", polyprov_set_match_uri, NULL, RSRC_CONF | ACCESS_CONF,
+                 "On (default): every MAC in the request path must be the phone's own or "
+                 "000000000000"),
+    AP_INIT_TAKE1("PolyProvMACPattern", polyprov_set_mac_pattern, NULL, RSRC_CONF | ACCESS_CONF,
+                  "regular expression that finds MACs in request paths"),
+    AP_INIT_TAKE1("PolyProvCNPattern", polyprov_set_cn_pattern, NULL, RSRC_CONF | ACCESS_CONF,
+                  "regular expression that finds the MAC in the certificate's CN"),
     { NULL, { NULL }, NULL, 0, RAW_ARGS, NULL }  /* end of table */
 };
 
 AP_DECLARE_MODULE(polyprov) = {
     STANDARD20_MODULE_STUFF,
-    NULL,                           /* per-directory config: later */
-    NULL,
+    polyprov_create_dir_config,
+    polyprov_merge_dir_config,
     polyprov_create_server_config,
     polyprov_merge_server_config,
     polyprov_directives,

@@ -13,6 +13,15 @@ extern "C" {
 void *polyprov_create_server_config(apr_pool_t *p, server_rec *s);
 void *polyprov_merge_server_config(apr_pool_t *p, void *base, void *add);
 
+void *polyprov_create_dir_config(apr_pool_t *p, char *dir);
+void *polyprov_merge_dir_config(apr_pool_t *p, void *base, void *add);
+
+const char *polyprov_set_require_device(cmd_parms *cmd, void *dir, int flag);
+const char *polyprov_set_match_uri(cmd_parms *cmd, void *dir, int flag);
+const char *polyprov_set_acl_file(cmd_parms *cmd, void *dir, const char *path);
+const char *polyprov_set_mac_pattern(cmd_parms *cmd, void *dir, const char *regex);
+const char *polyprov_set_cn_pattern(cmd_parms *cmd, void *dir, const char *regex);
+
 const char *polyprov_set_accept_expired(cmd_parms *cmd, void *dir, const char *mode);
 const char *polyprov_set_trust_anchor_file(cmd_parms *cmd, void *dir, const char *path);
 

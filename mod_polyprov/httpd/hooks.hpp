@@ -14,4 +14,7 @@ int install_waiver(server_rec* s, apr_pool_t* pconf, int is_proxy, SSL_CTX* ctx)
 // request_env_hook.cpp
 int set_certificate_env(request_rec* r) noexcept;
 
+// access_hook.cpp
+int check_device_access(request_rec* r) noexcept;
+
 }  // namespace polyprov::glue

@@ -11,7 +11,10 @@
 extern "C" void polyprov_register_hooks(apr_pool_t*) {
     using namespace polyprov::glue;
     ap_hook_check_config(check_waiver_config, nullptr, nullptr, APR_HOOK_MIDDLE);
-    ap_hook_post_read_request(set_certificate_env, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // Before mod_setenvif's server-wide SetEnvIf, which runs here too.
+    ap_hook_post_read_request(set_certificate_env, nullptr, nullptr, APR_HOOK_FIRST);
+    // First among fixups: deny before anything else acts on the request.
+    ap_hook_fixups(check_device_access, nullptr, nullptr, APR_HOOK_FIRST);
     // Optional: runs only when mod_ssl is loaded, whatever the LoadModule order.
     APR_OPTIONAL_HOOK(ssl, init_server, install_waiver, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
