@@ -140,3 +140,47 @@ def test_waiver_needs_mod_ssl(apache, pki):
 def test_ifmodule_sees_the_module(apache, pki):
     rc, out = apache.configtest("<IfModule !mod_polyprov.c>\n    ThisDirectiveDoesNotExist\n</IfModule>\n")
     assert rc == 0, out
+
+
+def acl_vhost(apache, pki, directives):
+    return tls_vhost(apache.port, "cfg.test", pki, verify="optional",
+                     extra=f"    <Directory {apache.root}/htdocs>\n{directives}    </Directory>\n")
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("0004F2000001\nnonsense\n", ":2: 'nonsense' is not a MAC address"),
+    ("0004F2000001\n# x\n00:04:f2:00:00:01 label=again\n", ":3: duplicate MAC 0004F2000001 (first on line 1)"),
+    ("0004F2000001 owner=me\n", ":1: unknown key 'owner' (known: label, sha256)"),
+    ("0004F2000001 sha256=abcd\n", ":1: sha256 'abcd' is not 64 hex digits"),
+])
+def test_bad_acl_file_names_file_line_and_reason(apache, pki, text, reason):
+    acl = write(os.path.join(apache.root, "phones.acl"), text)
+    rc, out = apache.configtest(acl_vhost(apache, pki, f"        PolyProvRequireDevice on\n        PolyProvACLFile {acl}\n"))
+    assert rc != 0
+    assert f"Syntax error on line {line_of(apache.conf, 'PolyProvACLFile')} of {apache.conf}" in out, out
+    assert f"PolyProvACLFile: {acl}{reason}" in out, out
+
+
+def test_missing_acl_file(apache, pki):
+    acl = os.path.join(apache.root, "none.acl")
+    rc, out = apache.configtest(acl_vhost(apache, pki, f"        PolyProvACLFile {acl}\n"))
+    assert rc != 0 and f"PolyProvACLFile: {acl}: cannot be read: No such file or directory" in out, out
+
+
+@pytest.mark.parametrize("directive", ["PolyProvMACPattern", "PolyProvCNPattern"])
+def test_bad_pattern(apache, pki, directive):
+    rc, out = apache.configtest(acl_vhost(apache, pki, f"        {directive} \"([0-9a-f\"\n"))
+    assert rc != 0 and f"{directive}: '([0-9a-f' is not a valid regular expression" in out, out
+
+
+def test_access_directives_parse(apache, pki):
+    acl = write(os.path.join(apache.root, "phones.acl"), "0004F2000001 label=\"front desk\"\n")
+    rc, out = apache.configtest(acl_vhost(apache, pki,
+        f"        PolyProvRequireDevice on\n        PolyProvACLFile {acl}\n        PolyProvMatchURI off\n"
+        f"        PolyProvMACPattern \"[0-9a-f]{{12}}\"\n        PolyProvCNPattern \"^(?:SEP)?([0-9A-F]{{12}})$\"\n"))
+    assert rc == 0, out
+
+
+def test_flags_take_on_or_off(apache, pki):
+    rc, out = apache.configtest(acl_vhost(apache, pki, "        PolyProvRequireDevice yes\n"))
+    assert rc != 0 and "PolyProvRequireDevice must be On or Off" in out, out

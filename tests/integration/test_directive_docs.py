@@ -22,3 +22,26 @@ def documented():
 def test_reference_matches_directive_table():
     assert declared(), "found no directives in mod_polyprov.c"
     assert declared() == documented()
+
+
+def test_readme_example_vhost_passes_configtest(pki, server_root):
+    """The README's example, with its paths pointed at test files, is valid."""
+    from harness.apache import Apache
+    with open(os.path.join(SRC, "README.md")) as f:
+        text = f.read()
+    example = re.search(r"```apache\n(<VirtualHost \*:443>.*?</VirtualHost>)\n```", text, re.S).group(1)
+    apache = Apache(server_root)
+    acl = os.path.join(server_root, "phones.acl")
+    with open(acl, "w") as f:
+        f.write(re.search(r"^# MAC in any notation.*?(?=```)", text, re.S | re.M).group(0))
+    docroot = os.path.join(server_root, "htdocs")
+    for old, new in {"/etc/ssl/certs/prov.example.com.pem": pki["server_cert"],
+                     "/etc/ssl/private/prov.example.com.key": pki["server_key"],
+                     "/etc/polyprov/polycom-ca.pem": pki["ca_bundle"],
+                     "/etc/polyprov/polycom-root.pem": pki["anchors"],
+                     "/etc/polyprov/phones.acl": acl,
+                     "/srv/polycom": docroot,
+                     "*:443": f"127.0.0.1:{apache.port}"}.items():
+        example = example.replace(old, new)
+    rc, out = apache.configtest(example + "\n")
+    assert rc == 0, out

@@ -45,7 +45,8 @@ def base_config(root, port, mpm="event", with_polyprov=True, extra_modules=(), l
         f"Mutex file:{root}/run default",
         f"ErrorLog {root}/logs/error.log",
         f"LogLevel {log_level}",
-        'LogFormat "%h \\"%r\\" %>s verify=%{SSL_CLIENT_VERIFY}x expired=%{POLYPROV_CERT_EXPIRED}e" polyprov',
+        'LogFormat "%h \\"%r\\" %>s verify=%{SSL_CLIENT_VERIFY}x expired=%{POLYPROV_CERT_EXPIRED}e '
+        'mac=%{POLYPROV_MAC}e decision=%{POLYPROV_DECISION}e" polyprov',
         f"CustomLog {root}/logs/access.log polyprov",
         f"LoadModule mpm_{mpm}_module {MODULE_DIR}/mod_mpm_{mpm}.so",
     ]

@@ -2,6 +2,7 @@
 
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 
 
@@ -12,6 +13,7 @@ class Response:
     headers: dict = field(default_factory=dict)
     http_version: str = ""
     error: str = ""          # curl's complaint when no response came
+    body: bytes = b""
 
     @property
     def alert(self):
@@ -26,8 +28,10 @@ class Response:
 
 
 def curl(host, port, path="/", cert=None, key=None, cacert=None, tls_max=None, tls_min=None,
-         http2=False, method=None, data=None, timeout=15):
-    cmd = ["curl", "-sS", "-o", "/dev/null", "-D", "-", "--max-time", str(timeout),
+         http2=False, method=None, data=None, timeout=15, scheme="https"):
+    body_file = tempfile.NamedTemporaryFile(prefix="polyprov-body-")
+    # --path-as-is: the server, not curl, must cope with /./ and ../
+    cmd = ["curl", "-sS", "--path-as-is", "-o", body_file.name, "-D", "-", "--max-time", str(timeout),
            "--resolve", f"{host}:{port}:127.0.0.1", "-w", "%{http_code}"]
     if cacert:
         cmd += ["--cacert", cacert]
@@ -42,7 +46,10 @@ def curl(host, port, path="/", cert=None, key=None, cacert=None, tls_max=None, t
         cmd += ["-X", method]
     if data is not None:
         cmd += ["--data-binary", data]
-    p = subprocess.run(cmd + [f"https://{host}:{port}{path}"], capture_output=True, text=True, timeout=timeout + 5)
+    with body_file:
+        p = subprocess.run(cmd + [f"{scheme}://{host}:{port}{path}"], capture_output=True, text=True,
+                           timeout=timeout + 5)
+        body = body_file.read()
     head, _, code = p.stdout.rpartition("\n")
     if p.returncode != 0 or not code.isdigit() or code == "000":
         return Response(ok=False, error=p.stderr)
@@ -53,7 +60,7 @@ def curl(host, port, path="/", cert=None, key=None, cacert=None, tls_max=None, t
         elif ":" in line:
             k, v = line.split(":", 1)
             headers[k.strip().lower()] = v.strip()
-    return Response(ok=True, status=int(code), headers=headers, http_version=version)
+    return Response(ok=True, status=int(code), headers=headers, http_version=version, body=body)
 
 
 def s_client_get(host, port, path, cert, key, cacert, sess_in=None, sess_out=None, tls=None, timeout=20):

@@ -143,6 +143,17 @@ DEVICES = {
 }
 
 
+# Valid certificates under Issuing CA 1 whose CN is odd: name -> CN (None: no CN).
+CN_VARIANTS = {
+    "cn_two_macs": "0004F2000010 0004F2000011",
+    "cn_extra_text": "VVX 0004F2000012",
+    "cn_lower": "0004f2000013",
+    "cn_none": None,
+    "cn_13_digits": "0004F20000140",
+    "cn_cisco": "SEP0004F2000015",
+}
+
+
 def generate(out_dir, ca_bits=4096, server_names=("localhost",)):
     """Writes the PKI to out_dir and returns a dict of useful paths."""
     os.makedirs(out_dir, exist_ok=True)
@@ -182,6 +193,9 @@ def generate(out_dir, ca_bits=4096, server_names=("localhost",)):
     leaves["bad_signature"] = Issued(_bad_signature(good.cert), leaf_key, good.chain)
     good = issuing1.issue(dev["bad_signature_expired"], leaf_key, *expired)
     leaves["bad_signature_expired"] = Issued(_bad_signature(good.cert), leaf_key, good.chain)
+    for name, cn in CN_VARIANTS.items():
+        subject = _name(cn) if cn else x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Polycom Inc.")])
+        leaves[name] = issuing1.issue(subject, leaf_key, *valid)
     for name, dates in (("self_signed", valid), ("self_signed_expired", expired)):
         key = _key(2048)
         leaves[name] = Issued(_self_signed(DEVICES[name], key, *dates), key, [])
@@ -205,7 +219,8 @@ def generate(out_dir, ca_bits=4096, server_names=("localhost",)):
     for name, issued in leaves.items():
         cert_path = write(f"device-{name}.pem", b"".join(_pem(c) for c in [issued.cert] + issued.chain))
         key_path = write(f"device-{name}.key", _key_pem(issued.key))
-        paths["devices"][name] = {"cert": cert_path, "key": key_path, "mac": DEVICES[name],
+        paths["devices"][name] = {"cert": cert_path, "key": key_path, "mac": DEVICES.get(name),
+                                  "sha256": issued.cert.fingerprint(hashes.SHA256()).hex().upper(),
                                   "leaf_only": write(f"device-{name}.leaf.pem", _pem(issued.cert))}
 
     server_key = _key(2048)

@@ -1,0 +1,70 @@
+#include <gtest/gtest.h>
+
+#include <polyprov/error.hpp>
+#include <polyprov/mac_pattern.hpp>
+
+using namespace polyprov;
+
+namespace {
+const MacPattern& def() {
+    static const MacPattern p = MacPattern::compile(MacPattern::kDefault);
+    return p;
+}
+std::optional<std::string> cn_mac(const char* cn) {
+    const auto mac = device_mac_from_cn(cn, def());
+    return mac ? std::optional<std::string>(mac->str()) : std::nullopt;
+}
+}  // namespace
+
+TEST(MacPattern, FindsRunsAndSeparatedNotations) {
+    const auto found = def().find_all("/a/0004f2000001-boot.log/00:04:F2:00:00:02/0004.f200.0003/x");
+    ASSERT_EQ(found.size(), 3u);
+    EXPECT_EQ(found[0].mac->str(), "0004F2000001");
+    EXPECT_EQ(found[1].mac->str(), "0004F2000002");
+    EXPECT_EQ(found[2].mac->str(), "0004F2000003");
+}
+
+TEST(MacPattern, LongerRunsAreFoundWholeAndNameNoMac) {
+    const auto found = def().find_all("/0004F20000010.cfg");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].text, "0004F20000010");
+    EXPECT_FALSE(found[0].mac.has_value());
+}
+
+TEST(MacPattern, MixedSeparatorsNameNoMac) {
+    const auto found = def().find_all("00:04-F2:00:00:01");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_FALSE(found[0].mac.has_value());
+}
+
+TEST(MacPattern, ShortRunsAreNotMacs) {
+    EXPECT_TRUE(def().find_all("/3111-40250-001.sip.ld/sip.ld/VVX400-0004F2.cfg").empty());
+}
+
+TEST(MacPattern, CaptureGroupNarrowsTheMatch) {
+    const auto p = MacPattern::compile("phone-([0-9a-f]{12})\\.cfg");
+    const auto found = p.find_all("/x/phone-0004f2000001.cfg");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].text, "0004f2000001");
+}
+
+TEST(MacPattern, BadRegexIsAnError) {
+    try {
+        MacPattern::compile("([0-9a-f");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("'([0-9a-f' is not a valid regular expression"), std::string::npos);
+    }
+}
+
+TEST(MacPattern, CnNamesExactlyOneDevice) {
+    EXPECT_EQ(cn_mac("0004F2000001"), "0004F2000001");
+    EXPECT_EQ(cn_mac("0004f2000001"), "0004F2000001");          // lower-case CN
+    EXPECT_EQ(cn_mac("SEP0004F2000001"), "0004F2000001");       // Cisco style
+    EXPECT_EQ(cn_mac("00:04:f2:00:00:01"), "0004F2000001");
+    EXPECT_EQ(cn_mac("0004F2000001 0004f2000001"), "0004F2000001");  // the same MAC twice
+    EXPECT_EQ(cn_mac(""), std::nullopt);
+    EXPECT_EQ(cn_mac("Polycom VVX"), std::nullopt);
+    EXPECT_EQ(cn_mac("0004F2000001 0004F2000002"), std::nullopt);  // two devices
+    EXPECT_EQ(cn_mac("0004F20000011"), std::nullopt);              // 13 digits
+}
