@@ -49,9 +49,16 @@ for name, body in phones.items():
         f.write(body)
     os.chmod(path, 0o644)
 
+acl = os.path.join(demo_dir, "conf", "phones.acl")
+with open(acl, "w") as f:
+    f.write(f"# the demo fleet: MAC [label=...] [sha256=...]\n{pki_mod.DEVICES['valid']} label=reception\n"
+            f"{pki_mod.DEVICES['expired']} label=\"old phone, room 12\"\n")
+access = (f"    <Directory {demo_dir}/htdocs>\n        Options -Indexes\n        PolyProvRequireDevice on\n"
+          f"        PolyProvACLFile {acl}\n    </Directory>\n")
+
 config = base_config(demo_dir, WAIVER_PORT, log_level="warn polyprov:info")
 config += f"Listen 127.0.0.1:{STOCK_PORT}\n"
-config += tls_vhost(WAIVER_PORT, "localhost", pki, verify="require", waiver="leaf")
+config += tls_vhost(WAIVER_PORT, "localhost", pki, verify="require", waiver="leaf", extra=access)
 config += tls_vhost(STOCK_PORT, "localhost", pki, verify="require")
 with open(conf, "w") as f:
     f.write(config)
@@ -73,6 +80,8 @@ tries = [
     ("the same expired phone against stock mod_ssl (port 8444): the handshake fails",
      curl_line(STOCK_PORT, "expired", f"{expired}.cfg")),
     ("an impostor with look-alike Polycom names: refused", curl_line(WAIVER_PORT, "impostor_expired", "000000000000.cfg")),
+    (f"phone {valid} asks for phone {expired}'s config: 403 (X-Decision: deny:mac-mismatch)",
+     curl_line(WAIVER_PORT, "valid", f"{expired}.cfg")),
 ]
 
 print(f"\nmod_polyprov demo running: https://localhost:{WAIVER_PORT} (waiver on), "
@@ -82,6 +91,6 @@ for title, line in tries:
     print(f"# {title}\n{line}")
     out = subprocess.run(shlex.split(line), capture_output=True, text=True)
     shown = [l for l in (out.stdout + out.stderr).splitlines()
-             if l.lower().startswith(("http/", "x-verify", "x-cert-expired", "x-client-cn", "curl:"))]
+             if l.lower().startswith(("http/", "x-verify", "x-cert-expired", "x-mac", "x-label", "x-decision", "curl:"))]
     print("".join(f"    | {l}\n" for l in shown))
 print(f"stop it with:  {HTTPD} -f {conf} -k stop")
