@@ -15,6 +15,9 @@ struct CertificateFacts {
 };
 
 // Null when the request did not come over TLS with a client certificate.
+// Looked up afresh on every call (keyed by the PEM mod_ssl hands out), not
+// kept for the request: mod_ssl may renegotiate a new certificate in its
+// access checker, between post_read_request and fixups.
 const CertificateFacts* certificate_facts(request_rec* r);
 
 // An SSL variable of the request's connection, or null when empty.
