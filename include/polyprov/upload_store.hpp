@@ -1,0 +1,96 @@
+// Storing what phones PUT: whole files replaced atomically, ranges written
+// without holes, writers to one file serialised across processes and
+// threads, size bounded by rotation, and any failure leaving the file
+// byte for byte as it was.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace polyprov {
+
+struct UploadLimits {
+    std::uint64_t max_size;  // a file never grows past this; one body larger is refused
+    unsigned keep;           // rotated generations kept: name.1 .. name.keep
+};
+
+enum class UploadStatus {
+    created,            // 201 a new file
+    rotated,            // 201 the old file became name.1 and the body started a new one
+    replaced,           // 204
+    written,            // 204 the range was written (appended, or over the tail)
+    not_regular,        // 403 the target exists and is no regular file: left untouched
+    start_beyond_end,   // 416 would leave a hole; current_size says where the end is
+    too_large,          // 413 one body larger than max_size
+    disk_full,          // 507 ENOSPC or EDQUOT
+    failed,             // 500 any other I/O error
+};
+
+struct UploadResult {
+    UploadStatus status;
+    std::uint64_t current_size = 0;   // the file's size afterwards (or, for 416, now)
+    std::string detail;               // for the log line
+};
+
+class UploadDirectory;
+
+// The request body, received into a temporary file in the target directory
+// before anything at the target is touched (so a client that goes away
+// mid-body, or a full disk, costs nothing but this file).
+class StagedBody {
+public:
+    StagedBody(StagedBody&& other) noexcept;
+    StagedBody& operator=(StagedBody&&) = delete;
+    ~StagedBody();
+
+    // False on a write error; error() then holds the errno.
+    bool append(const char* data, std::size_t length) noexcept;
+    std::uint64_t size() const noexcept { return size_; }
+    int error() const noexcept { return error_; }
+
+private:
+    friend class UploadDirectory;
+    StagedBody(int dir_fd, int fd, std::string name) noexcept : dir_fd_(dir_fd), fd_(fd), name_(std::move(name)) {}
+    int dir_fd_;
+    int fd_;
+    std::string name_;   // "" once it has been renamed into place
+    std::uint64_t size_ = 0;
+    int error_ = 0;
+};
+
+class UploadDirectory {
+public:
+    // Opens the directory uploads go to; throws Error naming it.
+    explicit UploadDirectory(const std::string& path);
+    UploadDirectory(const UploadDirectory&) = delete;
+    UploadDirectory& operator=(const UploadDirectory&) = delete;
+    ~UploadDirectory();
+
+    // A fresh temporary file for a body; throws Error (its errno in the text).
+    StagedBody stage() const;
+
+    // `name` is one path component (the caller has checked it). Without a
+    // range: the body replaces the file atomically (temporary file, fsync,
+    // rename).
+    UploadResult replace(const std::string& name, StagedBody& body, const UploadLimits& limits) const;
+    // With a range starting at `start`: the body is written there, start at
+    // most the current end. When that would take the file past max_size the
+    // file is rotated and the body starts the new file.
+    UploadResult write_at(const std::string& name, std::uint64_t start, StagedBody& body,
+                          const UploadLimits& limits) const;
+
+    // Mode of new files, before the process umask.
+    static constexpr unsigned kFileMode = 0640;
+    // The lock file each upload directory holds (one byte-range lock a name).
+    static constexpr const char* kLockFile = ".polyprov.lock";
+
+private:
+    class NameLock;
+    UploadResult install(const std::string& name, StagedBody& body, UploadStatus status) const;
+    UploadResult rotate_then_install(const std::string& name, StagedBody& body, const UploadLimits& limits) const;
+    int fd_;
+    std::string path_;
+};
+
+}  // namespace polyprov

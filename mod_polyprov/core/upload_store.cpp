@@ -1,0 +1,241 @@
+#include <polyprov/upload_store.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <polyprov/error.hpp>
+
+namespace polyprov {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+UploadResult io_failure(int err, const std::string& what) {
+    const bool full = err == ENOSPC || err == EDQUOT;
+    return {full ? UploadStatus::disk_full : UploadStatus::failed, 0, what + ": " + errno_text(err)};
+}
+
+// Writes all of `data` at `offset`; false with errno set on failure.
+bool pwrite_all(int fd, const char* data, std::size_t length, std::uint64_t offset) {
+    while (length > 0) {
+        const ssize_t n = ::pwrite(fd, data, length, static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        data += n;
+        length -= static_cast<std::size_t>(n);
+        offset += static_cast<std::uint64_t>(n);
+    }
+    return true;
+}
+
+bool pread_all(int fd, char* data, std::size_t length, std::uint64_t offset) {
+    while (length > 0) {
+        const ssize_t n = ::pread(fd, data, length, static_cast<off_t>(offset));
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) continue;
+            if (n == 0) errno = EIO;
+            return false;
+        }
+        data += n;
+        length -= static_cast<std::size_t>(n);
+        offset += static_cast<std::uint64_t>(n);
+    }
+    return true;
+}
+
+// FNV-1a: the same name must give the same lock offset in every process.
+std::uint64_t name_hash(const std::string& name) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+    return h;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- StagedBody
+
+StagedBody::StagedBody(StagedBody&& other) noexcept
+    : dir_fd_(other.dir_fd_), fd_(other.fd_), name_(std::move(other.name_)), size_(other.size_), error_(other.error_) {
+    other.fd_ = -1;
+    other.name_.clear();
+}
+
+StagedBody::~StagedBody() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!name_.empty()) ::unlinkat(dir_fd_, name_.c_str(), 0);
+}
+
+bool StagedBody::append(const char* data, std::size_t length) noexcept {
+    if (error_ != 0) return false;
+    if (!pwrite_all(fd_, data, length, size_)) {
+        error_ = errno;
+        return false;
+    }
+    size_ += length;
+    return true;
+}
+
+// ---------------------------------------------------------------- locking
+
+// An exclusive lock on one byte of the directory's lock file, chosen by the
+// name. Open-file-description locks: they exclude other threads of this
+// process as well as other processes, which classic fcntl locks do not.
+class UploadDirectory::NameLock {
+public:
+    NameLock(int dir_fd, const std::string& name) {
+        fd_ = ::openat(dir_fd, kLockFile, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd_ < 0) throw Error(std::string(kLockFile) + ": " + errno_text(errno));
+        struct flock fl {};
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        fl.l_start = static_cast<off_t>(name_hash(name) % (1ull << 40));
+        fl.l_len = 1;
+        while (::fcntl(fd_, F_OFD_SETLKW, &fl) != 0) {
+            if (errno == EINTR) continue;
+            const int err = errno;
+            ::close(fd_);
+            throw Error(std::string(kLockFile) + ": cannot lock: " + errno_text(err));
+        }
+    }
+    ~NameLock() { ::close(fd_); }  // closing the description releases its locks
+    NameLock(const NameLock&) = delete;
+    NameLock& operator=(const NameLock&) = delete;
+
+private:
+    int fd_;
+};
+
+// ---------------------------------------------------------------- directory
+
+UploadDirectory::UploadDirectory(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) throw Error(path + ": " + errno_text(errno));
+}
+
+UploadDirectory::~UploadDirectory() { ::close(fd_); }
+
+StagedBody UploadDirectory::stage() const {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    for (int attempt = 0; attempt < 16; ++attempt) {
+        char name[64];
+        std::snprintf(name, sizeof name, ".polyprov-upload-%ld-%016llx", static_cast<long>(::getpid()),
+                      static_cast<unsigned long long>(rng()));
+        const int fd = ::openat(fd_, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kFileMode);
+        if (fd >= 0) return StagedBody(fd_, fd, name);
+        if (errno != EEXIST) throw Error(path_ + ": cannot create a temporary file: " + errno_text(errno));
+    }
+    throw Error(path_ + ": cannot create a temporary file: names exhausted");
+}
+
+// Makes the staged body the file `name`: fsync, rename over, fsync the directory.
+UploadResult UploadDirectory::install(const std::string& name, StagedBody& body, UploadStatus status) const {
+    if (::fsync(body.fd_) != 0) return io_failure(errno, "fsync");
+    if (::renameat(fd_, body.name_.c_str(), fd_, name.c_str()) != 0) {
+        const int err = errno;
+        if (err == EISDIR || err == ENOTDIR || err == ENOTEMPTY)
+            return {UploadStatus::not_regular, 0, "the target is a directory"};
+        return io_failure(err, "rename");
+    }
+    body.name_.clear();
+    ::fsync(fd_);  // the rename is done; a failed directory sync cannot undo it
+    return {status, body.size(), {}};
+}
+
+UploadResult UploadDirectory::replace(const std::string& name, StagedBody& body, const UploadLimits& limits) const {
+    if (body.size() > limits.max_size) return {UploadStatus::too_large, 0, "body larger than the size limit"};
+    NameLock lock(fd_, name);
+    struct stat st {};
+    if (::fstatat(fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISREG(st.st_mode)) return {UploadStatus::not_regular, 0, "the target is not a regular file"};
+        return install(name, body, UploadStatus::replaced);
+    }
+    if (errno != ENOENT) return io_failure(errno, "stat");
+    return install(name, body, UploadStatus::created);
+}
+
+UploadResult UploadDirectory::rotate_then_install(const std::string& name, StagedBody& body,
+                                                  const UploadLimits& limits) const {
+    // Oldest first: name.keep is dropped, name.(k) becomes name.(k+1).
+    if (limits.keep == 0) {
+        ::unlinkat(fd_, name.c_str(), 0);
+    } else {
+        ::unlinkat(fd_, (name + "." + std::to_string(limits.keep)).c_str(), 0);
+        for (unsigned k = limits.keep; k > 1; --k) {
+            const std::string from = name + "." + std::to_string(k - 1), to = name + "." + std::to_string(k);
+            if (::renameat(fd_, from.c_str(), fd_, to.c_str()) != 0 && errno != ENOENT)
+                return io_failure(errno, "rotate " + from);
+        }
+        if (::renameat(fd_, name.c_str(), fd_, (name + ".1").c_str()) != 0) return io_failure(errno, "rotate " + name);
+    }
+    return install(name, body, UploadStatus::rotated);
+}
+
+UploadResult UploadDirectory::write_at(const std::string& name, std::uint64_t start, StagedBody& body,
+                                       const UploadLimits& limits) const {
+    if (body.size() > limits.max_size) return {UploadStatus::too_large, 0, "body larger than the size limit"};
+    NameLock lock(fd_, name);
+
+    // The type first, without following or opening: opening a fifo or a
+    // device has effects of its own, and a refused open would hide the type.
+    struct stat st {};
+    if (::fstatat(fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
+        return {UploadStatus::not_regular, 0, "the target is not a regular file"};
+    const int fd = ::openat(fd_, name.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            if (start != 0) return {UploadStatus::start_beyond_end, 0, "the file does not exist yet"};
+            return install(name, body, UploadStatus::created);
+        }
+        if (errno == ELOOP || errno == EISDIR || errno == ENXIO)
+            return {UploadStatus::not_regular, 0, "the target is not a regular file"};
+        return io_failure(errno, "open");
+    }
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+
+    if (::fstat(fd, &st) != 0) return io_failure(errno, "stat");
+    if (!S_ISREG(st.st_mode))  // swapped in since the look above
+        return {UploadStatus::not_regular, 0, "the target is not a regular file"};
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (start > size) return {UploadStatus::start_beyond_end, size, "range starts beyond the end"};
+
+    const std::uint64_t end = start + body.size();
+    if (std::max(size, end) > limits.max_size) return rotate_then_install(name, body, limits);
+
+    // Keep what the body overwrites, so a failure can put it back.
+    std::vector<char> saved(static_cast<std::size_t>(std::min(size, end) - std::min(size, start)));
+    if (!saved.empty() && !pread_all(fd, saved.data(), saved.size(), start)) return io_failure(errno, "read");
+
+    auto restore = [&](int err, const char* what) {
+        if (!saved.empty()) pwrite_all(fd, saved.data(), saved.size(), start);
+        const int truncated = ::ftruncate(fd, static_cast<off_t>(size));
+        ::fsync(fd);
+        UploadResult r = io_failure(err, what);
+        if (truncated != 0) r.detail += " (and the file could not be truncated back)";
+        return r;
+    };
+
+    std::vector<char> buffer(64 * 1024);
+    for (std::uint64_t done = 0; done < body.size();) {
+        const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), body.size() - done));
+        if (!pread_all(body.fd_, buffer.data(), chunk, done)) return restore(errno, "read body");
+        if (!pwrite_all(fd, buffer.data(), chunk, start + done)) return restore(errno, "write");
+        done += chunk;
+    }
+    if (::fsync(fd) != 0) return restore(errno, "fsync");
+    return {UploadStatus::written, std::max(size, end), {}};
+}
+
+}  // namespace polyprov
