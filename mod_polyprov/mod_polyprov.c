@@ -30,6 +30,14 @@ static const command_rec polyprov_directives[] = {
                   "regular expression that finds MACs in request paths"),
     AP_INIT_TAKE1("PolyProvCNPattern", polyprov_set_cn_pattern, NULL, RSRC_CONF | ACCESS_CONF,
                   "regular expression that finds the MAC in the certificate's CN"),
+    AP_INIT_FLAG("PolyProvUpload", polyprov_set_upload, NULL, RSRC_CONF | ACCESS_CONF,
+                 "On: phones may PUT files carrying their own MAC here (logs, overrides), "
+                 "whole or appended with Content-Range"),
+    AP_INIT_TAKE1("PolyProvUploadMaxSize", polyprov_set_upload_max_size, NULL, RSRC_CONF | ACCESS_CONF,
+                  "largest size of an uploaded file (K, M, G: powers of 1024); an append past "
+                  "it rotates the file; default 10M"),
+    AP_INIT_TAKE1("PolyProvUploadKeep", polyprov_set_upload_keep, NULL, RSRC_CONF | ACCESS_CONF,
+                  "rotated generations kept (name.1 .. name.N); default 5"),
     { NULL, { NULL }, NULL, 0, RAW_ARGS, NULL }  /* end of table */
 };
 

@@ -56,6 +56,7 @@ int check_device_access(request_rec* r) noexcept {
         if (client.mac) apr_table_set(r->subprocess_env, "POLYPROV_MAC", client.mac->str().c_str());
         if (d.entry && !d.entry->label.empty()) apr_table_set(r->subprocess_env, "POLYPROV_LABEL", d.entry->label.c_str());
         apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", decision_string(d.denial));
+        set_access_note(r, d.denial == Denial::none, client.mac);
         if (d.denial == Denial::none) return DECLINED;
 
         // One line per denied request; the subrequests a request makes say it at debug.

@@ -3,8 +3,11 @@
 #include "edge.h"
 #include "glue.hpp"
 
+#include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
+#include <polyprov/content_range.hpp>
 #include <polyprov/error.hpp>
 
 namespace polyprov::glue {
@@ -16,6 +19,16 @@ const DirConfig* dir_config(const request_rec* r) {
 const MacPattern& default_pattern() {
     static const MacPattern pattern = MacPattern::compile(MacPattern::kDefault);
     return pattern;
+}
+
+const AccessNote* access_note(const request_rec* r) {
+    return static_cast<const AccessNote*>(ap_get_module_config(r->request_config, &polyprov_module));
+}
+
+void set_access_note(request_rec* r, bool allowed, std::optional<Mac> mac) {
+    static_assert(std::is_trivially_destructible_v<AccessNote>, "lives in r->pool without a cleanup");
+    auto* note = new (apr_palloc(r->pool, sizeof(AccessNote))) AccessNote{allowed, mac};
+    ap_set_module_config(r->request_config, &polyprov_module, note);
 }
 
 std::shared_ptr<const Acl> current_acl(request_rec* r, AclFile& file) {
@@ -61,6 +74,8 @@ extern "C" void* polyprov_create_dir_config(apr_pool_t* p, char*) {
     auto* conf = static_cast<DirConfig*>(apr_pcalloc(p, sizeof(DirConfig)));
     conf->require_device = polyprov::glue::unset;
     conf->match_uri = polyprov::glue::unset;
+    conf->upload = polyprov::glue::unset;
+    conf->upload_keep = -1;
     return conf;
 }
 
@@ -74,6 +89,9 @@ extern "C" void* polyprov_merge_dir_config(apr_pool_t* p, void* base_v, void* ad
     m->mac_pattern = add->mac_pattern ? add->mac_pattern : base->mac_pattern;
     m->cn_pattern = add->cn_pattern ? add->cn_pattern : base->cn_pattern;
     m->fs_root = add->fs_root ? add->fs_root : base->fs_root;
+    m->upload = add->upload != polyprov::glue::unset ? add->upload : base->upload;
+    m->upload_max = add->upload_max ? add->upload_max : base->upload_max;
+    m->upload_keep = add->upload_keep >= 0 ? add->upload_keep : base->upload_keep;
     return m;
 }
 
@@ -110,4 +128,27 @@ extern "C" const char* polyprov_set_mac_pattern(cmd_parms* cmd, void* dir, const
 
 extern "C" const char* polyprov_set_cn_pattern(cmd_parms* cmd, void* dir, const char* regex) {
     return polyprov::glue::set_pattern(cmd, "PolyProvCNPattern", regex, &static_cast<DirConfig*>(dir)->cn_pattern);
+}
+
+extern "C" const char* polyprov_set_upload(cmd_parms*, void* dir, int flag) {
+    static_cast<DirConfig*>(dir)->upload = flag ? polyprov::glue::on : polyprov::glue::off;
+    return nullptr;
+}
+
+extern "C" const char* polyprov_set_upload_max_size(cmd_parms* cmd, void* dir, const char* arg) {
+    const auto size = polyprov::parse_byte_size(arg);
+    if (!size)
+        return apr_psprintf(cmd->pool, "PolyProvUploadMaxSize: '%s' is not a size (a number, optionally "
+                                       "followed by K, M or G; powers of 1024)", arg);
+    static_cast<DirConfig*>(dir)->upload_max = *size;
+    return nullptr;
+}
+
+extern "C" const char* polyprov_set_upload_keep(cmd_parms* cmd, void* dir, const char* arg) {
+    char* end = nullptr;
+    const long keep = std::strtol(arg, &end, 10);
+    if (!*arg || *end || keep < 0 || keep > 999)
+        return apr_psprintf(cmd->pool, "PolyProvUploadKeep: '%s' is not a number from 0 to 999", arg);
+    static_cast<DirConfig*>(dir)->upload_keep = static_cast<int>(keep);
+    return nullptr;
 }

@@ -4,7 +4,10 @@
 #include "httpd.h"
 #include "http_config.h"
 
+#include <cstdint>
 #include <memory>
+#include <new>
+#include <optional>
 
 #include <polyprov/acl_file.hpp>
 #include <polyprov/mac_pattern.hpp>
@@ -20,7 +23,21 @@ struct DirConfig {
     const MacPattern* mac_pattern;  // null: MacPattern::kDefault
     const MacPattern* cn_pattern;   // null: MacPattern::kDefault
     const char* fs_root;          // the <Directory> path the settings came from, when one
+    Tristate upload;              // default off
+    std::uint64_t upload_max;     // 0: unset (kDefaultUploadMax)
+    int upload_keep;              // -1: unset (kDefaultUploadKeep)
 };
+
+inline constexpr std::uint64_t kDefaultUploadMax = 10ull << 20;
+inline constexpr int kDefaultUploadKeep = 5;
+
+// What the access check decided, for the upload handler (r->request_config).
+struct AccessNote {
+    bool allowed;
+    std::optional<Mac> mac;       // the device
+};
+const AccessNote* access_note(const request_rec* r);
+void set_access_note(request_rec* r, bool allowed, std::optional<Mac> mac);
 
 const DirConfig* dir_config(const request_rec* r);
 const MacPattern& default_pattern();

@@ -17,4 +17,7 @@ int set_certificate_env(request_rec* r) noexcept;
 // access_hook.cpp
 int check_device_access(request_rec* r) noexcept;
 
+// upload_handler.cpp
+int handle_upload(request_rec* r) noexcept;
+
 }  // namespace polyprov::glue

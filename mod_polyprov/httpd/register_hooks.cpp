@@ -15,6 +15,8 @@ extern "C" void polyprov_register_hooks(apr_pool_t*) {
     ap_hook_post_read_request(set_certificate_env, nullptr, nullptr, APR_HOOK_FIRST);
     // First among fixups: deny before anything else acts on the request.
     ap_hook_fixups(check_device_access, nullptr, nullptr, APR_HOOK_FIRST);
+    // Before mod_dav and the default handler (which would answer PUT with 405).
+    ap_hook_handler(handle_upload, nullptr, nullptr, APR_HOOK_FIRST);
     // Optional: runs only when mod_ssl is loaded, whatever the LoadModule order.
     APR_OPTIONAL_HOOK(ssl, init_server, install_waiver, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
