@@ -184,3 +184,25 @@ def test_access_directives_parse(apache, pki):
 def test_flags_take_on_or_off(apache, pki):
     rc, out = apache.configtest(acl_vhost(apache, pki, "        PolyProvRequireDevice yes\n"))
     assert rc != 0 and "PolyProvRequireDevice must be On or Off" in out, out
+
+
+@pytest.mark.parametrize("directive,value,reason", [
+    ("PolyProvUploadMaxSize", "10MB", "PolyProvUploadMaxSize: '10MB' is not a size"),
+    ("PolyProvUploadMaxSize", "0", "PolyProvUploadMaxSize: '0' is not a size"),
+    ("PolyProvUploadMaxSize", "-5K", "PolyProvUploadMaxSize: '-5K' is not a size"),
+    ("PolyProvUploadKeep", "many", "PolyProvUploadKeep: 'many' is not a number from 0 to 999"),
+    ("PolyProvUploadKeep", "-1", "PolyProvUploadKeep: '-1' is not a number from 0 to 999"),
+    ("PolyProvUploadKeep", "1000", "PolyProvUploadKeep: '1000' is not a number from 0 to 999"),
+    ("PolyProvUpload", "yes", "PolyProvUpload must be On or Off"),
+])
+def test_bad_upload_settings(apache, pki, directive, value, reason):
+    rc, out = apache.configtest(acl_vhost(apache, pki, f"        {directive} {value}\n"))
+    assert rc != 0
+    assert f"Syntax error on line {line_of(apache.conf, directive + ' ')} of {apache.conf}" in out, out
+    assert reason in out, out
+
+
+def test_upload_settings_parse(apache, pki):
+    rc, out = apache.configtest(acl_vhost(apache, pki, "        PolyProvRequireDevice on\n        PolyProvUpload on\n"
+                                          "        PolyProvUploadMaxSize 10M\n        PolyProvUploadKeep 0\n"))
+    assert rc == 0, out
