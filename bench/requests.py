@@ -19,14 +19,13 @@ import multiprocessing
 import os
 import shutil
 import ssl
-import statistics
 import sys
 import tempfile
 import time
 
-top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-os.environ["POLYPROV_MODULE"] = os.path.abspath(sys.argv[1])
-sys.path.insert(0, os.path.join(top, "tests", "integration"))
+from common import print_table, server_cpu_seconds, use_module
+
+use_module(sys.argv[1])
 
 from harness import pki as pki_mod  # noqa: E402
 from harness.apache import Apache, free_port, new_server_root  # noqa: E402
@@ -50,22 +49,6 @@ def client(args):
         if r.status != 200:
             raise RuntimeError(f"status {r.status}")
     conn.close()
-
-
-def server_cpu_seconds(pgid):
-    """utime+stime of every apache2 process of the server (one process group)."""
-    total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields after the name: state ppid pgrp ...
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run(pool, port, pki):
@@ -104,16 +87,8 @@ try:
         for _ in range(rounds):
             for name, port in ports.items():
                 results[name].append(run(pool, port, pki))
-    base_rps = statistics.median(r[0] for r in results["stock"])
-    base_cpu = statistics.median(r[1] for r in results["stock"])
-    print(f"keep-alive GET of a 440-byte <MAC>.cfg over TLS 1.3 with a client certificate; "
-          f"{clients} clients x {requests} requests x {rounds} rounds, event MPM")
-    print(f"{'case':8} {'req/s':>9} {'vs stock':>9} {'server CPU us/req':>18} {'vs stock':>9}   rounds (req/s)")
-    for name, values in results.items():
-        rps = statistics.median(v[0] for v in values)
-        cpu = statistics.median(v[1] for v in values)
-        print(f"{name:8} {rps:9.1f} {rps / base_rps:9.3f} {cpu:18.1f} {cpu / base_cpu:9.3f}   "
-              + ", ".join(f"{v[0]:.0f}" for v in values))
+    print_table(f"keep-alive GET of a 440-byte <MAC>.cfg over TLS 1.3 with a client certificate; "
+                f"{clients} clients x {requests} requests x {rounds} rounds, event MPM", "req/s", results, "stock")
 finally:
     apache.stop()
     shutil.rmtree(apache.root, ignore_errors=True)

@@ -35,11 +35,14 @@ struct UploadResult {
 
 class UploadDirectory;
 
-// The request body, received into a temporary file in the target directory
-// before anything at the target is touched (so a client that goes away
-// mid-body, or a full disk, costs nothing but this file).
+// The request body, received before anything at the target is touched (so
+// a client that goes away mid-body, or a full disk, costs nothing but this).
+// Small bodies, the common case for log appends, stay in memory; a body
+// past kInMemory spills into a temporary file in the target directory.
 class StagedBody {
 public:
+    static constexpr std::size_t kInMemory = 64 * 1024;
+
     StagedBody(StagedBody&& other) noexcept;
     StagedBody& operator=(StagedBody&&) = delete;
     ~StagedBody();
@@ -51,10 +54,14 @@ public:
 
 private:
     friend class UploadDirectory;
-    StagedBody(int dir_fd, int fd, std::string name) noexcept : dir_fd_(dir_fd), fd_(fd), name_(std::move(name)) {}
+    StagedBody(int dir_fd, std::string dir_path) noexcept : dir_fd_(dir_fd), dir_path_(std::move(dir_path)) {}
+    bool spill() noexcept;                       // memory -> temporary file
+    bool read_at(char* out, std::size_t length, std::uint64_t offset) const noexcept;
     int dir_fd_;
-    int fd_;
-    std::string name_;   // "" once it has been renamed into place
+    std::string dir_path_;
+    std::string memory_;
+    int fd_ = -1;
+    std::string name_;   // the temporary file, "" when none or once renamed into place
     std::uint64_t size_ = 0;
     int error_ = 0;
 };
@@ -67,7 +74,7 @@ public:
     UploadDirectory& operator=(const UploadDirectory&) = delete;
     ~UploadDirectory();
 
-    // A fresh temporary file for a body; throws Error (its errno in the text).
+    // An empty body to receive into.
     StagedBody stage() const;
 
     // `name` is one path component (the caller has checked it). Without a

@@ -60,12 +60,32 @@ std::uint64_t name_hash(const std::string& name) {
     return h;
 }
 
+// A new temporary file in the directory: -1 with errno set on failure.
+int create_temp_file(int dir_fd, std::string& name) {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    for (int attempt = 0; attempt < 16; ++attempt) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, ".polyprov-upload-%ld-%016llx", static_cast<long>(::getpid()),
+                      static_cast<unsigned long long>(rng()));
+        const int fd = ::openat(dir_fd, buf, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                UploadDirectory::kFileMode);
+        if (fd >= 0) {
+            name = buf;
+            return fd;
+        }
+        if (errno != EEXIST) return -1;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- StagedBody
 
 StagedBody::StagedBody(StagedBody&& other) noexcept
-    : dir_fd_(other.dir_fd_), fd_(other.fd_), name_(std::move(other.name_)), size_(other.size_), error_(other.error_) {
+    : dir_fd_(other.dir_fd_), dir_path_(std::move(other.dir_path_)), memory_(std::move(other.memory_)),
+      fd_(other.fd_), name_(std::move(other.name_)), size_(other.size_), error_(other.error_) {
     other.fd_ = -1;
     other.name_.clear();
 }
@@ -75,14 +95,43 @@ StagedBody::~StagedBody() {
     if (!name_.empty()) ::unlinkat(dir_fd_, name_.c_str(), 0);
 }
 
+bool StagedBody::spill() noexcept {
+    fd_ = create_temp_file(dir_fd_, name_);
+    if (fd_ < 0 || !pwrite_all(fd_, memory_.data(), memory_.size(), 0)) {
+        error_ = errno;
+        return false;
+    }
+    std::string().swap(memory_);
+    return true;
+}
+
 bool StagedBody::append(const char* data, std::size_t length) noexcept {
     if (error_ != 0) return false;
+    if (fd_ < 0 && size_ + length <= kInMemory) {
+        try {
+            memory_.append(data, length);
+        } catch (...) {
+            error_ = ENOMEM;
+            return false;
+        }
+        size_ += length;
+        return true;
+    }
+    if (fd_ < 0 && !spill()) return false;
     if (!pwrite_all(fd_, data, length, size_)) {
         error_ = errno;
         return false;
     }
     size_ += length;
     return true;
+}
+
+bool StagedBody::read_at(char* out, std::size_t length, std::uint64_t offset) const noexcept {
+    if (fd_ < 0) {
+        std::memcpy(out, memory_.data() + offset, length);
+        return true;
+    }
+    return pread_all(fd_, out, length, offset);
 }
 
 // ---------------------------------------------------------------- locking
@@ -124,21 +173,11 @@ UploadDirectory::UploadDirectory(const std::string& path) : path_(path) {
 
 UploadDirectory::~UploadDirectory() { ::close(fd_); }
 
-StagedBody UploadDirectory::stage() const {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    for (int attempt = 0; attempt < 16; ++attempt) {
-        char name[64];
-        std::snprintf(name, sizeof name, ".polyprov-upload-%ld-%016llx", static_cast<long>(::getpid()),
-                      static_cast<unsigned long long>(rng()));
-        const int fd = ::openat(fd_, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kFileMode);
-        if (fd >= 0) return StagedBody(fd_, fd, name);
-        if (errno != EEXIST) throw Error(path_ + ": cannot create a temporary file: " + errno_text(errno));
-    }
-    throw Error(path_ + ": cannot create a temporary file: names exhausted");
-}
+StagedBody UploadDirectory::stage() const { return StagedBody(fd_, path_); }
 
 // Makes the staged body the file `name`: fsync, rename over, fsync the directory.
 UploadResult UploadDirectory::install(const std::string& name, StagedBody& body, UploadStatus status) const {
+    if (body.fd_ < 0 && !body.spill()) return io_failure(body.error(), "write");
     if (::fsync(body.fd_) != 0) return io_failure(errno, "fsync");
     if (::renameat(fd_, body.name_.c_str(), fd_, name.c_str()) != 0) {
         const int err = errno;
@@ -230,7 +269,7 @@ UploadResult UploadDirectory::write_at(const std::string& name, std::uint64_t st
     std::vector<char> buffer(64 * 1024);
     for (std::uint64_t done = 0; done < body.size();) {
         const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), body.size() - done));
-        if (!pread_all(body.fd_, buffer.data(), chunk, done)) return restore(errno, "read body");
+        if (!body.read_at(buffer.data(), chunk, done)) return restore(errno, "read body");
         if (!pwrite_all(fd, buffer.data(), chunk, start + done)) return restore(errno, "write");
         done += chunk;
     }

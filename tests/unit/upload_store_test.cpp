@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -95,6 +96,21 @@ TEST_F(UploadStoreTest, RangesAppendAndOverwriteTheTailButLeaveNoHoles) {
     EXPECT_EQ(r.current_size, 0u);
     EXPECT_EQ(read("a.log"), "hello WORLD!");
     EXPECT_EQ(entries(), (std::set<std::string>{"a.log"})) << "a temporary file was left behind";
+}
+
+TEST_F(UploadStoreTest, LargeBodiesSpillToATemporaryFileAndLeaveNothingBehind) {
+    UploadDirectory d(dir_.string());
+    const UploadLimits big{1 << 20, 1};
+    const std::string a(StagedBody::kInMemory + 1000, 'a'), b(StagedBody::kInMemory * 2, 'b');
+    {
+        StagedBody staged = d.stage();
+        for (std::size_t i = 0; i < a.size(); i += 1000) ASSERT_TRUE(staged.append(a.data() + i, std::min<std::size_t>(1000, a.size() - i)));
+        EXPECT_EQ(entries().size(), 1u) << "the spilled body has a temporary file while it lives";
+        EXPECT_EQ(d.replace("big.log", staged, big).status, UploadStatus::created);
+    }
+    EXPECT_EQ(put(d, "big.log", a.size(), b, big).status, UploadStatus::written);
+    EXPECT_EQ(read("big.log"), a + b);
+    EXPECT_EQ(entries(), (std::set<std::string>{"big.log"}));
 }
 
 TEST_F(UploadStoreTest, SpecialFilesAreRefusedAndLeftAlone) {

@@ -1,0 +1,42 @@
+"""What the benchmarks share: the harness on the path, server CPU time, and
+the printed table of medians and ratios."""
+
+import os
+import statistics
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+
+
+def use_module(path):
+    os.environ["POLYPROV_MODULE"] = os.path.abspath(path)
+
+
+def server_cpu_seconds(pgid):
+    """utime+stime of every apache2 process of the server (one process group)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state ppid pgrp ...
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def print_table(title, unit, results, base):
+    """results: case -> list of (rate, server CPU us per operation)."""
+    base_rate = statistics.median(r[0] for r in results[base])
+    base_cpu = statistics.median(r[1] for r in results[base])
+    print(title)
+    print(f"{'case':10} {unit:>10} {'vs ' + base:>10} {'server CPU us/op':>17} {'vs ' + base:>10}   rounds ({unit})")
+    for name, values in results.items():
+        rate = statistics.median(v[0] for v in values)
+        cpu = statistics.median(v[1] for v in values)
+        print(f"{name:10} {rate:10.1f} {rate / base_rate:10.3f} {cpu:17.1f} {cpu / base_cpu:10.3f}   "
+              + ", ".join(f"{v[0]:.0f}" for v in values))
