@@ -16,7 +16,8 @@ namespace polyprov {
 class MacPattern {
 public:
     // Runs of 12 or more hex digits, and the colon, dash and dotted MAC
-    // notations. A run longer than 12 digits is found whole, and names no
+    // notations, each between non-hex characters. A run is always found
+    // whole; one longer than 12 digits names no
     // MAC: a caller that meets it must fail closed. It finds the MAC in a
     // Polycom CN (0004F2586A4B) and in a Cisco-style one (SEP0004F2586A4B).
     static const char* const kDefault;

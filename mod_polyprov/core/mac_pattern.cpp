@@ -6,10 +6,15 @@
 
 namespace polyprov {
 
+// Every alternative must stand between non-hex characters: otherwise a
+// separated form could swallow the start of a 12-digit run and leave the
+// rest too short to be seen (00-04-F2-AA-BB-0004F2586A4B).
 const char* const MacPattern::kDefault =
-    "[0-9A-Fa-f]{12,}"
+    "(?<![0-9A-Fa-f])"
+    "(?:[0-9A-Fa-f]{12,}"
     "|(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}"
-    "|[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}";
+    "|[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4})"
+    "(?![0-9A-Fa-f])";
 
 MacPattern MacPattern::compile(const std::string& regex) {
     try {

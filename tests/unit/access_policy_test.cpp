@@ -43,6 +43,11 @@ TEST(CheckPath, OwnSharedAndForeign) {
     EXPECT_EQ(check_path("/0004F2000001/0004F2000002.cfg", me, def()).verdict, PathVerdict::foreign);
     EXPECT_EQ(check_path("/0004F20000011.cfg", me, def()).verdict, PathVerdict::foreign);   // 13 digits
     EXPECT_EQ(check_path("/00040004F2000001.cfg", me, def()).verdict, PathVerdict::foreign);  // longer run hiding it
+    // A separated form must not swallow the start of a run (review finding).
+    const Mac dashed = mac("0004F2AABB00");
+    EXPECT_EQ(check_path("/00-04-F2-AA-BB-0004F2586A4B.cfg", dashed, def()).verdict, PathVerdict::foreign);
+    EXPECT_EQ(check_path("/00-04-F2-AA-BB-00.cfg", dashed, def()).verdict, PathVerdict::own);
+    EXPECT_EQ(check_path("/x00-04-F2-AA-BB-00/0004F2586A4B", dashed, def()).verdict, PathVerdict::foreign);
 }
 
 TEST(DecideAccess, Vocabulary) {
@@ -89,4 +94,16 @@ TEST(DecideAccess, PathsMustBeOwnOrShared) {
     EXPECT_EQ(decide(me, nullptr, "/0004F2000002.cfg", false), Denial::none) << "PolyProvMatchURI off";
     EXPECT_EQ(decide_access(me, nullptr, true, {"/cfg", "0004F2000002.cfg"}, def()).denial, Denial::mac_mismatch)
         << "the mapped file names another phone";
+}
+
+TEST(MayWrite, OwnLogsOverridesAndListsOnly) {
+    const Mac me = mac("0004F2000001");
+    for (const char* ok : {"0004F2000001-app.log", "0004f2000001-boot.LOG", "0004F2000001-phone.cfg",
+                           "0004F2000001-calls.xml", "0004F2000001-directory.xml", "0004F2000001.cfg"})
+        EXPECT_TRUE(may_write(ok, me, def())) << ok;
+    for (const char* bad : {"0004F2000002-app.log", "000000000000-app.log", "app.log", ".0004F2000001-app.log",
+                            "0004F2000001.php", "0004F2000001.html", "0004F2000001.shtml", "0004F2000001.cgi",
+                            "0004F2000001-app.log.php", "0004F2000001-app", "0004F2000001 app.log",
+                            "0004F2000001%0a.log", "0004F2000001;x.log", "", "0004F2000001-app.log/"})
+        EXPECT_FALSE(may_write(bad, me, def())) << bad;
 }
