@@ -204,7 +204,13 @@ UploadResult UploadDirectory::replace(const std::string& name, StagedBody& body,
 
 UploadResult UploadDirectory::rotate_then_install(const std::string& name, StagedBody& body,
                                                   const UploadLimits& limits) const {
-    // Oldest first: name.keep is dropped, name.(k) becomes name.(k+1).
+    // The new file first, on disk and synced under its temporary name, so a
+    // full disk stops us before any generation has moved.
+    if (body.fd_ < 0 && !body.spill()) return io_failure(body.error(), "write");
+    if (::fsync(body.fd_) != 0) return io_failure(errno, "fsync");
+
+    // Then the generations, oldest first: name.keep is dropped, name.k
+    // becomes name.k+1, name becomes name.1. Renames need no room.
     if (limits.keep == 0) {
         ::unlinkat(fd_, name.c_str(), 0);
     } else {
@@ -216,7 +222,10 @@ UploadResult UploadDirectory::rotate_then_install(const std::string& name, Stage
         }
         if (::renameat(fd_, name.c_str(), fd_, (name + ".1").c_str()) != 0) return io_failure(errno, "rotate " + name);
     }
-    return install(name, body, UploadStatus::rotated);
+    UploadResult result = install(name, body, UploadStatus::rotated);
+    if (result.status != UploadStatus::rotated && limits.keep > 0)
+        ::renameat(fd_, (name + ".1").c_str(), fd_, name.c_str());  // put the current file back
+    return result;
 }
 
 UploadResult UploadDirectory::write_at(const std::string& name, std::uint64_t start, StagedBody& body,
@@ -253,20 +262,33 @@ UploadResult UploadDirectory::write_at(const std::string& name, std::uint64_t st
     const std::uint64_t end = start + body.size();
     if (std::max(size, end) > limits.max_size) return rotate_then_install(name, body, limits);
 
-    // Keep what the body overwrites, so a failure can put it back.
-    std::vector<char> saved(static_cast<std::size_t>(std::min(size, end) - std::min(size, start)));
-    if (!saved.empty() && !pread_all(fd, saved.data(), saved.size(), start)) return io_failure(errno, "read");
+    std::vector<char> buffer(64 * 1024);
+
+    // Keep what the body overwrites, so a failure can put it back: in memory
+    // when small, in a temporary file when not (a resend of a whole file).
+    StagedBody saved = stage();
+    for (std::uint64_t at = start; at < std::min(size, end);) {
+        const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), std::min(size, end) - at));
+        if (!pread_all(fd, buffer.data(), chunk, at)) return io_failure(errno, "read");
+        if (!saved.append(buffer.data(), chunk)) return io_failure(saved.error(), "saving the overwritten bytes");
+        at += chunk;
+    }
 
     auto restore = [&](int err, const char* what) {
-        if (!saved.empty()) pwrite_all(fd, saved.data(), saved.size(), start);
-        const int truncated = ::ftruncate(fd, static_cast<off_t>(size));
+        bool restored = true;
+        for (std::uint64_t done = 0; done < saved.size();) {
+            const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), saved.size() - done));
+            restored = restored && saved.read_at(buffer.data(), chunk, done) &&
+                       pwrite_all(fd, buffer.data(), chunk, start + done);
+            done += chunk;
+        }
+        restored = ::ftruncate(fd, static_cast<off_t>(size)) == 0 && restored;
         ::fsync(fd);
         UploadResult r = io_failure(err, what);
-        if (truncated != 0) r.detail += " (and the file could not be truncated back)";
+        if (!restored) r.detail += " (and the file could not be fully restored)";
         return r;
     };
 
-    std::vector<char> buffer(64 * 1024);
     for (std::uint64_t done = 0; done < body.size();) {
         const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), body.size() - done));
         if (!body.read_at(buffer.data(), chunk, done)) return restore(errno, "read body");
