@@ -23,6 +23,12 @@ struct PathCheck {
 // match that names no valid MAC (a 13-digit run) makes the path foreign.
 PathCheck check_path(std::string_view path, Mac device, const MacPattern& pattern);
 
+// The files a phone may write (PUT): a plain name of [A-Za-z0-9._-], not
+// starting with '.', ending in .log, .cfg or .xml (any case), and carrying
+// `device`'s own MAC. Nothing Apache might run or render as a page (.php,
+// .html, .shtml, .cgi) can be uploaded, whatever handlers are configured.
+bool may_write(std::string_view name, Mac device, const MacPattern& pattern);
+
 enum class Denial { none, no_cert, unverified, cn_no_mac, not_in_acl, mac_mismatch, not_writable };
 // The POLYPROV_DECISION vocabulary: "allow" or "deny:<reason>".
 const char* decision_string(Denial denial) noexcept;

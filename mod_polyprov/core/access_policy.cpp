@@ -12,6 +12,21 @@ PathCheck check_path(std::string_view path, Mac device, const MacPattern& patter
     return result;
 }
 
+bool may_write(std::string_view name, Mac device, const MacPattern& pattern) {
+    if (name.empty() || name.front() == '.') return false;
+    for (const char c : name) {
+        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                        c == '_' || c == '-';
+        if (!ok) return false;
+    }
+    const std::size_t dot = name.rfind('.');
+    if (dot == std::string_view::npos) return false;
+    std::string suffix(name.substr(dot));
+    for (char& c : suffix) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    if (suffix != ".log" && suffix != ".cfg" && suffix != ".xml") return false;
+    return check_path(name, device, pattern).verdict == PathVerdict::own;
+}
+
 const char* decision_string(Denial denial) noexcept {
     switch (denial) {
     case Denial::none: return "allow";

@@ -8,6 +8,8 @@
 #include "glue.hpp"
 #include "hooks.hpp"
 
+#include "http_core.h"
+
 #include <cstring>
 #include <vector>
 
@@ -19,16 +21,20 @@ namespace {
 // What the request asks for, in every form the policy must check: the
 // decoded, normalised URI, and the file it was mapped to (an Alias or a
 // RewriteRule may name another file than the URI does).
-std::vector<std::string_view> requested_paths(const request_rec* r, const DirConfig* conf) {
+std::vector<std::string_view> requested_paths(request_rec* r, const DirConfig* conf) {
     std::vector<std::string_view> paths;
     if (r->uri) paths.emplace_back(r->uri);
     if (r->filename) {
+        // Below the <Directory> the settings came from, or below the
+        // DocumentRoot; anywhere else (an Alias, a RewriteRule to a path of
+        // its own) the whole file name, so a MAC cannot hide above the root.
         std::string_view file(r->filename);
-        const std::size_t root = conf->fs_root ? std::strlen(conf->fs_root) : 0;
-        if (root && file.substr(0, root) == conf->fs_root)
-            paths.push_back(file.substr(root));
-        else if (const std::size_t slash = file.rfind('/'); slash != std::string_view::npos)
-            paths.push_back(file.substr(slash + 1));
+        const std::string_view roots[] = {conf->fs_root ? conf->fs_root : "", ap_document_root(r)};
+        std::string_view below = file;
+        for (const std::string_view root : roots)
+            if (!root.empty() && file.substr(0, root.size()) == root && file.size() - root.size() < below.size())
+                below = file.substr(root.size());
+        paths.push_back(below);
     }
     if (r->path_info && *r->path_info) paths.emplace_back(r->path_info);
     return paths;
@@ -39,7 +45,10 @@ std::vector<std::string_view> requested_paths(const request_rec* r, const DirCon
 int check_device_access(request_rec* r) noexcept {
     try {
         const DirConfig* conf = dir_config(r);
-        if (!is_on(conf->require_device, false)) return DECLINED;
+        // An allow-list means devices are required, unless switched off
+        // explicitly (a bootstrap directory below one with a list).
+        if (!is_on(conf->require_device, conf->acl != nullptr)) return DECLINED;
+        r->no_cache = 1;  // a cache would hand one phone's file to the next client
 
         ClientFacts client;
         if (const CertificateFacts* cert = certificate_facts(r)) {

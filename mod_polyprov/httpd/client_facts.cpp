@@ -51,14 +51,15 @@ const CertificateFacts* certificate_facts(request_rec* r) {
     facts = static_cast<CertificateFacts*>(apr_pcalloc(c->pool, sizeof *facts));
     facts->pem = apr_pstrdup(c->pool, pem);
     facts->cn = "";
-    facts->expired = true;
+    facts->expired = facts->leaf_expired = true;
     if (cert) {
         facts->cn = apr_pstrdup(c->pool, subject_common_name(cert.get()).c_str());
         facts->fingerprint = certificate_sha256(cert.get());
         const std::time_t now = apr_time_sec(r->request_time);
         // Under "chain" an issuing CA may be the expired one; the peer's
         // chain is what a resumed session still knows of it.
-        facts->expired = has_expired(cert.get(), now) ||
+        facts->leaf_expired = has_expired(cert.get(), now);
+        facts->expired = facts->leaf_expired ||
                          (server_config(r->server)->accept_expired == ExpiryMode::chain && chain_expired(r, now));
     }
     ap_set_module_config(c->conn_config, &polyprov_module, facts);

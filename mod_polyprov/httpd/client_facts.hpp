@@ -12,6 +12,7 @@ struct CertificateFacts {
     const char* cn;        // "" when the subject has none
     Sha256 fingerprint;
     bool expired;          // the leaf, or under "chain" a CA the client sent
+    bool leaf_expired;     // the client certificate itself
 };
 
 // Null when the request did not come over TLS with a client certificate.

@@ -115,9 +115,10 @@ int upload(request_rec* r, const DirConfig* conf) {
         return refuse(r, {HTTP_FORBIDDEN, "not-writable", "not a file name"}, mac, range_header);
     const std::string directory(r->filename, static_cast<std::size_t>(slash - r->filename));
     const std::string name(slash + 1);
-    if (name[0] == '.' || check_path(name, *mac, path_pattern(conf)).verdict != PathVerdict::own)
-        return refuse(r, {HTTP_FORBIDDEN, "not-writable", "the file name does not carry the device's MAC"}, mac,
-                      range_header);
+    if (!may_write(name, *mac, path_pattern(conf)))
+        return refuse(r, {HTTP_FORBIDDEN, "not-writable",
+                          "not a name this device may write (its own MAC; [A-Za-z0-9._-]; .log, .cfg or .xml)"},
+                      mac, range_header);
 
     std::optional<ContentRange> range;
     if (range_header) {
@@ -161,7 +162,7 @@ int upload(request_rec* r, const DirConfig* conf) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, PP_TAG(302) "rotated %s for MAC %s (size limit %" APR_UINT64_T_FMT ")",
                       r->filename, mac->str().c_str(), static_cast<apr_uint64_t>(limits.max_size));
     r->status = status;
-    if (status == HTTP_CREATED) apr_table_setn(r->headers_out, "Location", r->uri);
+    if (status == HTTP_CREATED) apr_table_setn(r->headers_out, "Location", ap_escape_uri(r->pool, r->uri));
     ap_set_content_length(r, 0);
     return OK;
 }

@@ -72,8 +72,27 @@ def server(request, pki):
         ErrorDocument 404 /{OTHER}.cfg
     </Directory>
 """
+    for name in (f"aclonly/{ME}.cfg", f"locdir/{OTHER}/x.cfg", "locdir/shared.cfg"):
+        write(os.path.join(root, name), f"content of {name}\n")
+    for d in ("aclonly", "locdir", f"locdir/{OTHER}"):
+        os.chmod(os.path.join(root, d), 0o755)
+    directories += f"""
+    <Directory {root}/aclonly>
+        Require all granted
+        PolyProvACLFile {acl}
+    </Directory>
+    <Directory {root}/locdir>
+        Require all granted
+    </Directory>
+"""
     rewrite = f"""
+    Alias /aclonly/ {root}/aclonly/
+    Alias /loc/ {root}/locdir/
+    <Location /loc/>
+        PolyProvRequireDevice on
+    </Location>
     RewriteEngine on
+    RewriteRule ^/loc/steal\\.cfg$ {root}/locdir/{OTHER}/x.cfg [L]
     RewriteRule ^/mine\\.cfg$ /%{{ENV:POLYPROV_MAC}}.cfg [L]
     RewriteRule ^/steal\\.cfg$ /{OTHER}.cfg [L]
     SetEnvIf POLYPROV_MAC "^{ME}$" PHONE_ONE=yes
@@ -84,7 +103,7 @@ def server(request, pki):
               f"    Header always set X-Decision \"%{{POLYPROV_DECISION}}e\"\n</VirtualHost>\n"
     apache.plain_port = plain_port
     apache.acl = acl
-    apache.start(directories + vhosts, extra_modules=("rewrite", "dir", "setenvif"))
+    apache.start(directories + vhosts, extra_modules=("rewrite", "dir", "setenvif", "alias"))
     yield apache
     apache.stop()
     log = apache.read_error_log()
@@ -299,3 +318,26 @@ def test_http2(server, pki):
     assert r.http_version == "HTTP/2"
     expect(r, 200, "allow")
     expect(get(server, pki, "valid", f"/{OTHER}.cfg", http2=True), 403, "deny:mac-mismatch")
+
+
+# -- review findings ------------------------------------------------------------
+
+def test_an_acl_alone_requires_devices(server, pki):
+    expect(get(server, pki, None, f"/aclonly/{ME}.cfg"), 403, "deny:no-cert", leaked=ME)
+    expect(get(server, pki, "valid_ca2", f"/aclonly/{ME}.cfg"), 403, "deny:not-in-acl", leaked=ME)
+    expect(get(server, pki, "valid", f"/aclonly/{ME}.cfg"), 200, "allow")
+
+
+def test_mapped_file_outside_a_directory_section(server, pki):
+    # <Location> settings, and a RewriteRule to a file under another phone's
+    # directory: the whole mapped path is checked, not only its last part.
+    expect(get(server, pki, "valid", "/loc/shared.cfg"), 200, "allow", leaked="nothing")
+    expect(get(server, pki, "valid", "/loc/steal.cfg"), 403, "deny:mac-mismatch", leaked="locdir")
+
+
+def test_mac_is_not_named_for_unverified_certificates(server, pki):
+    # Before any access check (bootstrap directory), an impostor's CN names nobody.
+    r = get(server, pki, "impostor", "/bootstrap/bootstrap.cfg")
+    assert r.status == 200 and r.headers["x-mac"] == "(null)"
+    r = get(server, pki, "valid", "/bootstrap/bootstrap.cfg")
+    assert r.status == 200 and r.headers["x-mac"] == ME

@@ -172,6 +172,19 @@ def test_one_log_line_per_waived_handshake(server, pki):
     assert "PP101" not in server.log_since(mark)
 
 
+def test_waived_certificate_is_not_served_by_a_vhost_without_the_waiver(server, pki):
+    # Handshake with SNI naming the waiving vhost, request naming one that
+    # waives nothing: stock mod_ssl would never have let this certificate in.
+    d = pki["devices"]["expired"]
+    r = curl(host("leaf", "require"), server.port, path="/index.html", cert=d["cert"], key=d["key"],
+             cacert=pki["server_ca"], headers={"Host": host("stock", "require")})
+    assert r.ok and r.status == 421, (r.status, r.error)
+    d = pki["devices"]["valid"]
+    r = curl(host("leaf", "require"), server.port, path="/index.html", cert=d["cert"], key=d["key"],
+             cacert=pki["server_ca"], headers={"Host": host("stock", "require")})
+    assert r.ok and r.status == 200
+
+
 def test_chain_verified_once_per_handshake(server, pki):
     # mod_ssl logs "Certificate Verification, depth N" once per certificate
     # per pass; a second pass over the RSA-4096 chain would repeat them.

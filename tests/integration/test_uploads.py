@@ -189,7 +189,8 @@ def test_another_phones_file(server, phone):
     assert on_disk(server, f"/logs/{OTHER}-app.log") == b"theirs"
 
 
-@pytest.mark.parametrize("name", ["000000000000-app.log", "app.log", "sip.cfg", f".{ME}-app.log"])
+@pytest.mark.parametrize("name", ["000000000000-app.log", "app.log", "sip.cfg", f".{ME}-app.log",
+                                  f"{ME}.php", f"{ME}.html", f"{ME}.shtml", f"{ME}-app.log.cgi", f"{ME}-app"])
 def test_shared_files_are_not_writable(server, phone, name):
     status, headers, _ = phone.put(f"/logs/{name}", b"x")
     assert status == 403 and headers.get("x-decision") == "deny:not-writable"

@@ -28,7 +28,7 @@ class Response:
 
 
 def curl(host, port, path="/", cert=None, key=None, cacert=None, tls_max=None, tls_min=None,
-         http2=False, method=None, data=None, timeout=15, scheme="https"):
+         http2=False, method=None, data=None, timeout=15, scheme="https", headers=None):
     body_file = tempfile.NamedTemporaryFile(prefix="polyprov-body-")
     # --path-as-is: the server, not curl, must cope with /./ and ../
     cmd = ["curl", "-sS", "--path-as-is", "-o", body_file.name, "-D", "-", "--max-time", str(timeout),
@@ -44,6 +44,8 @@ def curl(host, port, path="/", cert=None, key=None, cacert=None, tls_max=None, t
     cmd += ["--http2"] if http2 else ["--http1.1"]
     if method:
         cmd += ["-X", method]
+    for k, v in (headers or {}).items():
+        cmd += ["-H", f"{k}: {v}"]
     if data is not None:
         cmd += ["--data-binary", data]
     with body_file:
