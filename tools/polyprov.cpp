@@ -1,0 +1,72 @@
+// polyprov: the module's decisions, from the command line, with the same core.
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "commands.hpp"
+
+namespace polyprov::cli {
+
+const char* const kUsage =
+    "usage: polyprov COMMAND [ARGS]\n"
+    "\n"
+    "  acl check FILE\n"
+    "      validate a PolyProvACLFile; errors as FILE:LINE: reason\n"
+    "  acl pin CERT.pem [--label LABEL]\n"
+    "      print the ACL line that pins a (self-signed) phone certificate to its MAC\n"
+    "  check-cert CERT.pem --anchors FILE [--ca FILE] [--chain FILE] [--mode leaf|chain] [--acl FILE]\n"
+    "      say what mod_polyprov would decide for a phone certificate, and why\n"
+    "  help\n"
+    "      this text\n"
+    "\n"
+    "exit status: 0 valid / accepted, 1 invalid / refused, 2 usage error or unreadable input\n";
+
+const std::string* Options::get(const std::string& name) const {
+    for (const auto& [k, v] : named)
+        if (k == name) return &v;
+    return nullptr;
+}
+
+bool parse_options(const Args& args, const std::vector<std::string>& known, Options& out) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a.rfind("--", 0) != 0) {
+            out.positional.push_back(a);
+            continue;
+        }
+        bool ok = false;
+        for (const auto& k : known) ok = ok || a == k;
+        if (!ok) {
+            std::fprintf(stderr, "polyprov: unknown option %s\n", a.c_str());
+            return false;
+        }
+        if (i + 1 >= args.size()) {
+            std::fprintf(stderr, "polyprov: %s needs a value\n", a.c_str());
+            return false;
+        }
+        out.named.emplace_back(a, args[++i]);
+    }
+    return true;
+}
+
+}  // namespace polyprov::cli
+
+int main(int argc, char** argv) {
+    using namespace polyprov::cli;
+    const Args args(argv + 1, argv + argc);
+    try {
+        if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+            std::fputs(kUsage, args.empty() ? stderr : stdout);
+            return args.empty() ? 2 : 0;
+        }
+        if (args[0] == "acl" && args.size() >= 2 && args[1] == "check") return acl_check(Args(args.begin() + 2, args.end()));
+        if (args[0] == "acl" && args.size() >= 2 && args[1] == "pin") return acl_pin(Args(args.begin() + 2, args.end()));
+        if (args[0] == "check-cert") return check_cert(Args(args.begin() + 1, args.end()));
+        std::fprintf(stderr, "polyprov: unknown command '%s'\n\n%s", args[0].c_str(), kUsage);
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "polyprov: %s\n", e.what());
+        return 2;
+    }
+}
