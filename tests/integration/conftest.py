@@ -12,7 +12,7 @@ from harness.apache import MODULE, new_server_root  # noqa: E402
 # Every name the tests' vhosts use; the server certificate covers them all.
 MODES = ("require", "optional", "optional_no_ca")
 WAIVERS = ("stock", "leaf", "chain")
-SERVER_NAMES = ["default.test", "crl-stock.test", "crl-leaf.test", "other-anchor.test", "access.test"] + [
+SERVER_NAMES = ["default.test", "crl-stock.test", "crl-leaf.test", "other-anchor.test", "access.test", "localhost"] + [
     f"{w}-{m.replace('_', '-')}.test" for w in WAIVERS for m in MODES]
 
 

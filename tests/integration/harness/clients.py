@@ -65,12 +65,15 @@ def curl(host, port, path="/", cert=None, key=None, cacert=None, tls_max=None, t
     return Response(ok=True, status=int(code), headers=headers, http_version=version, body=body)
 
 
-def s_client_get(host, port, path, cert, key, cacert, sess_in=None, sess_out=None, tls=None, timeout=20):
+def s_client_get(host, port, path, cert, key, cacert, sess_in=None, sess_out=None, tls=None, timeout=20,
+                 cipher=None):
     """One HTTP/1.1 GET over `openssl s_client`; returns (reused, status, headers, raw output)."""
     cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", host,
            "-CAfile", cacert, "-cert", cert, "-key", key, "-ign_eof"]
     if tls:
         cmd.append(f"-{tls}")
+    if cipher:
+        cmd += ["-cipher", cipher]
     if sess_in:
         cmd += ["-sess_in", sess_in]
     if sess_out:

@@ -1,0 +1,93 @@
+"""The example virtual hosts in conf/examples, with their paths pointed at
+test files, run in a real apache2: the modern one refuses TLS 1.0, the
+legacy one serves it (own files only, expired and pinned phones too)."""
+
+import os
+import re
+import shutil
+
+import pytest
+
+from harness.apache import Apache, free_port, new_server_root
+from harness.clients import curl, s_client_get
+
+SRC = os.environ.get("POLYPROV_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+ME, OTHER = "0004F2000001", "0004F2000002"
+LEGACY = "DEFAULT:@SECLEVEL=0"
+
+
+@pytest.fixture(scope="module")
+def server(pki):
+    apache = Apache(new_server_root())
+    root, docs = apache.root, os.path.join(apache.root, "htdocs")
+    os.makedirs(os.path.join(docs, "logs"))
+    for name in (f"{ME}.cfg", f"{OTHER}.cfg", "0004F2000003.cfg", "0004F200000C.cfg", "000000000000.cfg"):
+        with open(os.path.join(docs, name), "w") as f:
+            f.write(f"content of {name}\n")
+        os.chmod(os.path.join(docs, name), 0o644)
+    acl = os.path.join(root, "conf", "phones.acl")
+    with open(acl, "w") as f:
+        f.write(f"{ME}\n{OTHER}\n0004F2000003\n0004F200000C sha256={pki['devices']['self_signed']['sha256']}\n")
+    apache.legacy_port = free_port()
+    text = ""
+    for example in ("polyprov-vhost.conf", "polyprov-legacy-vhost.conf"):
+        with open(os.path.join(SRC, "conf", "examples", example)) as f:
+            text += f.read() + "\n"
+    for old, new in {"/etc/ssl/certs/prov.example.com.pem": pki["server_cert"],
+                     "/etc/ssl/private/prov.example.com.key": pki["server_key"],
+                     "/etc/polyprov/polycom-ca.pem": pki["ca_bundle"],
+                     "/etc/polyprov/polycom-root.pem": pki["anchors"],
+                     "/etc/polyprov/phones.acl": acl,
+                     "/srv/polycom": docs,
+                     "prov.example.com": "localhost",
+                     "Listen 8443": f"Listen 127.0.0.1:{apache.legacy_port}",
+                     "*:8443": f"127.0.0.1:{apache.legacy_port}",
+                     "*:443": f"127.0.0.1:{apache.port}"}.items():
+        text = text.replace(old, new)
+    apache.start(f"Define APACHE_LOG_DIR {root}/logs\n" + text)
+    yield apache
+    apache.stop()
+    log = apache.read_error_log()
+    if not os.environ.get("POLYPROV_KEEP"):
+        shutil.rmtree(root)
+    assert not re.search(r"\[polyprov:(crit|alert|emerg)\]|PP9\d\d", log)
+
+
+def legacy_get(server, pki, device, path, tls="tls1"):
+    d = pki["devices"][device]
+    return s_client_get("localhost", server.legacy_port, path, d["cert"], d["key"], pki["server_ca"],
+                        tls=tls, cipher=LEGACY)
+
+
+def test_modern_vhost(server, pki):
+    d = pki["devices"]
+    for device, path, status in (("valid", f"/{ME}.cfg", 200), ("expired", "/0004F2000003.cfg", 200),
+                                 ("valid", f"/{OTHER}.cfg", 403)):
+        r = curl("localhost", server.port, path=path, cert=d[device]["cert"], key=d[device]["key"],
+                 cacert=pki["server_ca"])
+        assert r.ok and r.status == status, (device, path, r.status, r.error)
+
+
+def test_modern_vhost_refuses_tls_1_0(server, pki):
+    reused, status, headers, out = s_client_get("localhost", server.port, f"/{ME}.cfg", pki["devices"]["valid"]["cert"],
+                                                pki["devices"]["valid"]["key"], pki["server_ca"], tls="tls1", cipher=LEGACY)
+    assert status == 0, out
+
+
+@pytest.mark.parametrize("device,path,status", [
+    ("valid", f"/{ME}.cfg", 200),
+    ("valid", "/000000000000.cfg", 200),
+    ("valid", f"/{OTHER}.cfg", 403),
+    ("expired", "/0004F2000003.cfg", 200),        # the waiver over TLS 1.0
+    ("self_signed", "/0004F200000C.cfg", 200),    # pinned, under optional_no_ca
+    ("impostor", "/000000000000.cfg", 403),       # unverified, not pinned
+])
+def test_legacy_vhost_over_tls_1_0(server, pki, device, path, status):
+    reused, got, headers, out = legacy_get(server, pki, device, path)
+    assert "Protocol  : TLSv1\n" in out or "Protocol: TLSv1\n" in out or re.search(r"Protocol\s*:\s*TLSv1\s", out), out
+    assert got == status, out
+
+
+def test_legacy_vhost_still_speaks_tls_1_2(server, pki):
+    reused, got, headers, out = legacy_get(server, pki, "valid", f"/{ME}.cfg", tls="tls1_2")
+    assert got == 200, out
