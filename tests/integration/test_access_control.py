@@ -173,11 +173,14 @@ def test_denial_is_logged_once_with_mac_path_and_reason(server, pki):
 def test_decision_reaches_the_access_log(server, pki):
     get(server, pki, "valid", f"/{OTHER}.cfg")
     get(server, pki, "valid", f"/{ME}.cfg")
-    time.sleep(0.3)
-    with open(server.access_log) as f:
-        log = f.read()
-    assert re.search(rf'"GET /{OTHER}\.cfg HTTP/1\.1" 403 .* mac={ME} decision=deny:mac-mismatch', log)
-    assert re.search(rf'"GET /{ME}\.cfg HTTP/1\.1" 200 .* mac={ME} decision=allow', log)
+
+    def logged():
+        # The access log is written after the response is sent: poll for it.
+        with open(server.access_log) as f:
+            log = f.read()
+        return (re.search(rf'"GET /{OTHER}\.cfg HTTP/1\.1" 403 .* mac={ME} decision=deny:mac-mismatch', log) and
+                re.search(rf'"GET /{ME}\.cfg HTTP/1\.1" 200 .* mac={ME} decision=allow', log))
+    assert wait_until(logged), "the decision did not reach the access log"
 
 
 # -- who the client is ---------------------------------------------------
