@@ -75,7 +75,7 @@ def test_unknown_mode_word(apache, pki):
 
 
 def test_directives_are_not_allowed_in_directory_context(apache, pki):
-    rc, out = apache.configtest(f"<Directory /srv>\n    PolyProvAcceptExpired leaf\n</Directory>\n")
+    rc, out = apache.configtest("<Directory /srv>\n    PolyProvAcceptExpired leaf\n</Directory>\n")
     assert rc != 0 and "PolyProvAcceptExpired not allowed in <Directory> context" in out, out
 
 
