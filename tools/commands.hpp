@@ -12,6 +12,7 @@ using Args = std::vector<std::string>;
 int acl_check(const Args& args);
 int acl_pin(const Args& args);
 int check_cert(const Args& args);
+int fetch_ca(const Args& args);
 
 // "--name value" options and positional arguments, in any order.
 struct Options {

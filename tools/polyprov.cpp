@@ -17,10 +17,14 @@ const char* const kUsage =
     "      print the ACL line that pins a (self-signed) phone certificate to its MAC\n"
     "  check-cert CERT.pem --anchors FILE [--ca FILE] [--chain FILE] [--mode leaf|chain] [--acl FILE]\n"
     "      say what mod_polyprov would decide for a phone certificate, and why\n"
+    "  fetch-ca --out DIR [--from URL] [--root-sha256 FINGERPRINT] [--timeout SECONDS]\n"
+    "      download Poly's root and intermediate CAs (default URL http://pki.polycom.com/pki/),\n"
+    "      check that they chain, write DIR/polycom-root.pem and DIR/polycom-ca.pem\n"
     "  help\n"
     "      this text\n"
     "\n"
-    "exit status: 0 valid / accepted, 1 invalid / refused, 2 usage error or unreadable input\n";
+    "exit status: 0 valid / accepted / written, 1 invalid / refused,\n"
+    "             2 usage error, unreadable input, failed download or write\n";
 
 const std::string* Options::get(const std::string& name) const {
     for (const auto& [k, v] : named)
@@ -63,6 +67,7 @@ int main(int argc, char** argv) {
         if (args[0] == "acl" && args.size() >= 2 && args[1] == "check") return acl_check(Args(args.begin() + 2, args.end()));
         if (args[0] == "acl" && args.size() >= 2 && args[1] == "pin") return acl_pin(Args(args.begin() + 2, args.end()));
         if (args[0] == "check-cert") return check_cert(Args(args.begin() + 1, args.end()));
+        if (args[0] == "fetch-ca") return fetch_ca(Args(args.begin() + 1, args.end()));
         std::fprintf(stderr, "polyprov: unknown command '%s'\n\n%s", args[0].c_str(), kUsage);
         return 2;
     } catch (const std::exception& e) {

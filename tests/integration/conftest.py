@@ -29,7 +29,7 @@ def pki(tmp_path_factory):
     paths = pki_mod.generate(str(out), server_names=SERVER_NAMES)
     # The server key is read by the root parent; the rest by anyone.
     for f in os.listdir(out):
-        if not f.startswith("server.key"):
+        if not f.startswith("server.key") and os.path.isfile(os.path.join(out, f)):
             os.chmod(os.path.join(out, f), 0o644)
     return paths
 

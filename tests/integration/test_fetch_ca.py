@@ -1,0 +1,306 @@
+"""polyprov fetch-ca against a real HTTP(S) server on loopback.
+
+The test PKI's CAs are published the way Poly publishes its own: one DER file
+per CA under the names Poly uses. What the tool writes is then used by a real
+apache2 to serve a phone.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from harness import vhosts
+from harness.apache import Apache, new_server_root
+from harness.clients import curl
+from harness.file_server import proxy, serve
+
+CLI = os.environ.get("POLYPROV_CLI", "")
+POLY_NAMES = {
+    "root": "Polycom Root CA.crt",
+    "policy": "Polycom Equipment Policy CA.crt",
+    "issuing1": "Polycom Equipment Issuing CA 1.crt",
+    "issuing2": "Polycom Equipment Issuing CA 2.crt",
+}
+PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\n.*?-----END CERTIFICATE-----\n", re.S)
+
+
+def fetch_ca(*args, env_extra=None):
+    if not CLI or not os.path.exists(CLI):
+        pytest.fail(f"POLYPROV_CLI must name the built tool (got {CLI!r}); run through make check")
+    # A proxy from the caller's environment must not stand between the tool
+    # and the loopback server.
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "no_proxy")}
+    env.update(env_extra or {})
+    p = subprocess.run([CLI, "fetch-ca", *args], capture_output=True, text=True, timeout=120, env=env)
+    return p.returncode, p.stdout, p.stderr
+
+
+def publish(pki, directory, **swap):
+    """Poly's four CA files in `directory`; swap={"issuing1": path-or-bytes} replaces one."""
+    os.makedirs(directory, exist_ok=True)
+    for role, name in POLY_NAMES.items():
+        source = swap.get(role, pki["der"][role])
+        target = os.path.join(directory, name)
+        if isinstance(source, bytes):
+            with open(target, "wb") as f:
+                f.write(source)
+        elif source is not None:
+            shutil.copyfile(source, target)
+    return directory
+
+
+def der_to_pem(path):
+    body = subprocess.run(["openssl", "x509", "-inform", "DER", "-in", path], capture_output=True, check=True)
+    return body.stdout
+
+
+def blocks(path):
+    with open(path, "rb") as f:
+        return PEM_BLOCK.findall(f.read())
+
+
+def sha256_of(der_path):
+    import hashlib
+    with open(der_path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest().upper()
+
+
+def untouched(out_dir, before):
+    return {n: open(os.path.join(out_dir, n), "rb").read() for n in os.listdir(out_dir)} == before
+
+
+@pytest.fixture
+def old_files(tmp_path):
+    """An output directory holding a previous run's files, which a failed run must leave alone."""
+    out = tmp_path / "etc-polyprov"
+    out.mkdir()
+    before = {"polycom-root.pem": b"old root\n", "polycom-ca.pem": b"old bundle\n"}
+    for n, data in before.items():
+        (out / n).write_bytes(data)
+    return str(out), before
+
+
+def test_fetches_checks_and_writes_what_the_vhost_needs(pki, tmp_path):
+    site = publish(pki, tmp_path / "pki")
+    out = str(tmp_path / "etc-polyprov")  # not there yet: created
+    with serve(site) as url:
+        rc, stdout, stderr = fetch_ca("--from", url, "--out", out)
+    assert rc == 0, stdout + stderr
+    assert sorted(os.listdir(out)) == ["polycom-ca.pem", "polycom-root.pem"]
+    assert oct(os.stat(os.path.join(out, "polycom-ca.pem")).st_mode & 0o777) == "0o644"
+    # The anchor file is the root alone; the bundle the root then the three intermediates, in Poly's order.
+    assert blocks(os.path.join(out, "polycom-root.pem")) == [der_to_pem(pki["der"]["root"])]
+    assert blocks(os.path.join(out, "polycom-ca.pem")) == [
+        der_to_pem(pki["der"][r]) for r in ("root", "policy", "issuing1", "issuing2")]
+    assert f"sha256 {sha256_of(pki['der']['root'])}" in stdout
+    assert stdout.count(", chains to the root") == 3
+    assert "(over plain HTTP)" in stdout and "--root-sha256" in stdout
+    assert "EXPIRED" not in stdout
+
+
+def test_written_files_serve_phones_in_a_real_apache(pki, tmp_path):
+    site = publish(pki, tmp_path / "pki")
+    out = str(tmp_path / "etc-polyprov")
+    with serve(site) as url:
+        assert fetch_ca("--from", url, "--out", out)[0] == 0
+    os.chmod(tmp_path, 0o755)
+    os.chmod(out, 0o755)
+    apache = Apache(new_server_root())
+    try:
+        with open(os.path.join(apache.root, "htdocs", "index.html"), "w") as f:
+            f.write("provisioned\n")
+        apache.start(vhosts.tls_vhost(apache.port, "localhost", pki, waiver="leaf",
+                                      ca_file=os.path.join(out, "polycom-ca.pem"),
+                                      anchors=os.path.join(out, "polycom-root.pem")))
+        d = pki["devices"]
+        for device, verify, expired in (("valid", "SUCCESS", "0"), ("valid_ca2", "SUCCESS", "0"),
+                                        ("expired", "SUCCESS", "1")):
+            r = curl("localhost", apache.port, path="/index.html", cert=d[device]["cert"], key=d[device]["key"],
+                     cacert=pki["server_ca"])
+            assert (r.status, r.headers.get("x-verify"), r.headers.get("x-cert-expired")) == (200, verify, expired)
+            assert r.body == b"provisioned\n"
+        r = curl("localhost", apache.port, cert=d["impostor_expired"]["cert"], key=d["impostor_expired"]["key"],
+                 cacert=pki["server_ca"])
+        assert not r.ok
+    finally:
+        apache.stop()
+        shutil.rmtree(apache.root, ignore_errors=True)
+
+
+def test_written_files_agree_with_check_cert(pki, tmp_path):
+    site = publish(pki, tmp_path / "pki")
+    out = str(tmp_path / "out")
+    with serve(site) as url:
+        assert fetch_ca("--from", url, "--out", out)[0] == 0
+    p = subprocess.run([CLI, "check-cert", pki["devices"]["expired"]["cert"], "--anchors",
+                        os.path.join(out, "polycom-root.pem"), "--ca", os.path.join(out, "polycom-ca.pem")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "expiry of the certificate waived" in p.stdout, p.stdout + p.stderr
+
+
+def test_root_fingerprint_pin(pki, tmp_path, old_files):
+    site = publish(pki, tmp_path / "pki")
+    out, before = old_files
+    good = sha256_of(pki["der"]["root"])
+    with serve(site) as url:
+        rc, stdout, stderr = fetch_ca("--from", url, "--out", out, "--root-sha256", good.lower())
+        assert rc == 0, stderr
+        assert "root sha256 matches --root-sha256" in stdout and "plain HTTP" not in stdout
+        colon = ":".join(good[i:i + 2] for i in range(0, 64, 2))
+        assert fetch_ca("--from", url, "--out", out, "--root-sha256", colon)[0] == 0
+        written = {n: open(os.path.join(out, n), "rb").read() for n in os.listdir(out)}
+        wrong = sha256_of(pki["der"]["other_root"])
+        rc, _, stderr = fetch_ca("--from", url, "--out", out, "--root-sha256", wrong)
+    assert rc == 1
+    assert f"the root's sha256 is {good}, not the expected {wrong}" in stderr and "nothing written" in stderr
+    assert untouched(out, written)
+    assert before != written
+
+
+@pytest.mark.parametrize("case,swap,rc,says", [
+    ("missing file", {"issuing2": None}, 2,
+     r"Polycom%20Equipment%20Issuing%20CA%202\.crt: download failed: received error \(code=404"),
+    ("error page", {"root": b"<html><body>Moved to our new site</body></html>\n"}, 1,
+     r"Polycom%20Root%20CA\.crt: is not a DER certificate \(the server sent something else: an error page\? PEM\?\)"),
+    ("DER, not a certificate", {"policy": b"\x30\x03\x02\x01\x01"}, 1,
+     r"Policy%20CA\.crt: is not a DER certificate$"),
+    ("empty", {"issuing1": b""}, 2, r"Issuing%20CA%201\.crt: download failed: "),
+    ("impostor issuing CA", {"issuing1": "fake_issuing"}, 1,
+     r'Issuing%20CA%201\.crt: "Polycom Equipment Issuing CA 1" does not chain to the root "Polycom Root CA": '),
+    ("another vendor's root as policy CA", {"policy": "other_root"}, 1,
+     r'Policy%20CA\.crt: "Other Vendor Root CA" does not chain to the root "Polycom Root CA": '),
+    ("root is not self-signed", {"root": "policy"}, 1,
+     r'Root%20CA\.crt: "Polycom Equipment Policy CA" is not self-signed, so it cannot be the root'),
+    ("a phone certificate as a CA", {"issuing2": "device"}, 1,
+     r'Issuing%20CA%202\.crt: "0004F2000001" is not a CA certificate'),
+])
+def test_refusals_leave_existing_files_alone(pki, tmp_path, old_files, case, swap, rc, says):
+    swap = {role: (pki["der"][v] if isinstance(v, str) else v) for role, v in swap.items()}
+    site = publish(pki, tmp_path / "pki", **swap)
+    out, before = old_files
+    with serve(site) as url:
+        got_rc, stdout, stderr = fetch_ca("--from", url, "--out", out)
+    assert got_rc == rc, stdout + stderr
+    assert re.search(says, stderr, re.M), stderr
+    assert stderr.rstrip().endswith("nothing written")
+    assert untouched(out, before)
+    assert not [n for n in os.listdir(out) if n.startswith(".")], "temporary files left behind"
+
+
+def test_an_expired_issuing_ca_is_accepted_and_reported(pki, tmp_path):
+    site = publish(pki, tmp_path / "pki", issuing2=pki["der"]["retired"])
+    with serve(site) as url:
+        rc, stdout, stderr = fetch_ca("--from", url, "--out", str(tmp_path / "out"))
+    assert rc == 0, stderr
+    assert re.search(r'"Polycom Equipment Issuing CA 0", not after \S+ \(EXPIRED: phones under it need '
+                     r"PolyProvAcceptExpired chain\), chains to the root", stdout), stdout
+
+
+def test_a_pem_file_is_refused_as_not_der(pki, tmp_path):
+    site = publish(pki, tmp_path / "pki", policy=der_to_pem(pki["der"]["policy"]))
+    with serve(site) as url:
+        rc, _, stderr = fetch_ca("--from", url.rstrip("/"), "--out", str(tmp_path / "out"))  # "/" added
+    assert rc == 1 and "Policy%20CA.crt: is not a DER certificate" in stderr, stderr
+
+
+def test_redirects_are_followed(pki, tmp_path):
+    site = publish(pki, tmp_path / "pki" / "new")
+    with serve(site) as new_url:
+        # Absolute Locations, as Apache's Redirect sends them, to another server.
+        redirects = {f"/old/{n.replace(' ', '%20')}": new_url + n.replace(" ", "%20") for n in POLY_NAMES.values()}
+        with serve(tmp_path, redirects=redirects) as old_url:
+            rc, stdout, stderr = fetch_ca("--from", old_url + "old/", "--out", str(tmp_path / "out"))
+    assert rc == 0, stderr
+    assert stdout.count(", chains to the root") == 3
+
+
+def test_https_is_verified(pki, tmp_path):
+    site = publish(pki, tmp_path / "pki")
+    out = str(tmp_path / "out")
+    trust = {"SSL_CERT_FILE": pki["server_ca"]}
+    with serve(site, cert=pki["server_cert"], key=pki["server_key"]) as url:
+        localhost = url.replace("127.0.0.1", "localhost")
+        rc, stdout, stderr = fetch_ca("--from", localhost, "--out", out, env_extra=trust)
+        assert rc == 0, stderr
+        assert "note: nothing vouches for this root but the server it came from;" in stdout
+        assert fetch_ca("--from", url, "--out", out, env_extra=trust)[0] == 0  # IP address SAN
+        # The system's CAs do not know the test server's CA.
+        rc, _, stderr = fetch_ca("--from", localhost, "--out", out,
+                                 env_extra={"SSL_CERT_FILE": pki["other_root"], "SSL_CERT_DIR": str(tmp_path)})
+        assert rc == 2 and "(server certificate: unable to get local issuer certificate)" in stderr, stderr
+    # A trusted certificate for another name is refused.
+    with serve(site, host="127.0.0.2", cert=pki["server_cert"], key=pki["server_key"]) as url:
+        rc, _, stderr = fetch_ca("--from", url, "--out", out, env_extra=trust)
+    assert rc == 2 and "(server certificate: IP address mismatch)" in stderr, stderr
+
+
+def test_proxies_from_the_environment(pki, tmp_path):
+    site = publish(pki, tmp_path / "pki")
+    trust = {"SSL_CERT_FILE": pki["server_ca"]}
+    with proxy() as (proxy_url, seen), serve(site) as url:
+        rc, _, stderr = fetch_ca("--from", url, "--out", str(tmp_path / "a"), env_extra={"http_proxy": proxy_url})
+        assert rc == 0, stderr
+        assert seen == [f"GET {url}{n.replace(' ', '%20')}" for n in POLY_NAMES.values()]
+        seen.clear()
+        rc, _, stderr = fetch_ca("--from", url, "--out", str(tmp_path / "b"),
+                                 env_extra={"http_proxy": proxy_url, "no_proxy": "127.0.0.1"})
+        assert rc == 0 and seen == [], stderr
+    with proxy() as (proxy_url, seen), serve(site, cert=pki["server_cert"], key=pki["server_key"]) as url:
+        localhost = url.replace("127.0.0.1", "localhost")
+        rc, _, stderr = fetch_ca("--from", localhost, "--out", str(tmp_path / "c"),
+                                 env_extra={"https_proxy": proxy_url, **trust})
+        assert rc == 0, stderr
+        assert seen == [f"CONNECT localhost:{url.rsplit(':', 1)[1].rstrip('/')}"] * 4
+    # Same bytes either way.
+    for d in ("b", "c"):
+        for n in ("polycom-root.pem", "polycom-ca.pem"):
+            assert open(tmp_path / "a" / n, "rb").read() == open(tmp_path / d / n, "rb").read()
+
+
+def test_unreachable_server_fails_within_the_timeout(tmp_path, old_files):
+    out, before = old_files
+    with serve(tmp_path) as url:
+        port = url.rsplit(":", 1)[1].rstrip("/")
+    # Nothing listens there now.
+    started = time.monotonic()
+    rc, _, stderr = fetch_ca("--from", f"http://127.0.0.1:{port}/", "--out", out, "--timeout", "2")
+    assert rc == 2 and "download failed" in stderr and "(limit 2 s)" in stderr, stderr
+    assert time.monotonic() - started < 20
+    assert untouched(out, before)
+
+
+def test_output_problems(pki, tmp_path):
+    site = publish(pki, tmp_path / "pki")
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    link_dir = tmp_path / "links"
+    link_dir.mkdir()
+    os.symlink("/etc/hostname", link_dir / "polycom-ca.pem")
+    with serve(site) as url:
+        rc, _, stderr = fetch_ca("--from", url, "--out", str(not_a_dir))
+        assert rc == 2 and f"{not_a_dir}: cannot be used: Not a directory" in stderr, stderr
+        rc, _, stderr = fetch_ca("--from", url, "--out", str(tmp_path / "no" / "such"))
+        assert rc == 2 and "cannot be created: No such file or directory" in stderr, stderr
+        rc, _, stderr = fetch_ca("--from", url, "--out", str(link_dir))
+        assert rc == 2 and "polycom-ca.pem: is not a regular file; not replaced" in stderr, stderr
+    assert os.listdir(link_dir) == ["polycom-ca.pem"] and os.path.islink(link_dir / "polycom-ca.pem")
+
+
+@pytest.mark.parametrize("args,says", [
+    ([], "usage: polyprov fetch-ca --out DIR"),
+    (["--out"], "--out needs a value"),
+    (["--out", "x", "extra"], "usage: polyprov fetch-ca"),
+    (["--out", "x", "--bogus", "1"], "unknown option --bogus"),
+    (["--out", "x", "--root-sha256", "ABCD"], "--root-sha256 takes 64 hex digits"),
+    (["--out", "x", "--timeout", "0"], "--timeout takes whole seconds"),
+    (["--out", "x", "--from", "ftp://127.0.0.1/"], "not an http:// or https:// URL"),
+])
+def test_usage_errors(tmp_path, args, says):
+    os.chdir(tmp_path)
+    rc, _, stderr = fetch_ca(*args)
+    assert rc == 2 and says in stderr, stderr
+    assert not os.path.exists(tmp_path / "x")

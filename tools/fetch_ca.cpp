@@ -1,0 +1,134 @@
+// polyprov fetch-ca: Poly's CA certificates, downloaded, checked with the
+// module's core and written as the two files a provisioning vhost names.
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <polyprov/acl.hpp>
+#include <polyprov/ca_bundle.hpp>
+#include <polyprov/client_cert.hpp>
+#include <polyprov/error.hpp>
+
+#include "commands.hpp"
+#include "http_get.hpp"
+#include "write_files.hpp"
+
+namespace polyprov::cli {
+namespace {
+
+// Where Poly publishes its device PKI, one DER file per CA. Phones' factory
+// certificates chain root -> Equipment Policy CA -> Equipment Issuing CA 1|2.
+constexpr const char* kPolyPki = "http://pki.polycom.com/pki/";
+constexpr const char* kRootFile = "Polycom Root CA.crt";
+constexpr const char* kIntermediateFiles[] = {
+    "Polycom Equipment Policy CA.crt",
+    "Polycom Equipment Issuing CA 1.crt",
+    "Polycom Equipment Issuing CA 2.crt",
+};
+constexpr const char* kAnchorFile = "polycom-root.pem";
+constexpr const char* kCaFile = "polycom-ca.pem";
+
+// A CA certificate is a few kilobytes; anything far larger is not one.
+constexpr std::size_t kMaxDownloadBytes = 64 * 1024;
+constexpr int kDefaultTimeoutSeconds = 30;
+
+std::string url_for(std::string base, const std::string& file) {
+    if (base.empty() || base.back() != '/') base += '/';
+    for (char c : file) base += c == ' ' ? std::string("%20") : std::string(1, c);
+    return base;
+}
+
+void describe(const char* role, const X509* cert, const char* extra) {
+    const bool expired = has_expired(cert, std::time(nullptr));
+    std::printf("%-14s\"%s\", not after %s%s%s\n", role, subject_common_name(cert).c_str(),
+                not_after_iso8601(cert).c_str(),
+                expired ? " (EXPIRED: phones under it need PolyProvAcceptExpired chain)" : "", extra);
+}
+
+int usage() {
+    std::fputs("usage: polyprov fetch-ca --out DIR [--from URL] [--root-sha256 FINGERPRINT] [--timeout SECONDS]\n",
+               stderr);
+    return 2;
+}
+
+}  // namespace
+
+int fetch_ca(const Args& args) {
+    Options o;
+    if (!parse_options(args, {"--from", "--out", "--root-sha256", "--timeout"}, o) || !o.positional.empty() ||
+        !o.get("--out"))
+        return usage();
+    int timeout = kDefaultTimeoutSeconds;
+    if (const std::string* t = o.get("--timeout")) {
+        // OpenSSL keeps retrying a refused connection until this runs out.
+        char* end = nullptr;
+        const long v = std::strtol(t->c_str(), &end, 10);
+        if (t->empty() || *end || v < 1 || v > 3600) {
+            std::fprintf(stderr, "polyprov: --timeout takes whole seconds, 1 to 3600\n");
+            return 2;
+        }
+        timeout = static_cast<int>(v);
+    }
+    std::optional<Sha256> pin;
+    if (const std::string* hex = o.get("--root-sha256")) {
+        pin = parse_fingerprint(*hex);
+        if (!pin) {
+            std::fprintf(stderr, "polyprov: --root-sha256 takes 64 hex digits, optionally colon-separated\n");
+            return 2;
+        }
+    }
+    const std::string base = o.get("--from") ? *o.get("--from") : kPolyPki;
+    const std::string& out_dir = *o.get("--out");
+
+    std::vector<std::string> urls{url_for(base, kRootFile)};
+    for (const char* file : kIntermediateFiles) urls.push_back(url_for(base, file));
+    std::optional<CaBundle> bundle;
+    try {
+        std::vector<NamedCertificate> certs;
+        for (const auto& url : urls)
+            certs.push_back({url, decode_der_certificate(http_get_der(url, kMaxDownloadBytes, timeout), url)});
+        NamedCertificate root = std::move(certs.front());
+        certs.erase(certs.begin());
+        bundle = CaBundle::check(std::move(root), std::move(certs));
+    } catch (const DownloadError& e) {
+        std::fprintf(stderr, "polyprov: %s\nnothing written\n", e.what());
+        return 2;
+    } catch (const Error& e) {
+        std::fprintf(stderr, "polyprov: %s\nnothing written\n", e.what());
+        return 1;
+    }
+
+    const X509* root = bundle->root().cert.get();
+    const Sha256 root_sha256 = certificate_sha256(root);
+    describe("root:", root, "");
+    std::printf("%-14ssha256 %s\n", "", fingerprint_hex(root_sha256).c_str());
+    for (const auto& c : bundle->intermediates()) describe("intermediate:", c.cert.get(), ", chains to the root");
+    if (pin && *pin != root_sha256) {
+        std::fprintf(stderr, "polyprov: %s: the root's sha256 is %s, not the expected %s\nnothing written\n",
+                     urls[0].c_str(), fingerprint_hex(root_sha256).c_str(), fingerprint_hex(*pin).c_str());
+        return 1;
+    }
+
+    try {
+        write_files_atomically(out_dir, {{kAnchorFile, bundle->anchor_pem()}, {kCaFile, bundle->ca_pem()}}, 0644);
+    } catch (const Error& e) {
+        std::fprintf(stderr, "polyprov: %s\nnothing written\n", e.what());
+        return 2;
+    }
+    std::printf("%-14s%s/%s (PolyProvTrustAnchorFile: the root)\n", "wrote:", out_dir.c_str(), kAnchorFile);
+    std::printf("%-14s%s/%s (SSLCACertificateFile: the root and %zu intermediates)\n", "wrote:", out_dir.c_str(),
+                kCaFile, bundle->intermediates().size());
+    if (pin)
+        std::printf("root sha256 matches --root-sha256\n");
+    else
+        std::printf("note: nothing vouches for this root but the server it came from%s; compare its sha256 "
+                    "with one from a source you trust, or pass --root-sha256 next time\n",
+                    base.rfind("https://", 0) == 0 ? "" : " (over plain HTTP)");
+    return 0;
+}
+
+}  // namespace polyprov::cli
