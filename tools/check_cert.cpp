@@ -17,6 +17,7 @@
 #include <polyprov/client_cert.hpp>
 #include <polyprov/error.hpp>
 #include <polyprov/expiry_waiver.hpp>
+#include <polyprov/printable.hpp>
 #include <polyprov/trust_anchors.hpp>
 
 #include "commands.hpp"
@@ -80,7 +81,7 @@ int check_cert(const Args& args) {
     const MacPattern pattern = MacPattern::compile(MacPattern::kDefault);
     const auto mac = device_mac_from_cn(cn, pattern);
     const bool expired = has_expired(leaf, std::time(nullptr));
-    std::printf("certificate:  CN \"%s\"\n", cn.c_str());
+    std::printf("certificate:  CN \"%s\"\n", printable(cn).c_str());
     std::printf("MAC:          %s\n", mac ? mac->str().c_str() : "none (the CN names no single MAC)");
     std::printf("not after:    %s%s\n", not_after_iso8601(leaf).c_str(), expired ? " (expired)" : "");
     std::printf("sha256:       %s\n", fingerprint_hex(certificate_sha256(leaf)).c_str());

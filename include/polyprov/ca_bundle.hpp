@@ -14,6 +14,7 @@ namespace polyprov {
 struct NamedCertificate {
     std::string origin;  // where it came from (a URL or a path), for messages
     X509Ptr cert;
+    std::string expected_cn = {};  // the subject CN it must carry; empty: any
 };
 
 // The certificate in a downloaded file, DER as Poly publishes it. Throws
@@ -23,11 +24,13 @@ X509Ptr decode_der_certificate(std::string_view bytes, const std::string& origin
 class CaBundle {
 public:
     // Throws Error naming the certificate at fault unless `root` is a CA
-    // certificate signed by its own key, and each intermediate is a CA
-    // certificate whose path, through the other intermediates, ends at `root`
-    // (signatures, names, CA constraints, path lengths). Validity dates are
-    // not checked: an expired issuing CA is what PolyProvAcceptExpired chain
-    // is for, so callers report expiry instead of refusing it.
+    // certificate (basicConstraints CA:TRUE) signed by its own key, and each
+    // intermediate is a distinct CA certificate whose path, through the other
+    // intermediates, ends at `root` (signatures, names, CA constraints, path
+    // lengths); each must carry its expected CN and be fit to issue TLS
+    // client certificates, as mod_ssl will require. Validity dates are not
+    // checked: an expired issuing CA is what PolyProvAcceptExpired chain is
+    // for, so callers report expiry instead of refusing it.
     static CaBundle check(NamedCertificate root, std::vector<NamedCertificate> intermediates);
 
     const NamedCertificate& root() const noexcept { return root_; }

@@ -10,6 +10,7 @@
 #include <polyprov/acl.hpp>
 #include <polyprov/client_cert.hpp>
 #include <polyprov/error.hpp>
+#include <polyprov/printable.hpp>
 #include <polyprov/trust_anchors.hpp>
 
 namespace polyprov {
@@ -25,12 +26,22 @@ using X509StackPtr = std::unique_ptr<STACK_OF(X509), StackDeleter>;
 
 std::string quoted_cn(const X509* cert) {
     const std::string cn = subject_common_name(cert);
-    return cn.empty() ? std::string("(no CN)") : '"' + cn + '"';
+    return cn.empty() ? std::string("(no CN)") : '"' + printable(cn) + '"';
 }
 
 void require_ca(const NamedCertificate& c) {
-    if (X509_check_ca(c.cert.get()) < 1)
-        throw Error(c.origin + ": " + quoted_cn(c.cert.get()) + " is not a CA certificate (no CA:TRUE basic constraint)");
+    X509* cert = c.cert.get();
+    if (!c.expected_cn.empty() && subject_common_name(cert) != c.expected_cn)
+        throw Error(c.origin + ": holds " + quoted_cn(cert) + ", not \"" + printable(c.expected_cn) + "\"");
+    // 1 is an explicit CA:TRUE; OpenSSL's other "yes" answers (a v1
+    // self-signed certificate, keyCertSign alone) are not what Poly issues.
+    if (X509_check_ca(cert) != 1)
+        throw Error(c.origin + ": " + quoted_cn(cert) + " is not a CA certificate (no CA:TRUE basic constraint)");
+    if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 1) != 1) {
+        ERR_clear_error();
+        throw Error(c.origin + ": " + quoted_cn(cert) +
+                    " may not issue TLS client certificates (its extended key usage excludes clientAuth)");
+    }
 }
 
 std::string chain_error(X509_STORE* store, STACK_OF(X509) * untrusted, X509* target) {
@@ -45,7 +56,7 @@ std::string chain_error(X509_STORE* store, STACK_OF(X509) * untrusted, X509* tar
 }
 
 void append_pem(std::string& out, const X509* cert) {
-    out += "# " + subject_common_name(cert) + ", not after " + not_after_iso8601(cert) + ", sha256 " +
+    out += "# " + printable(subject_common_name(cert)) + ", not after " + not_after_iso8601(cert) + ", sha256 " +
            fingerprint_hex(certificate_sha256(cert)) + "\n";
     BioPtr bio(BIO_new(BIO_s_mem()));
     if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) throw Error("out of memory writing PEM");
@@ -83,9 +94,13 @@ CaBundle CaBundle::check(NamedCertificate root, std::vector<NamedCertificate> in
     StorePtr store(X509_STORE_new());
     X509StackPtr untrusted(sk_X509_new_null());
     if (!store || !untrusted || X509_STORE_add_cert(store.get(), r) != 1) throw Error("out of memory");
-    for (const auto& c : intermediates) {
+    for (std::size_t i = 0; i < intermediates.size(); ++i) {
+        const auto& c = intermediates[i];
         require_ca(c);
         if (X509_cmp(c.cert.get(), r) == 0) throw Error(c.origin + ": is the root again, not an intermediate");
+        for (std::size_t j = 0; j < i; ++j)
+            if (X509_cmp(c.cert.get(), intermediates[j].cert.get()) == 0)
+                throw Error(c.origin + ": is the same certificate as " + intermediates[j].origin);
         if (!sk_X509_push(untrusted.get(), c.cert.get())) throw Error("out of memory");
     }
     for (const auto& c : intermediates) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <polyprov/ca_bundle.hpp>
 #include <polyprov/error.hpp>
@@ -168,4 +169,60 @@ TEST(CaBundle, RefusesALeafOrTheRootAmongTheIntermediates) {
     with_root.push_back(named("root-again.crt", cas.root.cert.get()));
     EXPECT_EQ(check_error(named("root.crt", cas.root.cert.get()), std::move(with_root)),
               "root-again.crt: is the root again, not an intermediate");
+}
+
+namespace {
+
+// `cert` changed by `edit`, then signed again by `signer`.
+template <typename Edit>
+X509Ptr resigned(const X509* cert, const EVP_PKEY* signer, Edit edit) {
+    X509Ptr out = copy(cert);
+    edit(out.get());
+    X509_sign(out.get(), const_cast<EVP_PKEY*>(signer), EVP_sha256());
+    return out;
+}
+
+}  // namespace
+
+TEST(CaBundle, RefusesDuplicatesAndUnexpectedNames) {
+    const PolyCas cas;
+    auto twice = cas.intermediates();
+    twice[2] = named("issuing2.crt", cas.policy.cert.get());
+    EXPECT_EQ(check_error(named("root.crt", cas.root.cert.get()), std::move(twice)),
+              "issuing2.crt: is the same certificate as policy.crt");
+
+    auto renamed = cas.intermediates();
+    renamed[1].expected_cn = "Polycom Equipment Issuing CA 1";
+    renamed[2].expected_cn = "Polycom Equipment Issuing CA 1";
+    EXPECT_EQ(check_error(named("root.crt", cas.root.cert.get()), std::move(renamed)),
+              "issuing2.crt: holds \"Polycom Equipment Issuing CA 2\", not \"Polycom Equipment Issuing CA 1\"");
+
+    // A name made to rewrite the terminal comes back escaped.
+    const auto sly = make_ca("Polycom Root CA\n  sha256 AB:CD\x1b[8m", nullptr);
+    NamedCertificate root = named("root.crt", sly.cert.get());
+    root.expected_cn = "Polycom Root CA";
+    EXPECT_EQ(check_error(std::move(root), {}),
+              "root.crt: holds \"Polycom Root CA\\x0A  sha256 AB:CD\\x1B[8m\", not \"Polycom Root CA\"");
+}
+
+TEST(CaBundle, RefusesCasMissingCaTrueOrBarredFromClientCertificates) {
+    const PolyCas cas;
+    // keyCertSign without basicConstraints: OpenSSL calls it a CA; we do not.
+    const auto bare_root = resigned(cas.root.cert.get(), cas.root.key.get(), [](X509* c) {
+        X509_EXTENSION_free(X509_delete_ext(c, X509_get_ext_by_NID(c, NID_basic_constraints, -1)));
+    });
+    ASSERT_GT(X509_check_ca(bare_root.get()), 0);
+    EXPECT_EQ(check_error(named("root.crt", bare_root.get()), {}),
+              "root.crt: \"Polycom Root CA\" is not a CA certificate (no CA:TRUE basic constraint)");
+
+    const auto server_only = resigned(cas.issuing1.cert.get(), cas.policy.key.get(), [](X509* c) {
+        X509_EXTENSION* eku = X509V3_EXT_conf_nid(nullptr, nullptr, NID_ext_key_usage, "serverAuth");
+        X509_add_ext(c, eku, -1);
+        X509_EXTENSION_free(eku);
+    });
+    auto intermediates = cas.intermediates();
+    intermediates[1] = named("issuing1.crt", server_only.get());
+    EXPECT_EQ(check_error(named("root.crt", cas.root.cert.get()), std::move(intermediates)),
+              "issuing1.crt: \"Polycom Equipment Issuing CA 1\" may not issue TLS client certificates "
+              "(its extended key usage excludes clientAuth)");
 }
