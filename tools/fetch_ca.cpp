@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <ctime>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include <polyprov/ca_bundle.hpp>
 #include <polyprov/client_cert.hpp>
 #include <polyprov/error.hpp>
+#include <polyprov/printable.hpp>
 
 #include "commands.hpp"
 #include "http_get.hpp"
@@ -42,9 +44,12 @@ std::string url_for(std::string base, const std::string& file) {
     return base;
 }
 
+// Each file holds the CA it is named after.
+std::string expected_cn(const std::string& file) { return file.substr(0, file.size() - 4); }
+
 void describe(const char* role, const X509* cert, const char* extra) {
     const bool expired = has_expired(cert, std::time(nullptr));
-    std::printf("%-14s\"%s\", not after %s%s%s\n", role, subject_common_name(cert).c_str(),
+    std::printf("%-14s\"%s\", not after %s%s%s\n", role, printable(subject_common_name(cert)).c_str(),
                 not_after_iso8601(cert).c_str(),
                 expired ? " (EXPIRED: phones under it need PolyProvAcceptExpired chain)" : "", extra);
 }
@@ -84,13 +89,19 @@ int fetch_ca(const Args& args) {
     const std::string base = o.get("--from") ? *o.get("--from") : kPolyPki;
     const std::string& out_dir = *o.get("--out");
 
-    std::vector<std::string> urls{url_for(base, kRootFile)};
-    for (const char* file : kIntermediateFiles) urls.push_back(url_for(base, file));
+    std::vector<std::string> files{kRootFile};
+    files.insert(files.end(), std::begin(kIntermediateFiles), std::end(kIntermediateFiles));
+    std::vector<std::string> urls;
+    for (const auto& file : files) urls.push_back(url_for(base, file));
     std::optional<CaBundle> bundle;
+    bool all_https = true;
     try {
         std::vector<NamedCertificate> certs;
-        for (const auto& url : urls)
-            certs.push_back({url, decode_der_certificate(http_get_der(url, kMaxDownloadBytes, timeout), url)});
+        for (std::size_t i = 0; i < files.size(); ++i) {
+            const Download got = http_get_der(urls[i], kMaxDownloadBytes, timeout);
+            all_https = all_https && got.all_https;
+            certs.push_back({urls[i], decode_der_certificate(got.body, got.final_url), expected_cn(files[i])});
+        }
         NamedCertificate root = std::move(certs.front());
         certs.erase(certs.begin());
         bundle = CaBundle::check(std::move(root), std::move(certs));
@@ -127,7 +138,7 @@ int fetch_ca(const Args& args) {
     else
         std::printf("note: nothing vouches for this root but the server it came from%s; compare its sha256 "
                     "with one from a source you trust, or pass --root-sha256 next time\n",
-                    base.rfind("https://", 0) == 0 ? "" : " (over plain HTTP)");
+                    all_https ? "" : " (over plain HTTP)");
     return 0;
 }
 

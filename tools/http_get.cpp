@@ -14,62 +14,82 @@
 namespace polyprov::cli {
 namespace {
 
+constexpr int kMaxRedirects = 5;
+
 using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslDeleter<SSL_CTX, SSL_CTX_free>>;
 
-// What OSSL_HTTP_get hands its connection callback: where the URL points
-// (the name the server's certificate must carry), and a TLS context made on
-// first use.
+struct OpenSslString {
+    char* p = nullptr;
+    ~OpenSslString() { OPENSSL_free(p); }
+    std::string str() const { return p ? p : ""; }
+};
+
+struct ReqCtxCloser {
+    void operator()(OSSL_HTTP_REQ_CTX* rctx) const noexcept { OSSL_HTTP_close(rctx, 0); }
+};
+using ReqCtxPtr = std::unique_ptr<OSSL_HTTP_REQ_CTX, ReqCtxCloser>;
+
+struct Url {
+    bool https = false;
+    std::string host, port, path;  // path with its query
+};
+
+Url parse_url(const std::string& url);
+
+// What the connection callback needs for one hop: the host and port the URL
+// names (the name the server's certificate must carry), and the reason a
+// server certificate was refused, which OpenSSL's own message omits.
 struct TlsSetup {
-    std::string host;
-    std::string port;
+    const Url& url;
     int timeout_seconds;
-    SslCtxPtr ctx;
-    // OpenSSL's "certificate verify failed" does not say why; this does.
-    std::string verify_error;
+    SSL_CTX* ctx;
+    std::string verify_error = {};
 };
 
 bool is_ip_literal(const std::string& host) {
     ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
     ERR_clear_error();
+    const bool literal = ip != nullptr;
     ASN1_OCTET_STRING_free(ip);
-    return ip != nullptr;
+    return literal;
 }
 
-SSL_CTX* client_context(TlsSetup& tls) {
-    if (tls.ctx) return tls.ctx.get();
+SslCtxPtr client_context() {
     SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
     if (!ctx || SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) != 1 ||
         SSL_CTX_set_default_verify_paths(ctx.get()) != 1)
         return nullptr;
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-    tls.ctx = std::move(ctx);
-    return tls.ctx.get();
+    return ctx;
 }
 
 // Called once the TCP connection stands (connect = 1; detail = 1 when the
-// URL asks for TLS) and again when it ends (connect = 0). Puts an SSL BIO
-// in front of the connection for https and takes it off again afterwards.
+// hop is https) and again when it ends (connect = 0). Puts an SSL BIO in
+// front of the connection for https and takes it off again afterwards.
 BIO* tls_connection_hook(BIO* bio, void* arg, int connect, int detail) {
     auto& tls = *static_cast<TlsSetup*>(arg);
+    const std::string& host = tls.url.host;
     if (connect && detail) {
         // Through a proxy the connection so far reaches the proxy; ask it
         // for a tunnel before TLS starts.
-        if (OSSL_HTTP_adapt_proxy(nullptr, nullptr, tls.host.c_str(), 1) &&
-            OSSL_HTTP_proxy_connect(bio, tls.host.c_str(), tls.port.c_str(), nullptr, nullptr, tls.timeout_seconds,
+        if (OSSL_HTTP_adapt_proxy(nullptr, nullptr, host.c_str(), 1) &&
+            OSSL_HTTP_proxy_connect(bio, host.c_str(), tls.url.port.c_str(), nullptr, nullptr, tls.timeout_seconds,
                                     nullptr, nullptr) != 1)
             return nullptr;
-        SSL_CTX* ctx = client_context(tls);
-        BIO* ssl_bio = ctx ? BIO_new_ssl(ctx, 1) : nullptr;
+        BIO* ssl_bio = tls.ctx ? BIO_new_ssl(tls.ctx, 1) : nullptr;
         SSL* ssl = nullptr;
         if (!ssl_bio || BIO_get_ssl(ssl_bio, &ssl) != 1 || !ssl) {
             BIO_free(ssl_bio);
             return nullptr;
         }
         // Without a name to check, any certificate from a trusted CA would do.
-        const bool named = is_ip_literal(tls.host)
-                               ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), tls.host.c_str()) == 1
-                               : SSL_set_tlsext_host_name(ssl, tls.host.c_str()) == 1 &&
-                                     SSL_set1_host(ssl, tls.host.c_str()) == 1;
+        bool named;
+        if (is_ip_literal(host)) {
+            named = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1;
+        } else {
+            SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            named = SSL_set_tlsext_host_name(ssl, host.c_str()) == 1 && SSL_set1_host(ssl, host.c_str()) == 1;
+        }
         if (!named) {
             BIO_free(ssl_bio);
             return nullptr;
@@ -77,13 +97,13 @@ BIO* tls_connection_hook(BIO* bio, void* arg, int connect, int detail) {
         return BIO_push(ssl_bio, bio);
     }
     if (!connect && BIO_method_type(bio) == BIO_TYPE_SSL) {
-        // Errors from the shutdown (a peer that closed first) are dropped;
-        // those that ended the transfer stay for the message.
         SSL* ssl = nullptr;
         if (BIO_get_ssl(bio, &ssl) == 1 && ssl) {
             const long result = SSL_get_verify_result(ssl);
             if (result != X509_V_OK) tls.verify_error = X509_verify_cert_error_string(result);
         }
+        // Errors from the shutdown (a peer that closed first) are dropped;
+        // those that ended the transfer stay for the message.
         ERR_set_mark();
         BIO_ssl_shutdown(bio);
         BIO* below = BIO_pop(bio);
@@ -108,40 +128,91 @@ std::string drain_openssl_errors() {
     return out.empty() ? std::string("unknown error") : out;
 }
 
+Url parse_url(const std::string& url) {
+    int https = 0;
+    OpenSslString host, port, path, query;
+    if (OSSL_HTTP_parse_url(url.c_str(), &https, nullptr, &host.p, &port.p, nullptr, &path.p, &query.p, nullptr) != 1)
+        throw DownloadError(url + ": not an http:// or https:// URL: " + drain_openssl_errors());
+    Url out{https != 0, host.str(), port.str(), path.str()};
+    if (query.p && *query.p) out.path += "?" + query.str();
+    return out;
+}
+
+// A Location header, relative ("/pki/x.crt") or absolute, made absolute.
+std::string resolve(const Url& base, const std::string& location) {
+    if (location.rfind("/", 0) != 0) return location;
+    const bool ipv6 = base.host.find(':') != std::string::npos;
+    return std::string(base.https ? "https://" : "http://") + (ipv6 ? "[" + base.host + "]" : base.host) + ":" +
+           base.port + location;
+}
+
+// Complete answers that are not one DER object: the content is wrong, not
+// the transfer.
+bool refused_content(unsigned long err) {
+    if (ERR_GET_LIB(err) != ERR_LIB_HTTP) return false;
+    switch (ERR_GET_REASON(err)) {
+    case HTTP_R_MISSING_ASN1_ENCODING:
+    case HTTP_R_ERROR_PARSING_ASN1_LENGTH:
+    case HTTP_R_INCONSISTENT_CONTENT_LENGTH:
+    case HTTP_R_MAX_RESP_LEN_EXCEEDED:
+        return true;
+    default:
+        return false;
+    }
+}
+
 }  // namespace
 
-std::string http_get_der(const std::string& url, std::size_t max_bytes, int timeout_seconds) {
+Download http_get_der(const std::string& url, std::size_t max_bytes, int timeout_seconds) {
     ERR_clear_error();
-    char* host = nullptr;
-    char* port = nullptr;
-    if (OSSL_HTTP_parse_url(url.c_str(), nullptr, nullptr, &host, &port, nullptr, nullptr, nullptr, nullptr) != 1)
-        throw DownloadError(url + ": not an http:// or https:// URL: " + drain_openssl_errors());
-    TlsSetup tls{host, port, timeout_seconds, nullptr, {}};
-    OPENSSL_free(host);
-    OPENSSL_free(port);
+    Download result;
+    result.final_url = url;
+    SslCtxPtr ctx;
+    for (int hop = 0;; ++hop) {
+        const std::string& current = result.final_url;
+        const Url u = parse_url(current);
+        result.all_https = result.all_https && u.https;
+        if (u.https && !ctx && !(ctx = client_context()))
+            throw DownloadError(current + ": cannot set up TLS: " + drain_openssl_errors());
+        TlsSetup tls{u, timeout_seconds, ctx.get()};
 
-    // Null proxy and no_proxy: OpenSSL reads http(s)_proxy and no_proxy.
-    // expect_asn1 makes OpenSSL read the whole body, bounded by max_bytes,
-    // into memory; without it the body would be left on the connection.
-    BioPtr body(OSSL_HTTP_get(url.c_str(), nullptr, nullptr, nullptr, nullptr, &tls_connection_hook, &tls, 0,
-                              nullptr, nullptr, 1, max_bytes, timeout_seconds));
-    if (!body) {
-        const unsigned long first = ERR_peek_error();
-        if (ERR_GET_LIB(first) == ERR_LIB_HTTP && (ERR_GET_REASON(first) == HTTP_R_MISSING_ASN1_ENCODING ||
-                                                   ERR_GET_REASON(first) == HTTP_R_ERROR_PARSING_ASN1_LENGTH)) {
+        // Null proxy and no_proxy: OpenSSL reads http(s)_proxy and no_proxy.
+        // expect_asn1 makes OpenSSL read the whole body, bounded by
+        // max_bytes, into memory; without it the body stays on the socket.
+        ReqCtxPtr rctx(OSSL_HTTP_open(u.host.c_str(), u.port.c_str(), nullptr, nullptr, u.https, nullptr, nullptr,
+                                      &tls_connection_hook, &tls, 0, timeout_seconds));
+        OpenSslString location;
+        BioPtr body;
+        if (rctx && OSSL_HTTP_set1_request(rctx.get(), u.path.c_str(), nullptr, nullptr, nullptr, nullptr, 1,
+                                           max_bytes, -1, 0) == 1)
+            body.reset(OSSL_HTTP_exchange(rctx.get(), &location.p));
+        if (body) {
+            char buf[4096];
+            for (int n; (n = BIO_read(body.get(), buf, sizeof buf)) > 0;)
+                result.body.append(buf, static_cast<std::size_t>(n));
             ERR_clear_error();
-            throw Error(url + ": is not a DER certificate (the server sent something else: an error page? PEM?)");
+            return result;
+        }
+        if (location.p) {
+            const std::string next = resolve(u, location.str());
+            if (hop + 1 > kMaxRedirects) throw DownloadError(url + ": more than 5 redirects");
+            if (u.https && next.rfind("https://", 0) != 0)
+                throw DownloadError(current + ": redirects from https to " + next + ", refused");
+            ERR_clear_error();
+            result.final_url = next;
+            continue;
+        }
+        if (refused_content(ERR_peek_error())) {
+            const std::string why = drain_openssl_errors();
+            throw Error(current + ": is not a DER certificate (the server sent something else: an error page? PEM?): " +
+                        why);
         }
         std::string why = drain_openssl_errors();
-        if (!tls.verify_error.empty()) why += " (server certificate: " + tls.verify_error + ")";
         if (why.find("timeout") != std::string::npos) why += " (limit " + std::to_string(timeout_seconds) + " s)";
-        throw DownloadError(url + ": download failed: " + why);
+        rctx.reset();  // runs the hook's disconnect, which records the verify error
+        if (!tls.verify_error.empty()) why += " (server certificate: " + tls.verify_error + ")";
+        throw DownloadError(current + ": download failed: " + why);
     }
-    std::string out;
-    char buf[4096];
-    for (int n; (n = BIO_read(body.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-    ERR_clear_error();
-    return out;
 }
 
 }  // namespace polyprov::cli

@@ -8,22 +8,27 @@
 
 namespace polyprov::cli {
 
-// The download did not happen: no connection, an HTTP error status, a
-// refused TLS certificate, a timeout, a body over the limit.
+// The download did not complete: no connection, an HTTP error status, a
+// refused TLS certificate, a timeout, a connection closed early.
 class DownloadError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
 
-// The body of a successful GET of `url` (http:// or https://), which must
-// be one DER object (a certificate, as PKIs publish them) of at most
-// `max_bytes`, fetched within `timeout_seconds`. Redirects are followed,
-// never from https to http. An https server must present a certificate the
-// system trusts (SSL_CERT_FILE / SSL_CERT_DIR) for the URL's host; a
-// redirect to another host over https therefore fails. The http_proxy,
-// https_proxy and no_proxy variables apply as for other tools.
-// Throws DownloadError naming `url` and OpenSSL's reasons, or polyprov::Error
-// when the server answered with something that is not DER.
-std::string http_get_der(const std::string& url, std::size_t max_bytes, int timeout_seconds);
+struct Download {
+    std::string body;
+    std::string final_url;  // after redirects
+    bool all_https = true;  // every hop was https, so TLS vouched for the answer
+};
+
+// GETs `url` (http:// or https://), which must answer with one DER object (a
+// certificate, as PKIs publish them) of at most `max_bytes`, each hop within
+// `timeout_seconds`. Up to five redirects are followed, relative or
+// absolute, never from https to http. An https server must present a
+// certificate the system trusts (SSL_CERT_FILE / SSL_CERT_DIR) for the host
+// of the URL of that hop. http_proxy, https_proxy and no_proxy apply as for
+// other tools. Throws DownloadError naming the URL and OpenSSL's reasons, or
+// polyprov::Error when a complete answer was not one DER object.
+Download http_get_der(const std::string& url, std::size_t max_bytes, int timeout_seconds);
 
 }  // namespace polyprov::cli

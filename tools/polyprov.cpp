@@ -1,5 +1,6 @@
 // polyprov: the module's decisions, from the command line, with the same core.
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -58,6 +59,9 @@ bool parse_options(const Args& args, const std::vector<std::string>& known, Opti
 
 int main(int argc, char** argv) {
     using namespace polyprov::cli;
+    // A server that hangs up mid-download is an error to report, not a
+    // signal to die of.
+    std::signal(SIGPIPE, SIG_IGN);
     const Args args(argv + 1, argv + argc);
     try {
         if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {

@@ -1,9 +1,11 @@
 #include "write_files.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,13 +28,25 @@ bool write_all(int fd, const std::string& data) {
     return true;
 }
 
-// Temporary files written so far; removed unless they were renamed.
-struct Staged {
-    std::vector<std::string> paths;
-    bool committed = false;
-    ~Staged() {
-        if (!committed)
-            for (const auto& p : paths) ::unlink(p.c_str());
+struct Fd {
+    int fd = -1;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+// A fresh name in the directory: ".NAME.<tag>.<pid>.<n>".
+std::string scratch_name(const std::string& name, const char* tag) {
+    static unsigned counter = 0;
+    return "." + name + "." + tag + "." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+}
+
+// Names in the directory to remove unless the set was committed.
+struct Scratch {
+    int dirfd;
+    std::vector<std::string> names;
+    ~Scratch() {
+        for (const auto& n : names) ::unlinkat(dirfd, n.c_str(), 0);
     }
 };
 
@@ -40,38 +54,63 @@ struct Staged {
 
 void write_files_atomically(const std::string& dir, const std::vector<FileContent>& files, mode_t mode) {
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) fail(dir, "cannot be created", errno);
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0) fail(dir, "cannot be used", errno);
-    if (!S_ISDIR(st.st_mode)) fail(dir, "cannot be used", ENOTDIR);
+    Fd d;
+    d.fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d.fd < 0) fail(dir, "cannot be used", errno);
+    if (::flock(d.fd, LOCK_EX) != 0) fail(dir, "cannot be locked", errno);
 
-    // Checked first, so that a rename cannot fail half-way through the set.
+    struct Target {
+        std::string path, temp, previous;  // previous: "" when there was no old file
+    };
+    std::vector<Target> targets;
     for (const auto& f : files) {
-        const std::string target = dir + "/" + f.name;
-        if (::lstat(target.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-            throw Error(target + ": is not a regular file; not replaced");
+        Target t{dir + "/" + f.name, {}, {}};
+        struct stat st {};
+        if (::fstatat(d.fd, f.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (!S_ISREG(st.st_mode)) throw Error(t.path + ": is not a regular file; not replaced");
+            t.previous = scratch_name(f.name, "previous");
+        } else if (errno != ENOENT) {
+            fail(t.path, "cannot be examined", errno);
+        }
+        targets.push_back(std::move(t));
     }
 
-    Staged staged;
-    for (const auto& f : files) {
-        std::string tmp = dir + "/." + f.name + ".XXXXXX";
-        const int fd = ::mkstemp(tmp.data());
-        if (fd < 0) fail(dir + "/" + f.name, "cannot be written", errno);
-        staged.paths.push_back(tmp);
-        const bool ok = ::fchmod(fd, mode) == 0 && write_all(fd, f.content) && ::fsync(fd) == 0;
-        const int err = errno;
-        if (::close(fd) != 0 || !ok) fail(dir + "/" + f.name, "cannot be written", ok ? errno : err);
-    }
+    Scratch temps{d.fd, {}}, previous{d.fd, {}};
     for (std::size_t i = 0; i < files.size(); ++i) {
-        const std::string target = dir + "/" + files[i].name;
-        if (::rename(staged.paths[i].c_str(), target.c_str()) != 0) fail(target, "cannot be replaced", errno);
+        Target& t = targets[i];
+        t.temp = scratch_name(files[i].name, "new");
+        Fd out;
+        out.fd = ::openat(d.fd, t.temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (out.fd < 0) fail(t.path, "cannot be written", errno);
+        temps.names.push_back(t.temp);
+        if (::fchmod(out.fd, mode) != 0 || !write_all(out.fd, files[i].content) || ::fsync(out.fd) != 0)
+            fail(t.path, "cannot be written", errno);
+        const int fd = out.fd;
+        out.fd = -1;
+        if (::close(fd) != 0) fail(t.path, "cannot be written", errno);
+        if (!t.previous.empty()) {
+            if (::linkat(d.fd, files[i].name.c_str(), d.fd, t.previous.c_str(), 0) != 0)
+                fail(t.path, "cannot be kept while it is replaced", errno);
+            previous.names.push_back(t.previous);
+        }
     }
-    staged.committed = true;
+
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        if (::renameat(d.fd, targets[i].temp.c_str(), d.fd, files[i].name.c_str()) == 0) continue;
+        const int err = errno;
+        std::string left = "none of the files was replaced";
+        for (std::size_t j = 0; j < i; ++j) {
+            const bool restored = targets[j].previous.empty()
+                                      ? ::unlinkat(d.fd, files[j].name.c_str(), 0) == 0
+                                      : ::renameat(d.fd, targets[j].previous.c_str(), d.fd, files[j].name.c_str()) == 0;
+            if (!restored) left = targets[j].path + " holds the NEW content";
+        }
+        throw Error(targets[i].path + ": cannot be replaced: " + std::strerror(err) + "; " + left);
+    }
+    temps.names.clear();  // renamed: nothing left to remove
     // The renames are durable only once the directory is.
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
+    if (::fsync(d.fd) != 0)
+        std::fprintf(stderr, "polyprov: warning: %s: cannot be synced: %s\n", dir.c_str(), std::strerror(errno));
 }
 
 }  // namespace polyprov::cli

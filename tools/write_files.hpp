@@ -1,5 +1,6 @@
-// Replaces files so that a reader (Apache at a graceful restart) finds the
-// old set or the new one, never a half-written file.
+// Replaces a set of files in one directory so that a failure leaves the
+// old set in place, and Apache, reading at a graceful restart, never finds
+// a half-written file.
 #pragma once
 
 #include <string>
@@ -13,11 +14,15 @@ struct FileContent {
     std::string content;
 };
 
-// Creates `dir` (one level, mode 0755) when missing. Refuses targets that
-// exist and are not regular files (a symlink, a directory). Writes each to a
-// temporary name in `dir`, syncs it, and only when all are written renames
-// them into place and syncs the directory. On failure no file is replaced
-// and the temporaries are removed. Throws polyprov::Error naming the path.
+// Creates `dir` (one level, mode 0755) when missing, then works on the
+// directory it opened, not on the path again. Takes an exclusive lock on
+// the directory so two runs cannot interleave. Refuses targets that exist
+// and are not regular files (a symlink, a directory). Writes each file to a
+// temporary name, syncs it, keeps a hard link to each old file, renames the
+// new files into place in the given order, syncs the directory, and drops
+// the old links. When a rename fails, the files already renamed get their
+// old content back. A reader between two renames sees new and old files
+// side by side. Throws polyprov::Error naming the path and what was left.
 void write_files_atomically(const std::string& dir, const std::vector<FileContent>& files, mode_t mode);
 
 }  // namespace polyprov::cli

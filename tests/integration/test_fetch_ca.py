@@ -69,6 +69,23 @@ def sha256_of(der_path):
         return hashlib.sha256(f.read()).hexdigest().upper()
 
 
+def sly_root_der():
+    """A self-signed CA whose CN tries to print a fake fingerprint and hide the real one."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import datetime
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Polycom Root CA\n  sha256 00:11\x1b[8m")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
 def untouched(out_dir, before):
     return {n: open(os.path.join(out_dir, n), "rb").read() for n in os.listdir(out_dir)} == before
 
@@ -91,7 +108,8 @@ def test_fetches_checks_and_writes_what_the_vhost_needs(pki, tmp_path):
         rc, stdout, stderr = fetch_ca("--from", url, "--out", out)
     assert rc == 0, stdout + stderr
     assert sorted(os.listdir(out)) == ["polycom-ca.pem", "polycom-root.pem"]
-    assert oct(os.stat(os.path.join(out, "polycom-ca.pem")).st_mode & 0o777) == "0o644"
+    for name in ("polycom-root.pem", "polycom-ca.pem"):
+        assert os.stat(os.path.join(out, name)).st_mode & 0o777 == 0o644
     # The anchor file is the root alone; the bundle the root then the three intermediates, in Poly's order.
     assert blocks(os.path.join(out, "polycom-root.pem")) == [der_to_pem(pki["der"]["root"])]
     assert blocks(os.path.join(out, "polycom-ca.pem")) == [
@@ -153,12 +171,12 @@ def test_root_fingerprint_pin(pki, tmp_path, old_files):
         colon = ":".join(good[i:i + 2] for i in range(0, 64, 2))
         assert fetch_ca("--from", url, "--out", out, "--root-sha256", colon)[0] == 0
         written = {n: open(os.path.join(out, n), "rb").read() for n in os.listdir(out)}
+        assert blocks(os.path.join(out, "polycom-root.pem")) == [der_to_pem(pki["der"]["root"])]
         wrong = sha256_of(pki["der"]["other_root"])
         rc, _, stderr = fetch_ca("--from", url, "--out", out, "--root-sha256", wrong)
     assert rc == 1
     assert f"the root's sha256 is {good}, not the expected {wrong}" in stderr and "nothing written" in stderr
     assert untouched(out, written)
-    assert before != written
 
 
 @pytest.mark.parametrize("case,swap,rc,says", [
@@ -168,18 +186,27 @@ def test_root_fingerprint_pin(pki, tmp_path, old_files):
      r"Polycom%20Root%20CA\.crt: is not a DER certificate \(the server sent something else: an error page\? PEM\?\)"),
     ("DER, not a certificate", {"policy": b"\x30\x03\x02\x01\x01"}, 1,
      r"Policy%20CA\.crt: is not a DER certificate$"),
+    ("bytes after the certificate", {"policy": "policy+junk"}, 1,
+     r"Policy%20CA\.crt: is not a DER certificate \(.*inconsistent content length"),
+    ("the policy CA under an issuing CA's name", {"issuing2": "policy"}, 1,
+     r'Issuing%20CA%202\.crt: holds "Polycom Equipment Policy CA", not "Polycom Equipment Issuing CA 2"'),
+    ("a name that rewrites the terminal", {"root": "sly_root"}, 1,
+     r'Root%20CA\.crt: holds "Polycom Root CA\\x0A  sha256 00:11\\x1B\[8m", not "Polycom Root CA"'),
     ("empty", {"issuing1": b""}, 2, r"Issuing%20CA%201\.crt: download failed: "),
     ("impostor issuing CA", {"issuing1": "fake_issuing"}, 1,
      r'Issuing%20CA%201\.crt: "Polycom Equipment Issuing CA 1" does not chain to the root "Polycom Root CA": '),
+    ("impostor root (same name, other key)", {"root": "fake_root"}, 1,
+     r'Policy%20CA\.crt: "Polycom Equipment Policy CA" does not chain to the root "Polycom Root CA": '),
     ("another vendor's root as policy CA", {"policy": "other_root"}, 1,
-     r'Policy%20CA\.crt: "Other Vendor Root CA" does not chain to the root "Polycom Root CA": '),
-    ("root is not self-signed", {"root": "policy"}, 1,
-     r'Root%20CA\.crt: "Polycom Equipment Policy CA" is not self-signed, so it cannot be the root'),
+     r'Policy%20CA\.crt: holds "Other Vendor Root CA", not "Polycom Equipment Policy CA"'),
+    ("the policy CA as root", {"root": "policy"}, 1,
+     r'Root%20CA\.crt: holds "Polycom Equipment Policy CA", not "Polycom Root CA"'),
     ("a phone certificate as a CA", {"issuing2": "device"}, 1,
-     r'Issuing%20CA%202\.crt: "0004F2000001" is not a CA certificate'),
+     r'Issuing%20CA%202\.crt: holds "0004F2000001", not "Polycom Equipment Issuing CA 2"'),
 ])
 def test_refusals_leave_existing_files_alone(pki, tmp_path, old_files, case, swap, rc, says):
-    swap = {role: (pki["der"][v] if isinstance(v, str) else v) for role, v in swap.items()}
+    extra = {"policy+junk": open(pki["der"]["policy"], "rb").read() + b"xyz", "sly_root": sly_root_der()}
+    swap = {role: extra.get(v) or pki["der"][v] if isinstance(v, str) else v for role, v in swap.items()}
     site = publish(pki, tmp_path / "pki", **swap)
     out, before = old_files
     with serve(site) as url:
@@ -187,16 +214,16 @@ def test_refusals_leave_existing_files_alone(pki, tmp_path, old_files, case, swa
     assert got_rc == rc, stdout + stderr
     assert re.search(says, stderr, re.M), stderr
     assert stderr.rstrip().endswith("nothing written")
+    assert "\x1b" not in stderr and stderr.count("\n") == 2  # the message and "nothing written"
     assert untouched(out, before)
-    assert not [n for n in os.listdir(out) if n.startswith(".")], "temporary files left behind"
 
 
 def test_an_expired_issuing_ca_is_accepted_and_reported(pki, tmp_path):
-    site = publish(pki, tmp_path / "pki", issuing2=pki["der"]["retired"])
+    site = publish(pki, tmp_path / "pki", issuing2=pki["der"]["issuing2_expired"])
     with serve(site) as url:
         rc, stdout, stderr = fetch_ca("--from", url, "--out", str(tmp_path / "out"))
     assert rc == 0, stderr
-    assert re.search(r'"Polycom Equipment Issuing CA 0", not after \S+ \(EXPIRED: phones under it need '
+    assert re.search(r'"Polycom Equipment Issuing CA 2", not after \S+ \(EXPIRED: phones under it need '
                      r"PolyProvAcceptExpired chain\), chains to the root", stdout), stdout
 
 
@@ -216,6 +243,57 @@ def test_redirects_are_followed(pki, tmp_path):
             rc, stdout, stderr = fetch_ca("--from", old_url + "old/", "--out", str(tmp_path / "out"))
     assert rc == 0, stderr
     assert stdout.count(", chains to the root") == 3
+
+
+def test_relative_redirects_and_https_upgrades_through_a_proxy(pki, tmp_path):
+    site = publish(pki, tmp_path / "pki" / "new")
+    relative = {f"/old/{n.replace(' ', '%20')}": f"/new/{n.replace(' ', '%20')}" for n in POLY_NAMES.values()}
+    with serve(tmp_path / "pki", redirects=relative) as url:
+        rc, stdout, stderr = fetch_ca("--from", url + "old/", "--out", str(tmp_path / "a"))
+    assert rc == 0 and "(over plain HTTP)" in stdout, stderr
+    # http -> https, the way sites move, with both hops through https_proxy/http_proxy.
+    trust = {"SSL_CERT_FILE": pki["server_ca"]}
+    with serve(site, cert=pki["server_cert"], key=pki["server_key"]) as https_url, proxy() as (proxy_url, seen):
+        https_url = https_url.replace("127.0.0.1", "localhost")
+        upgrade = {f"/{n.replace(' ', '%20')}": https_url + n.replace(" ", "%20") for n in POLY_NAMES.values()}
+        with serve(tmp_path, redirects=upgrade) as http_url:
+            rc, stdout, stderr = fetch_ca("--from", http_url, "--out", str(tmp_path / "b"),
+                                          env_extra={"http_proxy": proxy_url, "https_proxy": proxy_url, **trust})
+        assert rc == 0, stderr
+        https_port = https_url.rsplit(":", 1)[1].rstrip("/")
+        assert [r.split(" ")[0] for r in seen] == ["GET", "CONNECT"] * 4
+        assert seen[1] == f"CONNECT localhost:{https_port}"
+    # The first hop was plain HTTP: TLS on the second vouches for nothing.
+    assert "(over plain HTTP)" in stdout
+    for n in ("polycom-root.pem", "polycom-ca.pem"):
+        assert open(tmp_path / "a" / n, "rb").read() == open(tmp_path / "b" / n, "rb").read()
+
+
+def test_https_never_redirects_to_http(pki, tmp_path):
+    site = publish(pki, tmp_path / "pki")
+    with serve(site) as http_url:
+        down = {f"/{n.replace(' ', '%20')}": http_url + n.replace(" ", "%20") for n in POLY_NAMES.values()}
+        with serve(tmp_path, cert=pki["server_cert"], key=pki["server_key"], redirects=down) as https_url:
+            rc, _, stderr = fetch_ca("--from", https_url.replace("127.0.0.1", "localhost"), "--out",
+                                     str(tmp_path / "out"), env_extra={"SSL_CERT_FILE": pki["server_ca"]})
+    assert rc == 2 and f"redirects from https to {http_url}Polycom%20Root%20CA.crt, refused" in stderr, stderr
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_a_failed_replacement_leaves_the_old_files(pki, tmp_path, old_files):
+    site = publish(pki, tmp_path / "pki")
+    out, before = old_files
+    target = os.path.join(out, "polycom-ca.pem")
+    if subprocess.run(["chattr", "+i", target], capture_output=True).returncode != 0:
+        pytest.skip("this file system has no immutable attribute (chattr +i)")
+    try:
+        with serve(site) as url:
+            rc, _, stderr = fetch_ca("--from", url, "--out", out)
+    finally:
+        subprocess.run(["chattr", "-i", target], check=True)
+    assert rc == 2 and f"{target}: cannot be kept while it is replaced: Operation not permitted" in stderr, stderr
+    assert untouched(out, before)
+    assert sorted(os.listdir(out)) == ["polycom-ca.pem", "polycom-root.pem"], "temporary files left behind"
 
 
 def test_https_is_verified(pki, tmp_path):

@@ -218,10 +218,13 @@ def generate(out_dir, ca_bits=4096, server_names=("localhost",)):
     paths["leaf_key_only"] = write("device.key", _key_pem(leaf_key))
     # Single DER certificates, as Poly publishes its CAs (polyprov fetch-ca).
     os.makedirs(os.path.join(out_dir, "der"), exist_ok=True)
+    # An issuing CA 2 that has expired: fetch-ca must take it (and say so).
+    issuing2_expired = Authority("Polycom Equipment Issuing CA 2", 2048, policy,
+                                 not_before=NOW - 4000 * DAY, not_after=NOW - 400 * DAY)
     paths["der"] = {name: write(f"der/{name}.crt", c.public_bytes(serialization.Encoding.DER)) for name, c in (
         ("root", root.cert), ("policy", policy.cert), ("issuing1", issuing1.cert), ("issuing2", issuing2.cert),
-        ("retired", retired.cert), ("fake_issuing", fake_issuing.cert), ("other_root", other_root.cert),
-        ("device", leaves["valid"].cert))}
+        ("issuing2_expired", issuing2_expired.cert), ("fake_root", fake_root.cert),
+        ("fake_issuing", fake_issuing.cert), ("other_root", other_root.cert), ("device", leaves["valid"].cert))}
     for name, issued in leaves.items():
         cert_path = write(f"device-{name}.pem", b"".join(_pem(c) for c in [issued.cert] + issued.chain))
         key_path = write(f"device-{name}.key", _key_pem(issued.key))
