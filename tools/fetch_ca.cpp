@@ -127,7 +127,7 @@ int fetch_ca(const Args& args) {
     try {
         write_files_atomically(out_dir, {{kAnchorFile, bundle->anchor_pem()}, {kCaFile, bundle->ca_pem()}}, 0644);
     } catch (const Error& e) {
-        std::fprintf(stderr, "polyprov: %s\nnothing written\n", e.what());
+        std::fprintf(stderr, "polyprov: %s\n", e.what());  // it says what was left
         return 2;
     }
     std::printf("%-14s%s/%s (PolyProvTrustAnchorFile: the root)\n", "wrote:", out_dir.c_str(), kAnchorFile);

@@ -1,5 +1,6 @@
 #include "write_files.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -14,8 +15,9 @@
 namespace polyprov::cli {
 namespace {
 
+// Until the renames start, no file has been touched.
 [[noreturn]] void fail(const std::string& path, const char* what, int err) {
-    throw Error(path + ": " + what + ": " + std::strerror(err));
+    throw Error(path + ": " + what + ": " + std::strerror(err) + "; no file was replaced");
 }
 
 bool write_all(int fd, const std::string& data) {
@@ -67,7 +69,7 @@ void write_files_atomically(const std::string& dir, const std::vector<FileConten
         Target t{dir + "/" + f.name, {}, {}};
         struct stat st {};
         if (::fstatat(d.fd, f.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-            if (!S_ISREG(st.st_mode)) throw Error(t.path + ": is not a regular file; not replaced");
+            if (!S_ISREG(st.st_mode)) throw Error(t.path + ": is not a regular file; no file was replaced");
             t.previous = scratch_name(f.name, "previous");
         } else if (errno != ENOENT) {
             fail(t.path, "cannot be examined", errno);
@@ -98,12 +100,19 @@ void write_files_atomically(const std::string& dir, const std::vector<FileConten
     for (std::size_t i = 0; i < files.size(); ++i) {
         if (::renameat(d.fd, targets[i].temp.c_str(), d.fd, files[i].name.c_str()) == 0) continue;
         const int err = errno;
-        std::string left = "none of the files was replaced";
+        std::string left = "no file was replaced";
         for (std::size_t j = 0; j < i; ++j) {
             const bool restored = targets[j].previous.empty()
                                       ? ::unlinkat(d.fd, files[j].name.c_str(), 0) == 0
                                       : ::renameat(d.fd, targets[j].previous.c_str(), d.fd, files[j].name.c_str()) == 0;
-            if (!restored) left = targets[j].path + " holds the NEW content";
+            if (restored) continue;
+            left = targets[j].path + " holds the NEW content";
+            if (!targets[j].previous.empty()) {
+                // The link is now the only copy of the old file: keep it.
+                auto& names = previous.names;
+                names.erase(std::remove(names.begin(), names.end(), targets[j].previous), names.end());
+                left += "; the old one is " + dir + "/" + targets[j].previous;
+            }
         }
         throw Error(targets[i].path + ": cannot be replaced: " + std::strerror(err) + "; " + left);
     }

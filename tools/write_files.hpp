@@ -22,7 +22,10 @@ struct FileContent {
 // new files into place in the given order, syncs the directory, and drops
 // the old links. When a rename fails, the files already renamed get their
 // old content back. A reader between two renames sees new and old files
-// side by side. Throws polyprov::Error naming the path and what was left.
+// side by side. Throws polyprov::Error naming the path and saying what was
+// left: "no file was replaced", or which file holds new content and where
+// its old content was kept. Needs hard links and flock on the directory
+// (local file systems; not vfat, not NFS).
 void write_files_atomically(const std::string& dir, const std::vector<FileContent>& files, mode_t mode);
 
 }  // namespace polyprov::cli
