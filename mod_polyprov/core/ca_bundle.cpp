@@ -29,7 +29,7 @@ std::string quoted_cn(const X509* cert) {
     return cn.empty() ? std::string("(no CN)") : '"' + printable(cn) + '"';
 }
 
-void require_ca(const NamedCertificate& c) {
+void require_fit_ca(const NamedCertificate& c) {
     X509* cert = c.cert.get();
     if (!c.expected_cn.empty() && subject_common_name(cert) != c.expected_cn)
         throw Error(c.origin + ": holds " + quoted_cn(cert) + ", not \"" + printable(c.expected_cn) + "\"");
@@ -82,7 +82,7 @@ CaBundle::CaBundle(NamedCertificate root, std::vector<NamedCertificate> intermed
     : root_(std::move(root)), intermediates_(std::move(intermediates)) {}
 
 CaBundle CaBundle::check(NamedCertificate root, std::vector<NamedCertificate> intermediates) {
-    require_ca(root);
+    require_fit_ca(root);
     X509* r = root.cert.get();
     if (X509_check_issued(r, r) != X509_V_OK)
         throw Error(root.origin + ": " + quoted_cn(r) + " is not self-signed, so it cannot be the root");
@@ -96,7 +96,7 @@ CaBundle CaBundle::check(NamedCertificate root, std::vector<NamedCertificate> in
     if (!store || !untrusted || X509_STORE_add_cert(store.get(), r) != 1) throw Error("out of memory");
     for (std::size_t i = 0; i < intermediates.size(); ++i) {
         const auto& c = intermediates[i];
-        require_ca(c);
+        require_fit_ca(c);
         if (X509_cmp(c.cert.get(), r) == 0) throw Error(c.origin + ": is the root again, not an intermediate");
         for (std::size_t j = 0; j < i; ++j)
             if (X509_cmp(c.cert.get(), intermediates[j].cert.get()) == 0)

@@ -5,6 +5,8 @@ per CA under the names Poly uses. What the tool writes is then used by a real
 apache2 to serve a phone.
 """
 
+import datetime
+import hashlib
 import os
 import re
 import shutil
@@ -12,6 +14,10 @@ import subprocess
 import time
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from harness import vhosts
 from harness.apache import Apache, new_server_root
@@ -64,18 +70,12 @@ def blocks(path):
 
 
 def sha256_of(der_path):
-    import hashlib
     with open(der_path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest().upper()
 
 
 def sly_root_der():
     """A self-signed CA whose CN tries to print a fake fingerprint and hide the real one."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-    import datetime
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Polycom Root CA\n  sha256 00:11\x1b[8m")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -86,8 +86,17 @@ def sly_root_der():
     return cert.public_bytes(serialization.Encoding.DER)
 
 
+def contents(out_dir):
+    """Every file in out_dir, name -> bytes."""
+    out = {}
+    for n in os.listdir(out_dir):
+        with open(os.path.join(out_dir, n), "rb") as f:
+            out[n] = f.read()
+    return out
+
+
 def untouched(out_dir, before):
-    return {n: open(os.path.join(out_dir, n), "rb").read() for n in os.listdir(out_dir)} == before
+    return contents(out_dir) == before
 
 
 @pytest.fixture
@@ -170,7 +179,7 @@ def test_root_fingerprint_pin(pki, tmp_path, old_files):
         assert "root sha256 matches --root-sha256" in stdout and "plain HTTP" not in stdout
         colon = ":".join(good[i:i + 2] for i in range(0, 64, 2))
         assert fetch_ca("--from", url, "--out", out, "--root-sha256", colon)[0] == 0
-        written = {n: open(os.path.join(out, n), "rb").read() for n in os.listdir(out)}
+        written = contents(out)
         assert blocks(os.path.join(out, "polycom-root.pem")) == [der_to_pem(pki["der"]["root"])]
         wrong = sha256_of(pki["der"]["other_root"])
         rc, _, stderr = fetch_ca("--from", url, "--out", out, "--root-sha256", wrong)
