@@ -38,6 +38,9 @@ static const command_rec polyprov_directives[] = {
                   "it rotates the file; default 10M"),
     AP_INIT_TAKE1("PolyProvUploadKeep", polyprov_set_upload_keep, NULL, RSRC_CONF | ACCESS_CONF,
                   "rotated generations kept (name.1 .. name.N); default 5"),
+    AP_INIT_ITERATE("PolyProvAllowMethods", polyprov_set_allow_methods, NULL, RSRC_CONF | ACCESS_CONF,
+                    "methods besides GET, HEAD, OPTIONS and PUT that an authenticated device may use "
+                    "here (decided by the path rule); everything else is refused"),
     { NULL, { NULL }, NULL, 0, RAW_ARGS, NULL }  /* end of table */
 };
 

@@ -5,9 +5,11 @@
 #include <sstream>
 
 #include <polyprov/acl.hpp>
+#include <polyprov/authentication.hpp>
 #include <polyprov/client_cert.hpp>
 #include <polyprov/error.hpp>
 #include <polyprov/mac_pattern.hpp>
+#include <polyprov/printable.hpp>
 #include <openssl/pem.h>
 
 #include "commands.hpp"
@@ -52,10 +54,17 @@ int acl_pin(const Args& args) {
         std::fprintf(stderr, "%s: no PEM certificate\n", o.positional[0].c_str());
         return 2;
     }
-    const std::string cn = subject_common_name(cert.get());
-    const auto mac = device_mac_from_cn(cn, MacPattern::compile(MacPattern::kDefault));
+    const std::optional<std::string> cn = single_common_name(cert.get());
+    const auto mac = claimed_mac(cn, MacPattern::compile(MacPattern::kDefault));
     if (!mac) {
-        std::fprintf(stderr, "%s: the CN \"%s\" names no single MAC\n", o.positional[0].c_str(), cn.c_str());
+        std::fprintf(stderr, "%s: the CN \"%s\" names no single MAC%s\n", o.positional[0].c_str(),
+                     printable(cn ? *cn : subject_common_name(cert.get())).c_str(),
+                     cn ? "" : " (the subject has no single valid CN)");
+        return 1;
+    }
+    const auto fingerprint = certificate_sha256(cert.get());
+    if (!fingerprint) {
+        std::fprintf(stderr, "%s: cannot compute the certificate's SHA-256\n", o.positional[0].c_str());
         return 1;
     }
     std::string line = mac->str();
@@ -67,7 +76,7 @@ int acl_pin(const Args& args) {
             }
         line += label->find_first_of(" \t#") == std::string::npos ? " label=" + *label : " label=\"" + *label + "\"";
     }
-    line += " sha256=" + fingerprint_hex(certificate_sha256(cert.get()));
+    line += " sha256=" + fingerprint_hex(*fingerprint);
     std::printf("%s\n", line.c_str());
     return 0;
 }

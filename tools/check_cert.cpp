@@ -12,7 +12,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include <polyprov/access_policy.hpp>
+#include <polyprov/authentication.hpp>
 #include <polyprov/acl.hpp>
 #include <polyprov/client_cert.hpp>
 #include <polyprov/error.hpp>
@@ -49,7 +49,7 @@ struct Waived {
 
 void note_waiver(const WaivedExpiry& event, void* user) noexcept {
     auto* w = static_cast<Waived*>(user);
-    w->any = true;
+    w->any = event.waived_count > 0;
     w->depth = event.expired_depth;
 }
 
@@ -77,14 +77,19 @@ int check_cert(const Args& args) {
     if (const std::string* path = o.get("--acl")) acl = Acl::parse(read_file(*path), *path);
 
     X509* leaf = certs.front().get();
-    const std::string cn = subject_common_name(leaf);
+    const std::optional<std::string> cn = single_common_name(leaf);
     const MacPattern pattern = MacPattern::compile(MacPattern::kDefault);
-    const auto mac = device_mac_from_cn(cn, pattern);
+    const auto mac = claimed_mac(cn, pattern);
+    const auto fingerprint = certificate_sha256(leaf);
     const bool expired = has_expired(leaf, std::time(nullptr));
-    std::printf("certificate:  CN \"%s\"\n", printable(cn).c_str());
+    if (cn)
+        std::printf("certificate:  CN \"%s\"\n", printable(*cn).c_str());
+    else
+        std::printf("certificate:  no single valid CN (none, several, or one with control characters): \"%s\"\n",
+                    printable(subject_common_name(leaf)).c_str());
     std::printf("MAC:          %s\n", mac ? mac->str().c_str() : "none (the CN names no single MAC)");
     std::printf("not after:    %s%s\n", not_after_iso8601(leaf).c_str(), expired ? " (expired)" : "");
-    std::printf("sha256:       %s\n", fingerprint_hex(certificate_sha256(leaf)).c_str());
+    std::printf("sha256:       %s\n", fingerprint ? fingerprint_hex(*fingerprint).c_str() : "(cannot be computed)");
 
     // The verification a handshake would make, through the module's waiver.
     X509_STORE* store = X509_STORE_new();
@@ -116,18 +121,18 @@ int check_cert(const Args& args) {
                         ? "; an expired issuing CA needs PolyProvAcceptExpired chain"
                         : "");
 
-    ClientFacts facts;
-    facts.has_certificate = true;
-    facts.verified = verified;
-    facts.mac = mac;
-    facts.fingerprint = certificate_sha256(leaf);
-    const AccessDecision d = decide_access(facts, acl ? &*acl : nullptr, false, {}, pattern);
+    PresentedCertificate presented;
+    presented.present = true;
+    presented.verified = verified;
+    presented.claimed = mac;
+    presented.fingerprint = fingerprint;
+    const Authentication d = authenticate(presented, acl ? &*acl : nullptr);
     if (acl) {
         if (d.entry)
             std::printf("ACL:          listed on line %d%s%s\n", d.entry->line,
-                        d.entry->label.empty() ? "" : (", label \"" + d.entry->label + "\"").c_str(),
-                        d.entry->pin ? (d.entry->pin == facts.fingerprint ? ", pinned: this certificate"
-                                                                            : ", pinned: ANOTHER certificate")
+                        d.entry->label.empty() ? "" : (", label \"" + printable(d.entry->label) + "\"").c_str(),
+                        d.entry->pin ? (d.entry->pin == fingerprint ? ", pinned: this certificate"
+                                                                    : ", pinned: ANOTHER certificate")
                                      : "");
         else
             std::printf("ACL:          not listed\n");

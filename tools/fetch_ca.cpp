@@ -114,7 +114,9 @@ int fetch_ca(const Args& args) {
     }
 
     const X509* root = bundle->root().cert.get();
-    const Sha256 root_sha256 = certificate_sha256(root);
+    const auto root_digest = certificate_sha256(root);
+    if (!root_digest) throw Error("cannot compute the root's SHA-256");
+    const Sha256 root_sha256 = *root_digest;
     describe("root:", root, "");
     std::printf("%-14ssha256 %s\n", "", fingerprint_hex(root_sha256).c_str());
     for (const auto& c : bundle->intermediates()) describe("intermediate:", c.cert.get(), ", chains to the root");

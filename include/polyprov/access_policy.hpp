@@ -1,5 +1,5 @@
-// Who may fetch what: the device a request comes from, and whether the
-// paths it asks for are its own or shared.
+// What an authenticated device may do: which methods, which paths, which
+// file names it may write.
 #pragma once
 
 #include <optional>
@@ -7,7 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include <polyprov/acl.hpp>
+#include <polyprov/authentication.hpp>
+#include <polyprov/denial.hpp>
 #include <polyprov/mac.hpp>
 #include <polyprov/mac_pattern.hpp>
 
@@ -23,33 +24,50 @@ struct PathCheck {
 // match that names no valid MAC (a 13-digit run) makes the path foreign.
 PathCheck check_path(std::string_view path, Mac device, const MacPattern& pattern);
 
-// The files a phone may write (PUT): a plain name of [A-Za-z0-9._-], not
-// starting with '.', ending in .log, .cfg or .xml (any case), and carrying
-// `device`'s own MAC. Nothing Apache might run or render as a page (.php,
-// .html, .shtml, .cgi) can be uploaded, whatever handlers are configured.
-bool may_write(std::string_view name, Mac device, const MacPattern& pattern);
+// The names a phone may write (PUT): its own MAC as 12 hex digits, '-', a
+// name of [A-Za-z0-9_-], then .log, .cfg or .xml (any case), and no other
+// dot: <mac>-app.log, <mac>-phone.cfg, <mac>-calls.xml. Never <mac>.cfg
+// (the operator's config for the phone) nor <mac>.log; nothing that a
+// server might run or render as a page, whatever its handlers and MIME
+// types say (mod_mime reads every extension of a name).
+bool upload_name_allowed(std::string_view name, Mac device) noexcept;
 
-enum class Denial { none, no_cert, unverified, cn_no_mac, not_in_acl, mac_mismatch, not_writable };
-// The POLYPROV_DECISION vocabulary: "allow" or "deny:<reason>".
-const char* decision_string(Denial denial) noexcept;
+// The content type an upload directory serves a file as, whatever
+// mime.types says: what phones write is data, never a page.
+const char* upload_content_type(std::string_view name) noexcept;
 
-// What the TLS layer established about the client.
-struct ClientFacts {
-    bool has_certificate = false;
-    bool verified = false;               // mod_ssl said SUCCESS (a waived expiry included)
-    std::optional<Mac> mac;              // from the CN, per the CN pattern
-    std::optional<Sha256> fingerprint;   // SHA-256 of the certificate's DER
+// How a method is decided where devices are required.
+enum class MethodRule {
+    read,      // GET, HEAD, OPTIONS and the methods the operator opened: the path rule
+    upload,    // PUT where uploads are on: the path rule and the upload name rule
+    refused,   // everything else that writes or lists (DELETE, MOVE, PROPFIND, POST...)
+};
+// `opened` lists the methods PolyProvAllowMethods opened (upper case).
+// PUT is an upload only where uploads are on, and refused elsewhere.
+MethodRule method_rule(std::string_view method, bool upload_on, const std::vector<std::string>& opened);
+// Methods that list a collection can never be opened: their answer would
+// name other phones' files.
+bool method_may_be_opened(std::string_view method) noexcept;
+
+// True for a path with a component the module keeps for itself (its lock
+// file and upload temporaries, ".polyprov*"): no method ever reaches them.
+bool names_module_file(std::string_view path) noexcept;
+
+struct AccessRequest {
+    MethodRule rule = MethodRule::read;
+    std::string_view method;                 // for the log line
+    bool match_uri = true;                   // PolyProvMatchURI
+    std::vector<std::string_view> paths;     // every form of what is asked for (URI, mapped file, ...)
+    std::string_view upload_name;            // for MethodRule::upload: the last component of the target
 };
 
 struct AccessDecision {
     Denial denial = Denial::none;
-    const AclEntry* entry = nullptr;     // the device's ACL line, when it has one
-    std::string detail;                  // for the log line
+    std::string detail;                      // for the log line
 };
 
-// `acl` may be null (no list: every authenticated device); `paths` are
-// checked only when `match_uri` is set.
-AccessDecision decide_access(const ClientFacts& client, const Acl* acl, bool match_uri,
-                             const std::vector<std::string_view>& paths, const MacPattern& path_pattern);
+// The device `auth` authenticated may make `request`. Paths are checked
+// only under match_uri; module files never pass.
+AccessDecision decide_access(const Authentication& auth, const AccessRequest& request, const MacPattern& path_pattern);
 
 }  // namespace polyprov

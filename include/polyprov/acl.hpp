@@ -2,7 +2,6 @@
 //   MAC [label=WORD|label="words"] [sha256=FINGERPRINT]   # comment
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -10,14 +9,9 @@
 #include <unordered_map>
 
 #include <polyprov/mac.hpp>
+#include <polyprov/sha256.hpp>
 
 namespace polyprov {
-
-using Sha256 = std::array<unsigned char, 32>;
-
-// 64 hex digits, any case, bare or as 32 colon-separated pairs.
-std::optional<Sha256> parse_fingerprint(std::string_view text) noexcept;
-std::string fingerprint_hex(const Sha256& fp);
 
 struct AclEntry {
     Mac mac;

@@ -24,22 +24,39 @@ enum class ExpiryMode {
 std::optional<ExpiryMode> parse_expiry_mode(std::string_view word) noexcept;
 const char* to_string(ExpiryMode mode) noexcept;
 
-// What a handshake's verification waived, reported once it has succeeded.
+// What a handshake's verification waived, reported whenever it has
+// succeeded (waived_count 0: nothing was waived).
 struct WaivedExpiry {
     SSL* ssl;              // the connection, or null outside a handshake
     const X509* leaf;      // the client certificate
     const X509* expired;   // the deepest-in-chain certificate whose expiry was waived
     int expired_depth;     // its depth (0 = leaf)
     int waived_count;      // how many certificates of the chain had expired
+    bool leaf_waived;      // the client certificate's own expiry was waived
+    bool ca_waived;        // an issuing CA's expiry was waived
+    const X509* anchor;    // the trust anchor the chain ended at
 };
 
 using WaiverListener = void (*)(const WaivedExpiry& event, void* user) noexcept;
+
+// Consulted before an expiry is waived: true forbids it (the certificate is
+// in the revocation history). Runs during handshakes: must be cheap.
+using WaiverVeto = bool (*)(const X509* expired, void* user) noexcept;
 
 class ExpiryWaiver {
 public:
     // `anchors` is not owned and must outlive the waiver; null waives nothing.
     ExpiryWaiver(ExpiryMode mode, const TrustAnchors* anchors,
                  WaiverListener listener = nullptr, void* listener_user = nullptr);
+
+    // Installs a veto; call before install().
+    void set_veto(WaiverVeto veto, void* user) noexcept {
+        veto_ = veto;
+        veto_user_ = user;
+    }
+
+    // The waiver installed on `ctx`, or null.
+    static const ExpiryWaiver* installed_on(const SSL_CTX* ctx) noexcept;
 
     // Makes `ctx` verify peers through this waiver. The waiver must outlive
     // the SSL_CTX's use. A mode of off installs nothing.
@@ -51,6 +68,7 @@ public:
     static int verify(X509_STORE_CTX* store, void* waiver) noexcept;
 
     ExpiryMode mode() const noexcept { return mode_; }
+    const TrustAnchors* anchors() const noexcept { return anchors_; }
 
 private:
     struct Run;
@@ -61,6 +79,8 @@ private:
     const TrustAnchors* anchors_;
     WaiverListener listener_;
     void* listener_user_;
+    WaiverVeto veto_ = nullptr;
+    void* veto_user_ = nullptr;
 };
 
 }  // namespace polyprov

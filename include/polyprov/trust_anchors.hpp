@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <polyprov/openssl_ptr.hpp>
+#include <polyprov/sha256.hpp>
 
 namespace polyprov {
 
@@ -22,12 +23,17 @@ public:
 
     // True when `cert` is, byte for byte, one of the anchors.
     bool contains(const X509* cert) const noexcept;
+    // True when an anchor's DER has this SHA-256.
+    bool contains(const Sha256& fingerprint) const noexcept;
+    // True when every anchor of `other` is one of these.
+    bool includes(const TrustAnchors& other) const noexcept;
 
     std::size_t size() const noexcept { return anchors_.size(); }
 
 private:
     static TrustAnchors read(BIO* bio, const std::string& origin);
     std::vector<X509Ptr> anchors_;
+    std::vector<Sha256> fingerprints_;   // of anchors_, in the same order
 };
 
 }  // namespace polyprov

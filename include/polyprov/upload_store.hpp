@@ -87,6 +87,12 @@ public:
     UploadResult write_at(const std::string& name, std::uint64_t start, StagedBody& body,
                           const UploadLimits& limits) const;
 
+    // Removes the temporaries of uploads that ended without cleaning up (a
+    // child killed mid-body): those not written to for `idle_seconds`. An
+    // upload in progress writes its temporary as the body arrives, so it
+    // is never idle that long. Returns how many were removed.
+    unsigned sweep_stale_temporaries(long idle_seconds) const noexcept;
+
     // Mode of new files, before the process umask.
     static constexpr unsigned kFileMode = 0640;
     // The lock file each upload directory holds (one byte-range lock a name).

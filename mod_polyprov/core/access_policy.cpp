@@ -1,6 +1,21 @@
 #include <polyprov/access_policy.hpp>
 
+#include <algorithm>
+
+#include "hex.hpp"
+
 namespace polyprov {
+namespace {
+
+char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return lower(x) == lower(y);
+           });
+}
+
+}  // namespace
 
 PathCheck check_path(std::string_view path, Mac device, const MacPattern& pattern) {
     PathCheck result{PathVerdict::shared, {}};
@@ -12,72 +27,86 @@ PathCheck check_path(std::string_view path, Mac device, const MacPattern& patter
     return result;
 }
 
-bool may_write(std::string_view name, Mac device, const MacPattern& pattern) {
-    if (name.empty() || name.front() == '.') return false;
-    for (const char c : name) {
-        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-                        c == '_' || c == '-';
+bool upload_name_allowed(std::string_view name, Mac device) noexcept {
+    if (name.size() < 12 + 2 + 4 || name.size() > 255) return false;
+    const auto own = Mac::parse(name.substr(0, 12));
+    if (!own || *own != device) return false;
+    for (std::size_t i = 0; i < 12; ++i)
+        if (detail::hex_value(name[i]) < 0) return false;  // 12 digits, no separators
+    if (name[12] != '-') return false;
+    const std::size_t dot = name.find('.');
+    if (dot == std::string_view::npos || dot == 13 || name.find('.', dot + 1) != std::string_view::npos) return false;
+    for (std::size_t i = 13; i < dot; ++i) {
+        const char c = name[i];
+        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
         if (!ok) return false;
     }
+    const std::string_view suffix = name.substr(dot);
+    return iequals(suffix, ".log") || iequals(suffix, ".cfg") || iequals(suffix, ".xml");
+}
+
+const char* upload_content_type(std::string_view name) noexcept {
     const std::size_t dot = name.rfind('.');
-    if (dot == std::string_view::npos) return false;
-    std::string suffix(name.substr(dot));
-    for (char& c : suffix) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    if (suffix != ".log" && suffix != ".cfg" && suffix != ".xml") return false;
-    return check_path(name, device, pattern).verdict == PathVerdict::own;
+    if (dot != std::string_view::npos && iequals(name.substr(dot), ".xml")) return "application/xml";
+    return "text/plain";
 }
 
-const char* decision_string(Denial denial) noexcept {
-    switch (denial) {
-    case Denial::none: return "allow";
-    case Denial::no_cert: return "deny:no-cert";
-    case Denial::unverified: return "deny:unverified";
-    case Denial::cn_no_mac: return "deny:cn-no-mac";
-    case Denial::not_in_acl: return "deny:not-in-acl";
-    case Denial::mac_mismatch: return "deny:mac-mismatch";
-    case Denial::not_writable: return "deny:not-writable";
+bool method_may_be_opened(std::string_view method) noexcept {
+    return method != "PROPFIND" && method != "PUT" && method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
+
+MethodRule method_rule(std::string_view method, bool upload_on, const std::vector<std::string>& opened) {
+    if (method == "GET" || method == "HEAD" || method == "OPTIONS") return MethodRule::read;
+    if (method == "PUT") return upload_on ? MethodRule::upload : MethodRule::refused;
+    if (method_may_be_opened(method) && std::find(opened.begin(), opened.end(), method) != opened.end())
+        return MethodRule::read;
+    return MethodRule::refused;
+}
+
+bool names_module_file(std::string_view path) noexcept {
+    static constexpr std::string_view kPrefix = ".polyprov";
+    for (std::size_t at = 0; at < path.size();) {
+        const std::size_t slash = path.find('/', at);
+        const std::string_view component = path.substr(at, slash == std::string_view::npos ? path.npos : slash - at);
+        if (component.size() >= kPrefix.size() && iequals(component.substr(0, kPrefix.size()), kPrefix)) return true;
+        if (slash == std::string_view::npos) break;
+        at = slash + 1;
     }
-    return "deny:unknown";
+    return false;
 }
 
-AccessDecision decide_access(const ClientFacts& client, const Acl* acl, bool match_uri,
-                             const std::vector<std::string_view>& paths, const MacPattern& path_pattern) {
+AccessDecision decide_access(const Authentication& auth, const AccessRequest& request, const MacPattern& path_pattern) {
     AccessDecision d;
-    if (!client.has_certificate) {
-        d.denial = Denial::no_cert;
+    if (auth.denial != Denial::none || !auth.device) {
+        d.denial = auth.denial != Denial::none ? auth.denial : Denial::unverified;
+        d.detail = auth.detail;
         return d;
     }
-    if (!client.mac) {
-        d.denial = Denial::cn_no_mac;
+    for (const auto path : request.paths)
+        if (names_module_file(path)) {
+            d.denial = Denial::not_writable;
+            d.detail = "the module's own file";
+            return d;
+        }
+    if (request.rule == MethodRule::refused) {
+        d.denial = Denial::not_writable;
+        d.detail = "method " + std::string(request.method) + " is not allowed here";
         return d;
     }
-    d.entry = acl ? acl->find(*client.mac) : nullptr;
-
-    // A pin names the one certificate this MAC may use, verified or not.
-    const bool pinned = d.entry && d.entry->pin && client.fingerprint && *client.fingerprint == *d.entry->pin;
-    if (d.entry && d.entry->pin && !pinned) {
-        d.denial = Denial::unverified;
-        d.detail = "certificate is not the one pinned on line " + std::to_string(d.entry->line);
-        return d;
-    }
-    if (!client.verified && !pinned) {
-        d.denial = Denial::unverified;
-        d.detail = "certificate did not verify and is not pinned";
-        return d;
-    }
-    if (acl && !d.entry) {
-        d.denial = Denial::not_in_acl;
-        return d;
-    }
-    if (match_uri) {
-        for (const auto path : paths) {
-            const PathCheck check = check_path(path, *client.mac, path_pattern);
+    if (request.match_uri) {
+        for (const auto path : request.paths) {
+            const PathCheck check = check_path(path, *auth.device, path_pattern);
             if (check.verdict == PathVerdict::foreign) {
                 d.denial = Denial::mac_mismatch;
                 d.detail = "path names " + check.offending;
                 return d;
             }
         }
+    }
+    if (request.rule == MethodRule::upload && !upload_name_allowed(request.upload_name, *auth.device)) {
+        d.denial = Denial::not_writable;
+        d.detail = "not a name this device may write (<its MAC>-<name>.log, .cfg or .xml)";
+        return d;
     }
     return d;
 }

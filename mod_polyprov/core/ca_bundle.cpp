@@ -56,8 +56,10 @@ std::string chain_error(X509_STORE* store, STACK_OF(X509) * untrusted, X509* tar
 }
 
 void append_pem(std::string& out, const X509* cert) {
+    const auto digest = certificate_sha256(cert);
+    if (!digest) throw Error("cannot compute a certificate's SHA-256");
     out += "# " + printable(subject_common_name(cert)) + ", not after " + not_after_iso8601(cert) + ", sha256 " +
-           fingerprint_hex(certificate_sha256(cert)) + "\n";
+           fingerprint_hex(*digest) + "\n";
     BioPtr bio(BIO_new(BIO_s_mem()));
     if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) throw Error("out of memory writing PEM");
     char* data = nullptr;

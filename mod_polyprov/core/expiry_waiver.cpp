@@ -30,12 +30,19 @@ struct ExpiryWaiver::Run {
     int waived = 0;
     int expired_depth = -1;
     const X509* expired = nullptr;
+    bool leaf_waived = false;
+    bool ca_waived = false;
 };
 
 namespace {
 
 int run_index() noexcept {
     static const int index = X509_STORE_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+int ctx_index() noexcept {
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
     return index;
 }
 
@@ -51,8 +58,14 @@ void ExpiryWaiver::install(SSL_CTX* ctx) const noexcept {
     if (mode_ == ExpiryMode::off || ctx == nullptr) return;
     // Claim the ex_data slot now, in the parent, rather than racing for it
     // in the first handshakes of every child.
-    if (run_index() < 0) return;
+    if (run_index() < 0 || ctx_index() < 0) return;
+    if (!SSL_CTX_set_ex_data(ctx, ctx_index(), const_cast<ExpiryWaiver*>(this))) return;
     SSL_CTX_set_cert_verify_callback(ctx, &ExpiryWaiver::verify, const_cast<ExpiryWaiver*>(this));
+}
+
+const ExpiryWaiver* ExpiryWaiver::installed_on(const SSL_CTX* ctx) noexcept {
+    if (!ctx || ctx_index() < 0) return nullptr;
+    return static_cast<const ExpiryWaiver*>(SSL_CTX_get_ex_data(ctx, ctx_index()));
 }
 
 int ExpiryWaiver::verify(X509_STORE_CTX* store, void* waiver) noexcept {
@@ -67,10 +80,13 @@ int ExpiryWaiver::verify(X509_STORE_CTX* store, void* waiver) noexcept {
     X509_STORE_CTX_set_verify_cb(store, run.inner);
     X509_STORE_CTX_set_ex_data(store, index, nullptr);
 
-    if (verified > 0 && run.waived > 0 && self->listener_ != nullptr) {
+    if (verified > 0 && self->listener_ != nullptr) {
+        STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(store);
+        const int length = chain != nullptr ? sk_X509_num(chain) : 0;
         WaivedExpiry event{
             static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx())),
-            X509_STORE_CTX_get0_cert(store), run.expired, run.expired_depth, run.waived};
+            X509_STORE_CTX_get0_cert(store), run.expired, run.expired_depth, run.waived,
+            run.leaf_waived, run.ca_waived, length > 0 ? sk_X509_value(chain, length - 1) : nullptr};
         self->listener_(event, self->listener_user_);
     }
     return verified;
@@ -91,6 +107,7 @@ int ExpiryWaiver::on_verify_step(int ok, X509_STORE_CTX* store) noexcept {
             // also for sessions resumed from this handshake.
             X509_STORE_CTX_set_error(store, X509_V_OK);
             ++run->waived;
+            (depth == 0 ? run->leaf_waived : run->ca_waived) = true;
             if (depth > run->expired_depth) {
                 run->expired_depth = depth;
                 run->expired = X509_STORE_CTX_get_current_cert(store);
@@ -114,7 +131,10 @@ bool ExpiryWaiver::may_waive(int error, int depth, X509_STORE_CTX* store) const 
     // The top must have come from the trusted store (not the peer) and be
     // one of the configured anchors, byte for byte.
     if (X509_STORE_CTX_get_num_untrusted(store) >= length) return false;
-    return anchors_->contains(sk_X509_value(chain, length - 1));
+    if (!anchors_->contains(sk_X509_value(chain, length - 1))) return false;
+    // A certificate ever revoked stays refused once expired, whatever the
+    // CRL of the day still lists.
+    return !(veto_ && veto_(sk_X509_value(chain, depth), veto_user_));
 }
 
 }  // namespace polyprov

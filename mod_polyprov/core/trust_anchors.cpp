@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <polyprov/client_cert.hpp>
 #include <polyprov/error.hpp>
 
 namespace polyprov {
@@ -77,7 +78,10 @@ TrustAnchors TrustAnchors::read(BIO* bio, const std::string& origin) {
         }
         if (X509_check_ca(cert.get()) == 0)
             throw Error(where + " is not a CA certificate; list the root CA(s) the phones chain to");
+        const auto fingerprint = certificate_sha256(cert.get());
+        if (!fingerprint) throw Error(where + ": cannot compute its SHA-256");
         out.anchors_.push_back(std::move(cert));
+        out.fingerprints_.push_back(*fingerprint);
     }
     if (out.anchors_.empty())
         throw Error(origin + ": holds no PEM certificate (expected -----BEGIN CERTIFICATE----- blocks)");
@@ -89,6 +93,18 @@ bool TrustAnchors::contains(const X509* cert) const noexcept {
     for (const auto& anchor : anchors_)
         if (X509_cmp(anchor.get(), cert) == 0) return true;
     return false;
+}
+
+bool TrustAnchors::contains(const Sha256& fingerprint) const noexcept {
+    for (const auto& fp : fingerprints_)
+        if (fp == fingerprint) return true;
+    return false;
+}
+
+bool TrustAnchors::includes(const TrustAnchors& other) const noexcept {
+    for (const auto& fp : other.fingerprints_)
+        if (!contains(fp)) return false;
+    return true;
 }
 
 }  // namespace polyprov

@@ -4,9 +4,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <vector>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,12 +62,14 @@ std::uint64_t name_hash(const std::string& name) {
     return h;
 }
 
+constexpr const char* kTempPrefix = ".polyprov-upload-";
+
 // A new temporary file in the directory: -1 with errno set on failure.
 int create_temp_file(int dir_fd, std::string& name) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     for (int attempt = 0; attempt < 16; ++attempt) {
         char buf[64];
-        std::snprintf(buf, sizeof buf, ".polyprov-upload-%ld-%016llx", static_cast<long>(::getpid()),
+        std::snprintf(buf, sizeof buf, "%s%ld-%016llx", kTempPrefix, static_cast<long>(::getpid()),
                       static_cast<unsigned long long>(rng()));
         const int fd = ::openat(dir_fd, buf, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                                 UploadDirectory::kFileMode);
@@ -174,6 +178,27 @@ UploadDirectory::UploadDirectory(const std::string& path) : path_(path) {
 UploadDirectory::~UploadDirectory() { ::close(fd_); }
 
 StagedBody UploadDirectory::stage() const { return StagedBody(fd_, path_); }
+
+unsigned UploadDirectory::sweep_stale_temporaries(long idle_seconds) const noexcept {
+    const int fd = ::openat(fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    DIR* dir = ::fdopendir(fd);
+    if (!dir) {
+        ::close(fd);
+        return 0;
+    }
+    const std::time_t now = std::time(nullptr);
+    unsigned removed = 0;
+    while (const dirent* e = ::readdir(dir)) {
+        if (std::strncmp(e->d_name, kTempPrefix, std::strlen(kTempPrefix)) != 0) continue;
+        struct stat st {};
+        if (::fstatat(fd_, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (now - st.st_mtime < idle_seconds) continue;
+        if (::unlinkat(fd_, e->d_name, 0) == 0) ++removed;
+    }
+    ::closedir(dir);
+    return removed;
+}
 
 // Makes the staged body the file `name`: fsync, rename over, fsync the directory.
 UploadResult UploadDirectory::install(const std::string& name, StagedBody& body, UploadStatus status) const {

@@ -1,16 +1,23 @@
-// The fixups hook: where PolyProvRequireDevice is on, establishes the
-// device behind the request and whether the path is its own or shared.
-// Runs for subrequests and internal redirects too, so neither mod_dir's
-// index lookups, ErrorDocument nor mod_rewrite lead around it.
+// Where PolyProvRequireDevice is on, decides every request: which device it
+// comes from, whether its method may be used here, whether every path it
+// names is the device's own or shared. Decided in the type checker, before
+// mod_negotiation's MultiViews can answer from the directory's contents,
+// and again in fixups (first among them) once every module has mapped the
+// request, for subrequests and internal redirects too, so that neither
+// mod_dir's index lookups, ErrorDocument nor mod_rewrite lead around it.
 
-#include "client_facts.hpp"
 #include "dir_config.hpp"
 #include "glue.hpp"
 #include "hooks.hpp"
+#include "request_identity.hpp"
+#include "request_note.hpp"
 
 #include "http_core.h"
+#include "http_request.h"
+#include "apr_uri.h"
 
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include <polyprov/access_policy.hpp>
@@ -18,70 +25,163 @@
 namespace polyprov::glue {
 namespace {
 
-// What the request asks for, in every form the policy must check: the
-// decoded, normalised URI, and the file it was mapped to (an Alias or a
-// RewriteRule may name another file than the URI does).
-std::vector<std::string_view> requested_paths(request_rec* r, const DirConfig* conf) {
+// Decoded, normalised path of a MOVE or COPY Destination; null when absent
+// or unusable (which fails closed: the request is refused).
+const char* destination_path(request_rec* r, bool* unusable) {
+    const char* header = apr_table_get(r->headers_in, "Destination");
+    if (!header) return nullptr;
+    apr_uri_t uri{};
+    if (apr_uri_parse(r->pool, header, &uri) != APR_SUCCESS || !uri.path) {
+        *unusable = true;
+        return nullptr;
+    }
+    char* path = apr_pstrdup(r->pool, uri.path);
+    if (ap_unescape_url(path) != OK) {
+        *unusable = true;
+        return nullptr;
+    }
+    ap_getparents(path);
+    return path;
+}
+
+// Everything the request names that could name a device: the decoded,
+// normalised URI; the whole file it was mapped to (an Alias or a
+// RewriteRule may lead to another file than the URI names, and a directory
+// above the file may be named after a phone); the path info; and a
+// MOVE/COPY destination.
+std::vector<std::string_view> requested_paths(request_rec* r, const char* destination) {
     std::vector<std::string_view> paths;
     if (r->uri) paths.emplace_back(r->uri);
-    if (r->filename) {
-        // Below the <Directory> the settings came from, or below the
-        // DocumentRoot; anywhere else (an Alias, a RewriteRule to a path of
-        // its own) the whole file name, so a MAC cannot hide above the root.
-        std::string_view file(r->filename);
-        const std::string_view roots[] = {conf->fs_root ? conf->fs_root : "", ap_document_root(r)};
-        std::string_view below = file;
-        for (const std::string_view root : roots)
-            if (!root.empty() && file.substr(0, root.size()) == root && file.size() - root.size() < below.size())
-                below = file.substr(root.size());
-        paths.push_back(below);
-    }
+    if (r->filename) paths.emplace_back(r->filename);
     if (r->path_info && *r->path_info) paths.emplace_back(r->path_info);
+    if (destination) paths.emplace_back(destination);
     return paths;
+}
+
+std::string_view last_component(const char* filename) {
+    if (!filename) return {};
+    const char* slash = std::strrchr(filename, '/');
+    return slash ? std::string_view(slash + 1) : std::string_view(filename);
+}
+
+bool same(const char* a, const char* b) { return a == b || (a && b && std::strcmp(a, b) == 0); }
+
+bool memo_matches(const RequestNote& note, const request_rec* r) {
+    return note.decided && note.memo_dir == r->per_dir_config && same(note.memo_method, r->method) &&
+           same(note.memo_uri, r->uri) && same(note.memo_filename, r->filename) &&
+           same(note.memo_path_info, r->path_info);
+}
+
+void remember(RequestNote& note, const request_rec* r) {
+    note.memo_dir = r->per_dir_config;
+    note.memo_method = r->method;
+    note.memo_uri = r->uri;
+    note.memo_filename = r->filename;
+    note.memo_path_info = r->path_info;
+}
+
+// mod_speling answers a GET for a missing file with a redirect to, or a
+// page listing, the names closest to it: other phones' files among them.
+// Its configuration has been one public layout since httpd 2.0: the flag
+// comes first.
+bool spelling_would_answer(const request_rec* r) {
+    if (r->method_number != M_GET || r->finfo.filetype != APR_NOFILE || r->main) return false;
+    // Looked up each time: a restart may load it elsewhere, or not at all.
+    module* speling = ap_find_linked_module("mod_speling.c");
+    if (!speling) return false;
+    const auto* enabled = static_cast<const int*>(ap_get_module_config(r->per_dir_config, speling));
+    return enabled && *enabled;
+}
+
+int decide(request_rec* r) {
+    const DirConfig* conf = dir_config(r);
+    // The module's lock file and temporaries are out of every client's reach.
+    if ((uploads_on(conf) || requires_device(conf)) &&
+        ((r->uri && names_module_file(r->uri)) || (r->filename && names_module_file(r->filename)))) {
+        ap_log_rerror(APLOG_MARK, r->main ? APLOG_DEBUG : APLOG_INFO, 0, r,
+                      PP_TAG(201) "denied %s: path %s: the module's own file", r->method, r->uri);
+        apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", decision_string(Denial::not_writable));
+        return HTTP_FORBIDDEN;
+    }
+    if (!requires_device(conf)) return DECLINED;
+
+    RequestNote& note = request_note(r);
+    if (memo_matches(note, r)) return note.denial == Denial::none ? DECLINED : HTTP_FORBIDDEN;
+    r->no_cache = 1;  // a cache would hand one phone's file to the next client
+
+    const RequestIdentity id = identify(r, conf);
+    if (id.acl_unavailable) {
+        apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", "deny:error");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    AccessRequest request;
+    request.method = r->method;
+    request.rule = method_rule(r->method, uploads_on(conf), opened_methods(conf));
+    request.match_uri = match_uri(conf);
+    bool unusable_destination = false;
+    const char* destination = request.rule == MethodRule::read ? destination_path(r, &unusable_destination) : nullptr;
+    if (unusable_destination) request.rule = MethodRule::refused;
+    request.paths = requested_paths(r, destination);
+    if (request.rule == MethodRule::upload)
+        request.upload_name = (r->path_info && *r->path_info) ? std::string_view() : last_component(r->filename);
+    const AccessDecision d = decide_access(id.auth, request, path_pattern(conf));
+
+    set_identity_env(r, id.auth);
+    apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", decision_string(d.denial));
+    note.decided = true;
+    note.denial = d.denial;
+    note.device = id.auth.device;
+    note.claimed = id.auth.claimed;
+    note.pinned = id.auth.pinned;
+    note.label = id.auth.entry && !id.auth.entry->label.empty() ? apr_pstrdup(r->pool, id.auth.entry->label.c_str())
+                                                               : nullptr;
+    remember(note, r);
+    if (d.denial == Denial::none) return DECLINED;
+
+    // One line per denied request; the subrequests a request makes say it at debug.
+    const int level = r->main ? APLOG_DEBUG : APLOG_INFO;
+    if (APLOG_R_IS_LEVEL(r, level))
+        ap_log_rerror(APLOG_MARK, level, 0, r, PP_TAG(201) "denied %s: MAC %s, path %s: %s%s%s", r->method,
+                      id.auth.claimed ? id.auth.claimed->str().c_str() : "-", r->uri, denial_reason(d.denial),
+                      d.detail.empty() ? "" : ", ", d.detail.c_str());
+    return HTTP_FORBIDDEN;
+}
+
+int fail_closed(request_rec* r, const char* what) {
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PP_TAG(903) "access check failed, denying: %s", what);
+    apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", "deny:error");
+    return HTTP_INTERNAL_SERVER_ERROR;
 }
 
 }  // namespace
 
+int check_device_access_early(request_rec* r) noexcept {
+    try {
+        return decide(r);
+    } catch (const std::exception& e) {
+        return fail_closed(r, e.what());
+    } catch (...) {
+        return fail_closed(r, "unknown error");
+    }
+}
+
 int check_device_access(request_rec* r) noexcept {
     try {
-        const DirConfig* conf = dir_config(r);
-        // An allow-list means devices are required, unless switched off
-        // explicitly (a bootstrap directory below one with a list).
-        if (!is_on(conf->require_device, conf->acl != nullptr)) return DECLINED;
-        r->no_cache = 1;  // a cache would hand one phone's file to the next client
-
-        ClientFacts client;
-        if (const CertificateFacts* cert = certificate_facts(r)) {
-            client.has_certificate = true;
-            const char* verify = ssl_var(r, "SSL_CLIENT_VERIFY");
-            client.verified = verify && std::strcmp(verify, "SUCCESS") == 0;
-            client.mac = device_mac_from_cn(cert->cn, cn_pattern(conf));
-            client.fingerprint = cert->fingerprint;
+        const int status = decide(r);
+        if (status != DECLINED) return status;
+        if (requires_device(dir_config(r)) && spelling_would_answer(r)) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          PP_TAG(208) "refused GET %s: CheckSpelling is on where PolyProvRequireDevice is on; "
+                          "its answer would name other phones' files (turn CheckSpelling off here)",
+                          r->uri);
+            return HTTP_FORBIDDEN;
         }
-        std::shared_ptr<const Acl> acl = conf->acl ? current_acl(r, *conf->acl) : nullptr;
-        const AccessDecision d =
-            decide_access(client, acl.get(), is_on(conf->match_uri, true), requested_paths(r, conf), path_pattern(conf));
-
-        if (client.mac) apr_table_set(r->subprocess_env, "POLYPROV_MAC", client.mac->str().c_str());
-        if (d.entry && !d.entry->label.empty()) apr_table_set(r->subprocess_env, "POLYPROV_LABEL", d.entry->label.c_str());
-        apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", decision_string(d.denial));
-        set_access_note(r, d.denial == Denial::none, client.mac);
-        if (d.denial == Denial::none) return DECLINED;
-
-        // One line per denied request; the subrequests a request makes say it at debug.
-        const int level = r->main ? APLOG_DEBUG : APLOG_INFO;
-        if (APLOG_R_IS_LEVEL(r, level))
-            ap_log_rerror(APLOG_MARK, level, 0, r, PP_TAG(201) "denied %s: MAC %s, path %s: %s%s%s",
-                          r->method, client.mac ? client.mac->str().c_str() : "-", r->uri,
-                          decision_string(d.denial) + 5, d.detail.empty() ? "" : ", ", d.detail.c_str());
-        return HTTP_FORBIDDEN;
+        return DECLINED;
     } catch (const std::exception& e) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PP_TAG(903) "access check failed, denying: %s", e.what());
+        return fail_closed(r, e.what());
     } catch (...) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PP_TAG(903) "access check failed, denying");
+        return fail_closed(r, "unknown error");
     }
-    apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", "deny:error");
-    return HTTP_INTERNAL_SERVER_ERROR;  // fail closed
 }
 
 }  // namespace polyprov::glue

@@ -2,11 +2,12 @@
 
 #include "edge.h"
 #include "glue.hpp"
+#include "shared_files.hpp"
 
 #include <cstdlib>
 #include <cstring>
-#include <type_traits>
 
+#include <polyprov/access_policy.hpp>
 #include <polyprov/content_range.hpp>
 #include <polyprov/error.hpp>
 
@@ -21,54 +22,37 @@ const MacPattern& default_pattern() {
     return pattern;
 }
 
-const AccessNote* access_note(const request_rec* r) {
-    return static_cast<const AccessNote*>(ap_get_module_config(r->request_config, &polyprov_module));
-}
-
-void set_access_note(request_rec* r, bool allowed, std::optional<Mac> mac) {
-    static_assert(std::is_trivially_destructible_v<AccessNote>, "lives in r->pool without a cleanup");
-    auto* note = new (apr_palloc(r->pool, sizeof(AccessNote))) AccessNote{allowed, mac};
-    ap_set_module_config(r->request_config, &polyprov_module, note);
-}
-
-std::shared_ptr<const Acl> current_acl(request_rec* r, AclFile& file) {
-    AclFile::View view = file.current();
-    if (view.reloaded)
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, PP_TAG(202) "reloaded %s: %s", file.path().c_str(),
-                      view.reloaded->c_str());
-    if (view.failed) ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PP_TAG(203) "%s", view.failed->c_str());
-    return std::move(view.acl);
+const std::vector<std::string>& opened_methods(const DirConfig* d) {
+    static const std::vector<std::string> none;
+    return d->opened_methods ? *d->opened_methods : none;
 }
 
 namespace {
 
-// The <Directory> a directive sits in, when it is a plain path (not a
-// regex, not a <Location>): r->filename below it can be checked too.
-const char* directory_section(cmd_parms* cmd) {
-    const ap_directive_t* parent = cmd->directive ? cmd->directive->parent : nullptr;
-    if (!parent || !cmd->path || strcasecmp(parent->directive, "<Directory") != 0) return nullptr;
-    if (parent->args && parent->args[0] == '~') return nullptr;
-    return cmd->path;
-}
+// Every PolyProv directive: a setting that applies to some methods only
+// (<Limit POST> PolyProvRequireDevice off) would open the others' way in.
+const char* check_context(cmd_parms* cmd) { return ap_check_cmd_context(cmd, NOT_IN_LIMIT); }
 
-void note_section(cmd_parms* cmd, DirConfig* conf) {
-    if (const char* dir = directory_section(cmd)) conf->fs_root = dir;
-}
-
-const char* set_pattern(cmd_parms* cmd, const char* directive, const char* regex, const MacPattern** slot) {
+const char* set_pattern(cmd_parms* cmd, const char* regex, const MacPattern** slot) {
+    if (const char* err = check_context(cmd)) return err;
     try {
         *slot = pool_owned(cmd->pool, new MacPattern(MacPattern::compile(regex)));
         return nullptr;
     } catch (const std::exception& e) {
-        return apr_psprintf(cmd->pool, "%s: %s", directive, e.what());
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, e.what());
     }
+}
+
+const char* set_flag(cmd_parms* cmd, int flag, Tristate* slot) {
+    if (const char* err = check_context(cmd)) return err;
+    *slot = flag ? on : off;
+    return nullptr;
 }
 
 }  // namespace
 }  // namespace polyprov::glue
 
 using polyprov::glue::DirConfig;
-using polyprov::glue::Tristate;
 
 extern "C" void* polyprov_create_dir_config(apr_pool_t* p, char*) {
     auto* conf = static_cast<DirConfig*>(apr_pcalloc(p, sizeof(DirConfig)));
@@ -88,67 +72,86 @@ extern "C" void* polyprov_merge_dir_config(apr_pool_t* p, void* base_v, void* ad
     m->acl = add->acl ? add->acl : base->acl;
     m->mac_pattern = add->mac_pattern ? add->mac_pattern : base->mac_pattern;
     m->cn_pattern = add->cn_pattern ? add->cn_pattern : base->cn_pattern;
-    m->fs_root = add->fs_root ? add->fs_root : base->fs_root;
     m->upload = add->upload != polyprov::glue::unset ? add->upload : base->upload;
     m->upload_max = add->upload_max ? add->upload_max : base->upload_max;
     m->upload_keep = add->upload_keep >= 0 ? add->upload_keep : base->upload_keep;
+    m->opened_methods = add->opened_methods ? add->opened_methods : base->opened_methods;
     return m;
 }
 
 extern "C" const char* polyprov_set_require_device(cmd_parms* cmd, void* dir, int flag) {
-    auto* conf = static_cast<DirConfig*>(dir);
-    conf->require_device = flag ? polyprov::glue::on : polyprov::glue::off;
-    polyprov::glue::note_section(cmd, conf);
-    return nullptr;
+    return polyprov::glue::set_flag(cmd, flag, &static_cast<DirConfig*>(dir)->require_device);
 }
 
 extern "C" const char* polyprov_set_match_uri(cmd_parms* cmd, void* dir, int flag) {
-    auto* conf = static_cast<DirConfig*>(dir);
-    conf->match_uri = flag ? polyprov::glue::on : polyprov::glue::off;
-    polyprov::glue::note_section(cmd, conf);
-    return nullptr;
+    return polyprov::glue::set_flag(cmd, flag, &static_cast<DirConfig*>(dir)->match_uri);
+}
+
+extern "C" const char* polyprov_set_upload(cmd_parms* cmd, void* dir, int flag) {
+    return polyprov::glue::set_flag(cmd, flag, &static_cast<DirConfig*>(dir)->upload);
 }
 
 extern "C" const char* polyprov_set_acl_file(cmd_parms* cmd, void* dir, const char* arg) {
-    auto* conf = static_cast<DirConfig*>(dir);
+    if (const char* err = polyprov::glue::check_context(cmd)) return err;
     const char* path = ap_server_root_relative(cmd->pool, arg);
-    if (!path) return apr_psprintf(cmd->pool, "PolyProvACLFile: invalid path '%s'", arg);
+    if (!path) return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
     try {
-        conf->acl = polyprov::glue::pool_owned(cmd->pool, new polyprov::AclFile(path));
-        polyprov::glue::note_section(cmd, conf);
+        static_cast<DirConfig*>(dir)->acl = polyprov::glue::shared_acl_file(cmd, path);
         return nullptr;
     } catch (const std::exception& e) {
-        return apr_psprintf(cmd->pool, "PolyProvACLFile: %s", e.what());
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, e.what());
     }
 }
 
 extern "C" const char* polyprov_set_mac_pattern(cmd_parms* cmd, void* dir, const char* regex) {
-    return polyprov::glue::set_pattern(cmd, "PolyProvMACPattern", regex, &static_cast<DirConfig*>(dir)->mac_pattern);
+    return polyprov::glue::set_pattern(cmd, regex, &static_cast<DirConfig*>(dir)->mac_pattern);
 }
 
 extern "C" const char* polyprov_set_cn_pattern(cmd_parms* cmd, void* dir, const char* regex) {
-    return polyprov::glue::set_pattern(cmd, "PolyProvCNPattern", regex, &static_cast<DirConfig*>(dir)->cn_pattern);
-}
-
-extern "C" const char* polyprov_set_upload(cmd_parms*, void* dir, int flag) {
-    static_cast<DirConfig*>(dir)->upload = flag ? polyprov::glue::on : polyprov::glue::off;
-    return nullptr;
+    return polyprov::glue::set_pattern(cmd, regex, &static_cast<DirConfig*>(dir)->cn_pattern);
 }
 
 extern "C" const char* polyprov_set_upload_max_size(cmd_parms* cmd, void* dir, const char* arg) {
+    if (const char* err = polyprov::glue::check_context(cmd)) return err;
     const auto size = polyprov::parse_byte_size(arg);
     if (!size)
-        return apr_psprintf(cmd->pool, "PolyProvUploadMaxSize: '%s' is not a size (a number, optionally "
-                                       "followed by K, M or G; powers of 1024)", arg);
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a size (a number, optionally "
+                                       "followed by K, M or G; powers of 1024)", cmd->cmd->name, arg);
     static_cast<DirConfig*>(dir)->upload_max = *size;
     return nullptr;
 }
 
 extern "C" const char* polyprov_set_upload_keep(cmd_parms* cmd, void* dir, const char* arg) {
+    if (const char* err = polyprov::glue::check_context(cmd)) return err;
     char* end = nullptr;
     const long keep = std::strtol(arg, &end, 10);
     if (!*arg || *end || keep < 0 || keep > 999)
-        return apr_psprintf(cmd->pool, "PolyProvUploadKeep: '%s' is not a number from 0 to 999", arg);
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 0 to 999", cmd->cmd->name, arg);
     static_cast<DirConfig*>(dir)->upload_keep = static_cast<int>(keep);
     return nullptr;
+}
+
+extern "C" const char* polyprov_set_allow_methods(cmd_parms* cmd, void* dir, const char* method) {
+    if (const char* err = polyprov::glue::check_context(cmd)) return err;
+    for (const char* c = method; *c; ++c)
+        if (!((*c >= 'A' && *c <= 'Z') || *c == '-' || *c == '_'))
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a method name (upper case, as clients send it)",
+                                cmd->cmd->name, method);
+    if (!polyprov::method_may_be_opened(method))
+        return apr_psprintf(cmd->pool,
+                            "%s: %s cannot be opened: %s", cmd->cmd->name, method,
+                            std::strcmp(method, "PROPFIND") == 0
+                                ? "its answer lists a directory, naming other phones' files"
+                                : "the module always decides it (GET, HEAD, OPTIONS by the read rule, PUT by "
+                                  "PolyProvUpload)");
+    auto* conf = static_cast<DirConfig*>(dir);
+    try {
+        // Each section starts its own list; the method is added to it.
+        auto* list = const_cast<std::vector<std::string>*>(conf->opened_methods);
+        if (!list) conf->opened_methods = list = polyprov::glue::pool_owned(cmd->pool, new std::vector<std::string>);
+        list->push_back(method);
+        return nullptr;
+    } catch (const std::exception& e) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, e.what());
+    }
 }

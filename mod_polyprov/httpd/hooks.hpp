@@ -11,13 +11,21 @@ namespace polyprov::glue {
 int check_waiver_config(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s) noexcept;
 int install_waiver(server_rec* s, apr_pool_t* pconf, int is_proxy, SSL_CTX* ctx) noexcept;
 
+// connection_state.cpp
+int note_tls_connection(conn_rec* c, SSL* ssl, int is_proxy) noexcept;
+
+// shared_files.cpp
+int start_file_watcher(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s) noexcept;
+
 // request_env_hook.cpp
 int set_certificate_env(request_rec* r) noexcept;
 
 // access_hook.cpp
-int check_device_access(request_rec* r) noexcept;
+int check_device_access_early(request_rec* r) noexcept;   // type checker, before mod_negotiation
+int check_device_access(request_rec* r) noexcept;         // fixups
 
 // upload_handler.cpp
 int handle_upload(request_rec* r) noexcept;
+int serve_uploads_as_data(request_rec* r) noexcept;
 
 }  // namespace polyprov::glue

@@ -11,12 +11,20 @@
 extern "C" void polyprov_register_hooks(apr_pool_t*) {
     using namespace polyprov::glue;
     ap_hook_check_config(check_waiver_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_post_config(start_file_watcher, nullptr, nullptr, APR_HOOK_MIDDLE);
     // Before mod_setenvif's server-wide SetEnvIf, which runs here too.
     ap_hook_post_read_request(set_certificate_env, nullptr, nullptr, APR_HOOK_FIRST);
-    // First among fixups: deny before anything else acts on the request.
+    // Before mod_negotiation's MultiViews answers from the directory.
+    static const char* const before_negotiation[] = {"mod_negotiation.c", nullptr};
+    ap_hook_type_checker(check_device_access_early, nullptr, before_negotiation, APR_HOOK_FIRST);
+    // First among fixups: deny before anything else acts on the request
+    // (mod_speling, mod_dav's own checks, handlers' fixups).
     ap_hook_fixups(check_device_access, nullptr, nullptr, APR_HOOK_FIRST);
+    // After mod_mime has typed the file: uploads are data.
+    ap_hook_fixups(serve_uploads_as_data, nullptr, nullptr, APR_HOOK_MIDDLE);
     // Before mod_dav and the default handler (which would answer PUT with 405).
     ap_hook_handler(handle_upload, nullptr, nullptr, APR_HOOK_FIRST);
-    // Optional: runs only when mod_ssl is loaded, whatever the LoadModule order.
+    // Optional: run only when mod_ssl is loaded, whatever the LoadModule order.
     APR_OPTIONAL_HOOK(ssl, init_server, install_waiver, nullptr, nullptr, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ssl, pre_handshake, note_tls_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
 }

@@ -47,6 +47,7 @@ extern "C" void* polyprov_merge_server_config(apr_pool_t* p, void* base_v, void*
 }
 
 extern "C" const char* polyprov_set_accept_expired(cmd_parms* cmd, void*, const char* word) {
+    if (const char* err = ap_check_cmd_context(cmd, NOT_IN_LIMIT)) return err;
     auto* conf = polyprov::glue::server_config(cmd->server);
     const auto mode = polyprov::parse_expiry_mode(word);
     if (!mode)
@@ -58,6 +59,7 @@ extern "C" const char* polyprov_set_accept_expired(cmd_parms* cmd, void*, const 
 }
 
 extern "C" const char* polyprov_set_trust_anchor_file(cmd_parms* cmd, void*, const char* arg) {
+    if (const char* err = ap_check_cmd_context(cmd, NOT_IN_LIMIT)) return err;
     auto* conf = polyprov::glue::server_config(cmd->server);
     const char* path = ap_server_root_relative(cmd->pool, arg);
     if (!path) return apr_psprintf(cmd->pool, "PolyProvTrustAnchorFile: invalid path '%s'", arg);

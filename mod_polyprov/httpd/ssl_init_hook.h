@@ -1,6 +1,7 @@
-/* mod_ssl's optional init_server hook, run once per SSL-enabled server
- * context. Debian does not ship mod_ssl_openssl.h, which declares it; the
- * declaration below matches httpd 2.4's. */
+/* mod_ssl's optional hooks the module uses: init_server (run once per
+ * SSL-enabled server context) and pre_handshake (run for every new TLS
+ * connection). Debian does not ship mod_ssl_openssl.h, which declares
+ * them; the declarations below match httpd 2.4's. */
 #ifndef POLYPROV_SSL_INIT_HOOK_H
 #define POLYPROV_SSL_INIT_HOOK_H
 
@@ -15,6 +16,7 @@
 extern "C" {
 #endif
 typedef int ssl_HOOK_init_server_t(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx);
+typedef int ssl_HOOK_pre_handshake_t(conn_rec *c, SSL *ssl, int is_proxy);
 #ifdef __cplusplus
 }
 #endif

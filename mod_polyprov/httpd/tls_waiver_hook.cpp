@@ -1,6 +1,7 @@
 // Installs the expiry waiver on each virtual host's SSL_CTX (mod_ssl's
 // init_server hook) and refuses configurations that could not work.
 
+#include "connection_state.hpp"
 #include "glue.hpp"
 #include "hooks.hpp"
 #include "server_config.hpp"
@@ -9,18 +10,30 @@
 
 #include <polyprov/client_cert.hpp>
 #include <polyprov/mac.hpp>
+#include <polyprov/printable.hpp>
+#include <polyprov/waiver_record.hpp>
 
 namespace polyprov::glue {
 namespace {
 
-// Called by the core once per handshake whose verification succeeded only
-// because an expiry was waived.
-void log_waived(const WaivedExpiry& event, void* user) noexcept {
+// Called by the core once per handshake whose verification succeeded:
+// records what was waived on the connection and in its TLS session, and
+// logs a waived expiry.
+void on_verified(const WaivedExpiry& event, void* user) noexcept {
     try {
+        if (event.ssl) {
+            WaiverRecord record;
+            record.leaf = event.leaf_waived;
+            record.ca = event.ca_waived;
+            if (event.anchor)
+                if (const auto fp = certificate_sha256(event.anchor)) record.anchor = *fp;
+            record_waiver(event.ssl, record);
+        }
+        if (event.waived_count == 0) return;
         const auto* s = static_cast<const server_rec*>(user);
         const auto* c = event.ssl ? static_cast<const conn_rec*>(SSL_get_app_data(event.ssl)) : nullptr;
         if (!c || !APLOG_CS_IS_LEVEL(c, s, APLOG_INFO)) return;
-        const std::string cn = subject_common_name(event.leaf);
+        const std::string cn = printable(subject_common_name(event.leaf));
         const auto mac = Mac::parse(cn);
         const std::string expiry = not_after_iso8601(event.expired);
         ap_log_cserror(APLOG_MARK, APLOG_INFO, 0, c, s,
@@ -67,7 +80,7 @@ int install_waiver(server_rec* s, apr_pool_t* pconf, int is_proxy, SSL_CTX* ctx)
     try {
         const ServerConfig* conf = server_config(s);
         if (conf->accept_expired == ExpiryMode::off || !conf->anchors) return OK;
-        auto* waiver = pool_owned(pconf, new ExpiryWaiver(conf->accept_expired, conf->anchors, &log_waived, s));
+        auto* waiver = pool_owned(pconf, new ExpiryWaiver(conf->accept_expired, conf->anchors, &on_verified, s));
         waiver->install(ctx);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                      PP_TAG(104) "expiry waiver '%s' installed, %" APR_SIZE_T_FMT " trust anchor(s) from %s",

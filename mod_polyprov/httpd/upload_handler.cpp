@@ -5,17 +5,20 @@
 #include "dir_config.hpp"
 #include "glue.hpp"
 #include "hooks.hpp"
+#include "request_note.hpp"
 
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
 
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 
 #include <polyprov/access_policy.hpp>
-#include <polyprov/content_range.hpp>
+#include <polyprov/upload_request.hpp>
 #include <polyprov/upload_store.hpp>
 
 // APR's bucket-ring macros (APR_BRIGADE_SENTINEL) compute their sentinel
@@ -98,14 +101,33 @@ int refuse(request_rec* r, const Failure& f, const std::optional<Mac>& mac, cons
     return f.status;
 }
 
+// Temporaries of uploads cut short (a child killed mid-body) are swept when
+// the directory is next written, at most every few minutes per directory
+// and process: a readdir of a busy log directory is not free.
+void sweep_now_and_then(request_rec* r, const UploadDirectory& dir, const std::string& path) {
+    static std::mutex mutex;
+    static std::map<std::string, apr_time_t> last_sweep;
+    constexpr apr_time_t kEvery = apr_time_from_sec(300);
+    constexpr long kIdleSeconds = 900;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        apr_time_t& last = last_sweep[path];
+        if (r->request_time - last < kEvery) return;
+        last = r->request_time;
+    }
+    if (const unsigned removed = dir.sweep_stale_temporaries(kIdleSeconds))
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, PP_TAG(303) "removed %u stale upload temporar%s in %s", removed,
+                      removed == 1 ? "y" : "ies", path.c_str());
+}
+
 int upload(request_rec* r, const DirConfig* conf) {
-    const AccessNote* note = access_note(r);
-    const std::optional<Mac> mac = note ? note->mac : std::nullopt;
+    const RequestNote* note = find_request_note(r);
+    const std::optional<Mac> mac = note && note->decided && note->denial == Denial::none ? note->device : std::nullopt;
     const char* range_header = apr_table_get(r->headers_in, "Content-Range");
 
     // Only a device the access check admitted, only a plain file name in
     // this directory (no directory creation), only a name with its own MAC.
-    if (!note || !note->allowed || !mac)
+    if (!mac)
         return refuse(r, {HTTP_FORBIDDEN, "not-writable", "no authenticated device (PolyProvRequireDevice on is needed)"},
                       mac, range_header);
     if (!r->filename || (r->path_info && *r->path_info))
@@ -115,43 +137,22 @@ int upload(request_rec* r, const DirConfig* conf) {
         return refuse(r, {HTTP_FORBIDDEN, "not-writable", "not a file name"}, mac, range_header);
     const std::string directory(r->filename, static_cast<std::size_t>(slash - r->filename));
     const std::string name(slash + 1);
-    if (!may_write(name, *mac, path_pattern(conf)))
-        return refuse(r, {HTTP_FORBIDDEN, "not-writable",
-                          "not a name this device may write (its own MAC; [A-Za-z0-9._-]; .log, .cfg or .xml)"},
-                      mac, range_header);
 
-    std::optional<ContentRange> range;
-    if (range_header) {
-        range = parse_content_range(range_header);
-        if (!range) return refuse(r, {HTTP_BAD_REQUEST, "bad-range", "malformed Content-Range"}, mac, range_header);
-    }
     const UploadLimits limits{conf->upload_max ? conf->upload_max : kDefaultUploadMax,
                               static_cast<unsigned>(conf->upload_keep >= 0 ? conf->upload_keep : kDefaultUploadKeep)};
-    const std::uint64_t expected = range ? range->length() : 0;
-    if (range && expected > limits.max_size)
-        return refuse(r, {HTTP_REQUEST_ENTITY_TOO_LARGE, "too-large", "range larger than PolyProvUploadMaxSize"}, mac,
-                      range_header);
-    if (const char* cl = apr_table_get(r->headers_in, "Content-Length")) {
-        apr_off_t length = 0;
-        if (apr_strtoff(&length, cl, nullptr, 10) == APR_SUCCESS && length >= 0) {
-            if (static_cast<std::uint64_t>(length) > limits.max_size)
-                return refuse(r, {HTTP_REQUEST_ENTITY_TOO_LARGE, "too-large", "body larger than PolyProvUploadMaxSize"},
-                              mac, range_header);
-            if (range && static_cast<std::uint64_t>(length) != expected)
-                return refuse(r, {HTTP_BAD_REQUEST, "bad-length", "Content-Length does not match Content-Range"}, mac,
-                              range_header);
-        }
-    }
+    const UploadPlan plan = plan_upload(name, *mac, range_header, apr_table_get(r->headers_in, "Content-Length"),
+                                        limits.max_size);
+    if (plan.status != 0) return refuse(r, {plan.status, plan.reason, plan.detail}, mac, range_header);
 
     UploadDirectory dir(directory);
+    sweep_now_and_then(r, dir, directory);
     StagedBody staged = dir.stage();
     if (auto failure = receive_body(r, staged, limits.max_size)) return refuse(r, *failure, mac, range_header);
-    if (range && staged.size() != expected)
-        return refuse(r, {HTTP_BAD_REQUEST, "bad-length",
-                          "body has " + std::to_string(staged.size()) + " bytes, the range " + std::to_string(expected)},
-                      mac, range_header);
+    if (auto mismatch = body_mismatch(plan, staged.size()))
+        return refuse(r, {HTTP_BAD_REQUEST, "bad-length", *mismatch}, mac, range_header);
 
-    const UploadResult result = range ? dir.write_at(name, range->first, staged, limits) : dir.replace(name, staged, limits);
+    const UploadResult result =
+        plan.range ? dir.write_at(name, plan.range->first, staged, limits) : dir.replace(name, staged, limits);
     const int status = status_of(result.status);
     if (status == HTTP_RANGE_NOT_SATISFIABLE)
         apr_table_setn(r->err_headers_out, "Content-Range",
@@ -173,7 +174,7 @@ int handle_upload(request_rec* r) noexcept {
     try {
         if (r->method_number != M_PUT) return DECLINED;
         const DirConfig* conf = dir_config(r);
-        if (!is_on(conf->upload, false)) return DECLINED;
+        if (!uploads_on(conf)) return DECLINED;
         return upload(r, conf);
     } catch (const std::exception& e) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PP_TAG(904) "upload failed: %s", e.what());
@@ -181,6 +182,25 @@ int handle_upload(request_rec* r) noexcept {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PP_TAG(904) "upload failed");
     }
     return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+// What phones upload is served back as data: text/plain or
+// application/xml with nosniff, whatever mime.types says of the name.
+int serve_uploads_as_data(request_rec* r) noexcept {
+    try {
+        const DirConfig* conf = dir_config(r);
+        if (!uploads_on(conf) || !r->filename) return DECLINED;
+        apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+        if (r->finfo.filetype == APR_REG) {
+            const char* slash = std::strrchr(r->filename, '/');
+            ap_set_content_type(r, upload_content_type(slash ? slash + 1 : r->filename));
+            r->content_encoding = nullptr;
+            r->content_languages = nullptr;
+        }
+    } catch (...) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return DECLINED;
 }
 
 }  // namespace polyprov::glue

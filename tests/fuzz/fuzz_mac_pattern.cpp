@@ -18,6 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // path is "own", the device's MAC was found in it.
     if (verdict == polyprov::PathVerdict::own && text.find_first_of("0123456789") == std::string_view::npos) std::abort();
     polyprov::device_mac_from_cn(text, pattern);
-    polyprov::may_write(text, device, pattern);
+    polyprov::upload_name_allowed(text, device);
+    polyprov::names_module_file(text);
     return 0;
 }

@@ -11,20 +11,22 @@ const MacPattern& def() {
     return p;
 }
 Mac mac(const char* s) { return *Mac::parse(s); }
-const Sha256 kPin = *parse_fingerprint(std::string(64, 'A'));
-const Sha256 kOther = *parse_fingerprint(std::string(64, 'B'));
 
-ClientFacts verified_phone(const char* m) {
-    ClientFacts c;
-    c.has_certificate = true;
-    c.verified = true;
-    c.mac = mac(m);
-    c.fingerprint = kOther;
-    return c;
+Authentication device(const char* m) {
+    Authentication a;
+    a.device = a.claimed = mac(m);
+    return a;
 }
 
-Denial decide(const ClientFacts& c, const Acl* acl, const char* path, bool match_uri = true) {
-    return decide_access(c, acl, match_uri, {path}, def()).denial;
+Denial decide(const Authentication& a, std::vector<std::string_view> paths, MethodRule rule = MethodRule::read,
+              bool match_uri = true, std::string_view upload_name = {}) {
+    AccessRequest request;
+    request.rule = rule;
+    request.method = "GET";
+    request.match_uri = match_uri;
+    request.paths = std::move(paths);
+    request.upload_name = upload_name;
+    return decide_access(a, request, def()).denial;
 }
 
 }  // namespace
@@ -54,56 +56,88 @@ TEST(DecideAccess, Vocabulary) {
     EXPECT_STREQ(decision_string(Denial::none), "allow");
     EXPECT_STREQ(decision_string(Denial::mac_mismatch), "deny:mac-mismatch");
     EXPECT_STREQ(decision_string(Denial::cn_no_mac), "deny:cn-no-mac");
+    EXPECT_STREQ(denial_reason(Denial::not_in_acl), "not-in-acl");
+    EXPECT_STREQ(denial_reason(Denial::none), "");
 }
 
-TEST(DecideAccess, NeedsACertificateWithAMacThatVerified) {
-    EXPECT_EQ(decide(ClientFacts{}, nullptr, "/000000000000.cfg"), Denial::no_cert);
-    ClientFacts no_mac = verified_phone("0004F2000001");
-    no_mac.mac.reset();
-    EXPECT_EQ(decide(no_mac, nullptr, "/000000000000.cfg"), Denial::cn_no_mac);
-    ClientFacts unverified = verified_phone("0004F2000001");
-    unverified.verified = false;
-    EXPECT_EQ(decide(unverified, nullptr, "/000000000000.cfg"), Denial::unverified);
-    EXPECT_EQ(decide(verified_phone("0004F2000001"), nullptr, "/000000000000.cfg"), Denial::none);
-}
-
-TEST(DecideAccess, AclAllowsListedDevicesOnly) {
-    const Acl acl = Acl::parse("0004F2000001 label=desk\n", "a.acl");
-    const auto d = decide_access(verified_phone("0004F2000001"), &acl, true, {"/0004F2000001.cfg"}, def());
-    EXPECT_EQ(d.denial, Denial::none);
-    ASSERT_NE(d.entry, nullptr);
-    EXPECT_EQ(d.entry->label, "desk");
-    EXPECT_EQ(decide(verified_phone("0004F2000002"), &acl, "/000000000000.cfg"), Denial::not_in_acl);
-}
-
-TEST(DecideAccess, PinnedSelfSignedPhone) {
-    const Acl acl = Acl::parse("0004F200000C sha256=" + std::string(64, 'A') + "\n", "a.acl");
-    ClientFacts phone = verified_phone("0004F200000C");
-    phone.verified = false;  // self-signed: mod_ssl says FAILED/GENEROUS
-    phone.fingerprint = kPin;
-    EXPECT_EQ(decide(phone, &acl, "/0004F200000C.cfg"), Denial::none);
-    phone.fingerprint = kOther;  // same CN, other certificate
-    EXPECT_EQ(decide(phone, &acl, "/0004F200000C.cfg"), Denial::unverified);
-    phone.verified = true;       // even a verified certificate is not the pinned one
-    EXPECT_EQ(decide(phone, &acl, "/0004F200000C.cfg"), Denial::unverified);
+TEST(DecideAccess, AnUnauthenticatedRequestKeepsItsReason) {
+    Authentication a;
+    a.denial = Denial::not_in_acl;
+    a.claimed = mac("0004F2000001");
+    EXPECT_EQ(decide(a, {"/000000000000.cfg"}), Denial::not_in_acl);
+    // Without a device there is nothing to allow, whatever the reason says.
+    EXPECT_EQ(decide(Authentication{}, {"/000000000000.cfg"}), Denial::unverified);
 }
 
 TEST(DecideAccess, PathsMustBeOwnOrShared) {
-    const auto me = verified_phone("0004F2000001");
-    EXPECT_EQ(decide(me, nullptr, "/0004F2000002.cfg"), Denial::mac_mismatch);
-    EXPECT_EQ(decide(me, nullptr, "/0004F2000002.cfg", false), Denial::none) << "PolyProvMatchURI off";
-    EXPECT_EQ(decide_access(me, nullptr, true, {"/cfg", "0004F2000002.cfg"}, def()).denial, Denial::mac_mismatch)
-        << "the mapped file names another phone";
+    const auto me = device("0004F2000001");
+    EXPECT_EQ(decide(me, {"/0004F2000001.cfg"}), Denial::none);
+    EXPECT_EQ(decide(me, {"/0004F2000002.cfg"}), Denial::mac_mismatch);
+    EXPECT_EQ(decide(me, {"/0004F2000002.cfg"}, MethodRule::read, false), Denial::none) << "PolyProvMatchURI off";
+    EXPECT_EQ(decide(me, {"/reception/x.cfg", "/srv/vault/0004F2000002/x.cfg"}), Denial::mac_mismatch)
+        << "the mapped file's directory names another phone (an Alias)";
 }
 
-TEST(MayWrite, OwnLogsOverridesAndListsOnly) {
+TEST(DecideAccess, MethodsAndModuleFiles) {
+    const auto me = device("0004F2000001");
+    EXPECT_EQ(decide(me, {"/logs/0004F2000001-app.log"}, MethodRule::refused), Denial::not_writable);
+    EXPECT_EQ(decide(me, {"/logs/.polyprov.lock"}), Denial::not_writable);
+    EXPECT_EQ(decide(me, {"/logs/x", "/srv/logs/.polyprov-upload-1-abc"}), Denial::not_writable);
+    EXPECT_EQ(decide(me, {"/logs/0004F2000001-app.log"}, MethodRule::upload, true, "0004F2000001-app.log"),
+              Denial::none);
+    EXPECT_EQ(decide(me, {"/logs/0004F2000001.cfg"}, MethodRule::upload, true, "0004F2000001.cfg"),
+              Denial::not_writable);
+}
+
+TEST(MethodRule, DecidedOrRefused) {
+    const std::vector<std::string> none, opened{"POST", "MOVE"};
+    EXPECT_EQ(method_rule("GET", false, none), MethodRule::read);
+    EXPECT_EQ(method_rule("HEAD", false, none), MethodRule::read);
+    EXPECT_EQ(method_rule("OPTIONS", false, none), MethodRule::read);
+    EXPECT_EQ(method_rule("PUT", true, none), MethodRule::upload);
+    EXPECT_EQ(method_rule("PUT", false, none), MethodRule::refused);
+    for (const char* m : {"DELETE", "MOVE", "COPY", "MKCOL", "PROPPATCH", "PROPFIND", "LOCK", "UNLOCK", "POST",
+                          "PATCH", "TRACE", "get"})
+        EXPECT_EQ(method_rule(m, true, none), MethodRule::refused) << m;
+    EXPECT_EQ(method_rule("POST", false, opened), MethodRule::read);
+    EXPECT_EQ(method_rule("MOVE", false, opened), MethodRule::read);
+    EXPECT_EQ(method_rule("DELETE", false, opened), MethodRule::refused);
+    EXPECT_FALSE(method_may_be_opened("PROPFIND")) << "it lists other phones' files";
+    EXPECT_FALSE(method_may_be_opened("GET"));
+    EXPECT_EQ(method_rule("PROPFIND", false, {"PROPFIND"}), MethodRule::refused);
+}
+
+TEST(ModuleFiles, AnyComponentAnyCase) {
+    EXPECT_TRUE(names_module_file("/logs/.polyprov.lock"));
+    EXPECT_TRUE(names_module_file("/logs/.POLYPROV.LOCK"));
+    EXPECT_TRUE(names_module_file("/logs/.polyprov.lock/x"));
+    EXPECT_TRUE(names_module_file(".polyprov-upload-12-00ff"));
+    EXPECT_FALSE(names_module_file("/logs/x.polyprov.lock"));
+    EXPECT_FALSE(names_module_file("/logs/polyprov.lock"));
+    EXPECT_FALSE(names_module_file("/"));
+}
+
+TEST(UploadName, TheDevicesOwnNamesOnly) {
     const Mac me = mac("0004F2000001");
     for (const char* ok : {"0004F2000001-app.log", "0004f2000001-boot.LOG", "0004F2000001-phone.cfg",
-                           "0004F2000001-calls.xml", "0004F2000001-directory.xml", "0004F2000001.cfg"})
-        EXPECT_TRUE(may_write(ok, me, def())) << ok;
-    for (const char* bad : {"0004F2000002-app.log", "000000000000-app.log", "app.log", ".0004F2000001-app.log",
-                            "0004F2000001.php", "0004F2000001.html", "0004F2000001.shtml", "0004F2000001.cgi",
-                            "0004F2000001-app.log.php", "0004F2000001-app", "0004F2000001 app.log",
-                            "0004F2000001%0a.log", "0004F2000001;x.log", "", "0004F2000001-app.log/"})
-        EXPECT_FALSE(may_write(bad, me, def())) << bad;
+                           "0004F2000001-web.cfg", "0004F2000001-Web.cfg", "0004F2000001-calls.xml",
+                           "0004F2000001-directory.xml", "0004F2000001-a_b-c.log"})
+        EXPECT_TRUE(upload_name_allowed(ok, me)) << ok;
+    for (const char* bad :
+         {"0004F2000001.cfg", "0004F2000001.log", "0004F2000001-.log", "0004F2000002-app.log", "000000000000-app.log",
+          "app.log", ".0004F2000001-app.log", "0004F2000001.php", "0004F2000001-x.html", "0004F2000001-x.shtml",
+          "0004F2000001-x.html.log", "0004F2000001-app.log.php", "0004F2000001-app", "0004F2000001 app.log",
+          "0004F2000001-a b.log", "0004F2000001%0a.log", "0004F2000001;x.log", "", "0004F2000001-app.log/",
+          "00:04:F2:00:00:01-app.log", "0004F20000011-app.log", "x0004F2000001-app.log", "0004F2000001-app.txt",
+          "0004F2000001-app.log.", "0004F2000001-a.b.log"})
+        EXPECT_FALSE(upload_name_allowed(bad, me)) << bad;
+    EXPECT_FALSE(upload_name_allowed("0004F2000001-" + std::string(300, 'a') + ".log", me));
+}
+
+TEST(UploadName, ServedAsData) {
+    EXPECT_STREQ(upload_content_type("0004F2000001-calls.xml"), "application/xml");
+    EXPECT_STREQ(upload_content_type("0004F2000001-calls.XML"), "application/xml");
+    EXPECT_STREQ(upload_content_type("0004F2000001-app.log"), "text/plain");
+    EXPECT_STREQ(upload_content_type("0004F2000001-x.html"), "text/plain");
+    EXPECT_STREQ(upload_content_type("readme"), "text/plain");
 }

@@ -32,14 +32,19 @@ int inner_callback(int ok, X509_STORE_CTX* store) {
     return 1;
 }
 
-std::vector<WaivedExpiry> g_events;
-void record_event(const WaivedExpiry& event, void*) noexcept { g_events.push_back(event); }
+std::vector<WaivedExpiry> g_events;     // verifications that waived something
+std::vector<WaivedExpiry> g_verified;   // every verification that succeeded
+void record_event(const WaivedExpiry& event, void*) noexcept {
+    g_verified.push_back(event);
+    if (event.waived_count > 0) g_events.push_back(event);
+}
 
 class ExpiryWaiverTest : public ::testing::Test {
 protected:
     void SetUp() override {
         g_inner = &inner_;
         g_events.clear();
+        g_verified.clear();
         root_ = make_ca("Polycom Root CA", nullptr);
         policy_ = make_ca("Polycom Equipment Policy CA", &root_);
         issuing_ = make_ca("Polycom Equipment Issuing CA 1", &policy_);
@@ -92,6 +97,41 @@ TEST_F(ExpiryWaiverTest, ValidChainVerifiesWithoutEvents) {
     EXPECT_EQ(final_error_, X509_V_OK);
     EXPECT_TRUE(g_events.empty());
     EXPECT_TRUE(inner_.errors.empty());
+    // Still reported as a success that waived nothing: a resumed session
+    // must be able to tell "nothing waived" from "unknown".
+    ASSERT_EQ(g_verified.size(), 1u);
+    EXPECT_EQ(g_verified[0].waived_count, 0);
+    EXPECT_FALSE(g_verified[0].leaf_waived || g_verified[0].ca_waived);
+}
+
+namespace {
+const X509* g_vetoed = nullptr;
+bool veto_all(const X509* cert, void*) noexcept {
+    g_vetoed = cert;
+    return true;
+}
+}  // namespace
+
+TEST_F(ExpiryWaiverTest, AVetoKeepsTheExpiryFatal) {
+    const auto leaf = make_leaf("0004F2000003", issuing_, kExpired);
+    const auto anchors = TrustAnchors::from_pem(anchors_pem_, "anchors");
+    ExpiryWaiver waiver(ExpiryMode::leaf, &anchors, &record_event, nullptr);
+    waiver.set_veto(&veto_all, nullptr);
+    X509_STORE* store = X509_STORE_new();
+    X509_STORE_add_cert(store, root_.cert.get());
+    X509_STORE_add_cert(store, policy_.cert.get());
+    STACK_OF(X509)* chain = sk_X509_new_null();
+    sk_X509_push(chain, issuing_.cert.get());
+    X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+    X509_STORE_CTX_init(ctx, store, leaf.cert.get(), chain);
+    X509_STORE_CTX_set_verify_cb(ctx, inner_callback);
+    EXPECT_EQ(ExpiryWaiver::verify(ctx, &waiver), 0);
+    EXPECT_EQ(X509_STORE_CTX_get_error(ctx), X509_V_ERR_CERT_HAS_EXPIRED);
+    EXPECT_EQ(X509_cmp(g_vetoed, leaf.cert.get()), 0) << "asked about the expired certificate";
+    X509_STORE_CTX_free(ctx);
+    sk_X509_free(chain);
+    X509_STORE_free(store);
+    EXPECT_TRUE(g_events.empty());
 }
 
 TEST_F(ExpiryWaiverTest, OffWaivesNothing) {
@@ -112,6 +152,9 @@ TEST_F(ExpiryWaiverTest, LeafModeWaivesAnExpiredLeafAsIfItWereValid) {
     EXPECT_EQ(g_events[0].waived_count, 1);
     EXPECT_EQ(X509_cmp(g_events[0].leaf, leaf.cert.get()), 0);
     EXPECT_EQ(g_events[0].ssl, nullptr);
+    EXPECT_TRUE(g_events[0].leaf_waived);
+    EXPECT_FALSE(g_events[0].ca_waived);
+    EXPECT_EQ(X509_cmp(g_events[0].anchor, root_.cert.get()), 0);
 }
 
 TEST_F(ExpiryWaiverTest, LeafModeKeepsAnExpiredIssuingCaFatal) {
@@ -133,6 +176,8 @@ TEST_F(ExpiryWaiverTest, ChainModeWaivesExpiredIntermediatesAndLeaf) {
     EXPECT_EQ(g_events[0].waived_count, 2);
     EXPECT_EQ(g_events[0].expired_depth, 1);
     EXPECT_EQ(X509_cmp(g_events[0].expired, retired.cert.get()), 0);
+    EXPECT_TRUE(g_events[0].leaf_waived);
+    EXPECT_TRUE(g_events[0].ca_waived);
 }
 
 TEST_F(ExpiryWaiverTest, NeverWaivesAnExpiredAnchor) {

@@ -1,0 +1,156 @@
+// Client certificate facts are derived from the certificate itself and the
+// waiver's record in the TLS session rather than from the handshake alone:
+// a resumed session runs no verification of ours, but it carries both.
+
+#include "connection_state.hpp"
+
+#include "glue.hpp"
+
+#include "http_ssl.h"
+
+#include <cstring>
+#include <mutex>
+#include <new>
+
+#include <polyprov/authentication.hpp>
+#include <polyprov/client_cert.hpp>
+
+namespace polyprov::glue {
+namespace {
+
+struct Claim {
+    const CertificateFacts* facts = nullptr;
+    const MacPattern* pattern = nullptr;
+    std::optional<Mac> mac;
+};
+
+// One per TLS connection, on the connection's pool. HTTP/2 runs the
+// streams of one connection on several threads at once: all fields after
+// `ssl` are read and written under `mutex`.
+struct ConnectionState {
+    SSL* ssl;
+    std::mutex mutex;
+    X509* cert = nullptr;                        // what `facts` describe; a reference is held
+    std::shared_ptr<const CertificateFacts> facts;
+    std::optional<WaiverRecord> waiver;          // set during a full handshake
+    Claim claim;
+
+    explicit ConnectionState(SSL* s) : ssl(s) {}
+    ~ConnectionState() { X509_free(cert); }
+};
+
+conn_rec* tls_connection(conn_rec* c) {
+    return c->master ? c->master : c;  // HTTP/2 streams run on secondary connections
+}
+
+ConnectionState* state_of(conn_rec* c) {
+    return static_cast<ConnectionState*>(ap_get_module_config(tls_connection(c)->conn_config, &polyprov_module));
+}
+
+std::shared_ptr<const CertificateFacts> read_facts(request_rec* r, X509* cert) {
+    auto facts = std::make_shared<CertificateFacts>();
+    facts->cn = single_common_name(cert);
+    facts->fingerprint = certificate_sha256(cert);
+    facts->not_after = not_after(cert);
+    facts->not_after_text = not_after_iso8601(cert);
+    const char* verify = ssl_var(r, "SSL_CLIENT_VERIFY");
+    facts->verified = verify && std::strcmp(verify, "SUCCESS") == 0;
+    return facts;
+}
+
+}  // namespace
+
+const char* ssl_var(request_rec* r, const char* name) {
+    const char* v = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, name);
+    return (v && *v) ? v : nullptr;
+}
+
+int note_tls_connection(conn_rec* c, SSL* ssl, int is_proxy) noexcept {
+    if (is_proxy || !ssl) return OK;  // backend connections are not phones
+    try {
+        auto* state = pool_owned(c->pool, new ConnectionState(ssl));
+        ap_set_module_config(c->conn_config, &polyprov_module, state);
+    } catch (...) {
+        // Without state the connection carries no certificate for us: every
+        // device check on it fails closed.
+        ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, c, PP_TAG(905) "out of memory noting a TLS connection");
+    }
+    return OK;
+}
+
+void record_waiver(SSL* ssl, const WaiverRecord& record) noexcept {
+    try {
+        // Kept in the session too, so a resumed session knows what it was
+        // accepted for (the session cache and tickets both carry it).
+        const std::string bytes = encode(record);
+        SSL_SESSION_set1_ticket_appdata(SSL_get_session(ssl), bytes.data(), bytes.size());
+        auto* c = static_cast<conn_rec*>(SSL_get_app_data(ssl));
+        if (ConnectionState* state = c ? state_of(c) : nullptr) {
+            std::lock_guard<std::mutex> lock(state->mutex);
+            state->waiver = record;
+        }
+    } catch (...) {
+        // A missing record only makes later checks stricter (unknown).
+    }
+}
+
+std::shared_ptr<const CertificateFacts> certificate_facts(request_rec* r) {
+    ConnectionState* state = state_of(r->connection);
+    if (!state) return nullptr;
+    X509* cert = SSL_get0_peer_certificate(state->ssl);
+    if (!cert) return nullptr;
+    std::lock_guard<std::mutex> lock(state->mutex);
+    if (cert != state->cert) {
+        // Holding a reference keeps the address from being reused by a
+        // later certificate, so the pointer comparison stays sound.
+        X509_up_ref(cert);
+        X509_free(state->cert);
+        state->cert = cert;
+        state->facts = read_facts(r, cert);
+        state->claim = Claim{};
+    }
+    return state->facts;
+}
+
+std::optional<Mac> remembered_claim(request_rec* r, const CertificateFacts& facts, const MacPattern& pattern) {
+    ConnectionState* state = state_of(r->connection);
+    if (state) {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        if (state->claim.facts == &facts && state->claim.pattern == &pattern) return state->claim.mac;
+    }
+    const std::optional<Mac> mac = claimed_mac(facts.cn, pattern);
+    if (state) {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        if (state->facts.get() == &facts) state->claim = Claim{&facts, &pattern, mac};
+    }
+    return mac;
+}
+
+HandshakeWaiver handshake_waiver(request_rec* r) {
+    HandshakeWaiver hw;
+    ConnectionState* state = state_of(r->connection);
+    if (!state) return hw;
+    if (const ExpiryWaiver* waiver = ExpiryWaiver::installed_on(SSL_get_SSL_CTX(state->ssl))) {
+        hw.mode = waiver->mode();
+        hw.anchors = waiver->anchors();
+    }
+    {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        hw.record = state->waiver;
+    }
+    if (!hw.record) {
+        if (!SSL_session_reused(state->ssl)) {
+            // A full handshake whose verification never reached the
+            // waiver's listener waived nothing.
+            hw.record = WaiverRecord{};
+        } else {
+            void* data = nullptr;
+            std::size_t length = 0;
+            if (SSL_SESSION_get0_ticket_appdata(SSL_get_session(state->ssl), &data, &length) == 1 && data)
+                hw.record = decode_waiver_record(std::string_view(static_cast<const char*>(data), length));
+        }
+    }
+    return hw;
+}
+
+}  // namespace polyprov::glue

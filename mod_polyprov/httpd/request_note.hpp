@@ -1,0 +1,39 @@
+// What the module established about one request, for the hooks that run
+// after the decision (the upload handler, the response hooks, the fleet
+// view): kept in r->request_config, allocated from r->pool.
+#pragma once
+
+#include "httpd.h"
+
+#include <optional>
+
+#include <polyprov/denial.hpp>
+#include <polyprov/mac.hpp>
+
+namespace polyprov::glue {
+
+struct RequestNote {
+    bool decided = false;          // PolyProvRequireDevice applied and the module decided
+    Denial denial = Denial::none;
+    std::optional<Mac> device;     // authenticated (POLYPROV_MAC)
+    std::optional<Mac> claimed;    // what the certificate's CN claims (POLYPROV_CLAIMED_MAC)
+    const char* label = nullptr;   // the device's ACL label, in r->pool
+    bool pinned = false;           // admitted by its pin
+    bool waived = false;           // verified only because an expiry was waived
+    bool cert_expired = false;     // POLYPROV_CERT_EXPIRED
+
+    // What the decision was made on, so a second look (the type checker
+    // decides first, fixups again) reuses it when nothing changed.
+    const void* memo_dir = nullptr;
+    const char* memo_method = nullptr;
+    const char* memo_uri = nullptr;
+    const char* memo_filename = nullptr;
+    const char* memo_path_info = nullptr;
+};
+
+// The request's note, created empty on first use.
+RequestNote& request_note(request_rec* r);
+// Null when the module has noted nothing about the request.
+const RequestNote* find_request_note(const request_rec* r);
+
+}  // namespace polyprov::glue

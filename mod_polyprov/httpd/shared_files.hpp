@@ -1,0 +1,21 @@
+// The files every process of a server follows together (shared_file.hpp):
+// one object per file and configuration generation, a published number
+// for each in shared memory, and the watcher process that looks at them.
+#pragma once
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include <polyprov/acl_file.hpp>
+
+namespace polyprov::glue {
+
+// The ACL file at `path` for this configuration, loaded now (throws Error
+// with file:line). Several directories naming one file share one object.
+AclFile* shared_acl_file(cmd_parms* cmd, const char* path);
+
+// post_config: shared memory for the published numbers, the snapshot
+// directory, and the watcher process (not in the first, trial pass).
+int start_file_watcher(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s) noexcept;
+
+}  // namespace polyprov::glue
