@@ -6,19 +6,38 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from harness import apache as apache_mod  # noqa: E402
 from harness import pki as pki_mod  # noqa: E402
-from harness.apache import MODULE, new_server_root  # noqa: E402
+from harness.apache import MODULE, Apache, new_server_root  # noqa: E402
 
 # Every name the tests' vhosts use; the server certificate covers them all.
 MODES = ("require", "optional", "optional_no_ca")
 WAIVERS = ("stock", "leaf", "chain")
-SERVER_NAMES = ["default.test", "crl-stock.test", "crl-leaf.test", "other-anchor.test", "access.test", "localhost"] + [
+SERVER_NAMES = ["default.test", "crl-stock.test", "crl-leaf.test", "other-anchor.test", "access.test", "localhost",
+                "leaf-polycom.test", "leaf-polycom-b.test", "chain-polycom.test", "leaf-other.test", "leaf-both.test",
+                "stock.test"] + [
     f"{w}-{m.replace('_', '-')}.test" for w in WAIVERS for m in MODES]
 
 
 def pytest_configure(config):
     if not MODULE or not os.path.exists(MODULE):
         raise pytest.UsageError(f"POLYPROV_MODULE must name the built module (got {MODULE!r}); run through make check")
+    config.addinivalue_line("markers", "allow_log(pattern, ...): error-log lines this test expects (regexes)")
+
+
+@pytest.fixture(autouse=True)
+def error_log_is_clean(request):
+    """After every test, every running server's error log since the last
+    check: an error or worse, an internal error (PP9xx) or a child killed by
+    a signal (AH00052) fails the test unless it declared the line."""
+    allows = [p for m in request.node.iter_markers("allow_log") for p in m.args]
+    apache_mod.current_test_allows[:] = allows
+    yield
+    unexpected = []
+    for server in list(Apache.running):
+        unexpected += server.unexpected_log_lines()
+    apache_mod.current_test_allows[:] = []
+    assert not unexpected, "unexpected lines in the error log:\n" + "\n".join(unexpected)
 
 
 @pytest.fixture(scope="session")

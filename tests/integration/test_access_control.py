@@ -106,10 +106,8 @@ def server(request, pki):
     apache.start(directories + vhosts, extra_modules=("rewrite", "dir", "setenvif", "alias"))
     yield apache
     apache.stop()
-    log = apache.read_error_log()
     if not os.environ.get("POLYPROV_KEEP"):
         shutil.rmtree(apache.root)
-    assert not re.search(r"\[polyprov:(crit|alert|emerg)\]|PP9\d\d", log), "module errors in the error log"
 
 
 def get(server, pki, device, path, **kw):
@@ -277,6 +275,7 @@ def wait_until(predicate, seconds=5.0):
     return False
 
 
+@pytest.mark.allow_log(r"PP203 .*phones\.acl:\d+: duplicate MAC 64167F000002")
 def test_acl_reload_without_restart(server, pki):
     new_phone = "valid_ca2"
     assert get(server, pki, new_phone, "/000000000000.cfg").status == 403
@@ -292,7 +291,7 @@ def test_acl_reload_without_restart(server, pki):
     assert statuses == [200] * 12
     assert re.search(r"PP202 reloaded .*phones\.acl: 9 devices", server.log_since(mark))
 
-    # A bad edit keeps the last good list and is reported once per process.
+    # A bad edit keeps the last good list and is reported once, not once per process.
     mark = server.log_mark()
     write(tmp, acl_text(pki, extra="64:16:7f:00:00:02\n64167F000002\n"))
     os.rename(tmp, server.acl)
@@ -301,8 +300,8 @@ def test_acl_reload_without_restart(server, pki):
         assert get(server, pki, new_phone, "/000000000000.cfg").status == 200
     first = server.log_since(mark)
     reports = re.findall(r"PP203 .*phones\.acl:\d+: duplicate MAC 64167F000002 \(first on line \d+\); "
-                         r"keeping the last good list", first)
-    assert reports, first
+                         r"every process keeps the last good version", first)
+    assert len(reports) == 1, first
     time.sleep(1.2)
     mark2 = server.log_mark()
     for _ in range(12):

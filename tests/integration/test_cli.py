@@ -49,6 +49,16 @@ def test_acl_pin_needs_one_mac(pki):
     assert rc == 1 and "names no single MAC" in err
 
 
+@pytest.mark.parametrize("device", ["cn_two_cns", "cn_nul"])
+def test_acl_pin_refuses_a_subject_with_two_readings_and_prints_it_escaped(pki, device):
+    rc, out, err = run("acl", "pin", pki["devices"][device]["cert"])
+    assert rc == 1 and out == ""
+    assert "names no single MAC (the subject has no single valid CN)" in err, err
+    assert "\0" not in err and err.count("\n") == 1, "a raw NUL or a second line reached the terminal"
+    if device == "cn_nul":
+        assert "\\x00" in err, err
+
+
 @pytest.mark.parametrize("device,mode,rc,says", [
     ("valid", "leaf", 0, "chain:        verifies: SSL_CLIENT_VERIFY=SUCCESS"),
     ("expired", "leaf", 0, "with the expiry of the certificate waived (PolyProvAcceptExpired leaf)"),

@@ -206,3 +206,34 @@ def test_upload_settings_parse(apache, pki):
     rc, out = apache.configtest(acl_vhost(apache, pki, "        PolyProvRequireDevice on\n        PolyProvUpload on\n"
                                           "        PolyProvUploadMaxSize 10M\n        PolyProvUploadKeep 0\n"))
     assert rc == 0, out
+
+
+@pytest.mark.parametrize("section", ["Limit POST", "LimitExcept GET"])
+@pytest.mark.parametrize("directive", ["PolyProvRequireDevice off", "PolyProvMatchURI off", "PolyProvUpload on",
+                                       "PolyProvAllowMethods POST"])
+def test_directives_are_refused_inside_limit(apache, pki, section, directive):
+    # <Limit POST> PolyProvRequireDevice off would open the directory for POST only.
+    tag = section.split()[0]
+    rc, out = apache.configtest(acl_vhost(apache, pki, f"        PolyProvRequireDevice on\n"
+                                                       f"        <{section}>\n            {directive}\n"
+                                                       f"        </{tag}>\n"))
+    assert rc != 0
+    assert f"Syntax error on line {line_of(apache.conf, directive)} of {apache.conf}" in out, out
+    assert "cannot occur within <Limit> or <LimitExcept> section" in out, out
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("PROPFIND", "PolyProvAllowMethods: PROPFIND cannot be opened: its answer lists a directory"),
+    ("GET", "PolyProvAllowMethods: GET cannot be opened: the module always decides it"),
+    ("PUT", "PolyProvAllowMethods: PUT cannot be opened"),
+    ("post", "PolyProvAllowMethods: 'post' is not a method name"),
+])
+def test_bad_allowed_methods(apache, pki, value, reason):
+    rc, out = apache.configtest(acl_vhost(apache, pki, f"        PolyProvAllowMethods POST {value}\n"))
+    assert rc != 0 and reason in out, out
+
+
+def test_allowed_methods_parse(apache, pki):
+    rc, out = apache.configtest(acl_vhost(apache, pki, "        PolyProvRequireDevice on\n"
+                                                       "        PolyProvAllowMethods POST MOVE COPY\n"))
+    assert rc == 0, out

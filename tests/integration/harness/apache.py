@@ -3,6 +3,7 @@ on 127.0.0.1. Started in the foreground so that the test owns its PID and
 stops it whatever happens."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,6 +13,15 @@ import time
 HTTPD = os.environ.get("POLYPROV_HTTPD", "/usr/sbin/apache2")
 MODULE = os.environ.get("POLYPROV_MODULE", "")
 MODULE_DIR = os.environ.get("POLYPROV_MODULE_DIR", "/usr/lib/apache2/modules")
+
+
+# What no test may leave in an error log unless it says it expects it: an
+# error or worse from any module, an internal error of ours, a child that
+# died of a signal (httpd says that at notice).
+UNEXPECTED = re.compile(r"\[(?:[\w-]+:)?(?:error|crit|alert|emerg)\]|\bPP9\d\d\b|\bAH00052\b")
+
+# Patterns the running test expects in any server's log (set by conftest).
+current_test_allows = []
 
 
 def new_server_root():
@@ -75,11 +85,15 @@ def base_config(root, port, mpm="event", with_polyprov=True, extra_modules=(), l
 
 
 class Apache:
+    running = []   # started and not yet stopped: their logs are checked after every test
+
     def __init__(self, root, port=None, mpm="event"):
         self.root = root
         self.port = port or free_port()
         self.mpm = mpm
         self.proc = None
+        self.checked = 0      # error log offset up to which lines were checked
+        self.allowed = []     # patterns this server's tests expect
         for d in ("run", "logs", "htdocs", "conf"):
             os.makedirs(os.path.join(root, d), exist_ok=True)
         # apache2 drops to www-data when started as root.
@@ -115,21 +129,28 @@ class Apache:
         if rc != 0:
             raise RuntimeError(f"configtest failed:\n{out}")
         self._stdout = open(os.path.join(self.root, "logs", "stdout.log"), "w")
+        self.checked = self.log_mark()
         self.proc = subprocess.Popen([HTTPD, "-f", self.conf, "-DFOREGROUND"],
                                      stdout=self._stdout, stderr=subprocess.STDOUT, start_new_session=True)
+        Apache.running.append(self)
+        # Listening is not enough: until the MPM says it is serving, its
+        # signal handlers (graceful restart) are not in place yet.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"apache2 exited with {self.proc.returncode}:\n{self.read_error_log()}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
+                if "resuming normal operations" in self.log_since(self.checked, wait=0):
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                        return self
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         self.stop()
-        raise RuntimeError("apache2 did not start listening in 30 s")
+        raise RuntimeError("apache2 did not start serving in 30 s")
 
     def stop(self):
+        """Stops the server, then fails on what its log says that nobody expected."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -141,6 +162,27 @@ class Apache:
                 self.proc.wait(timeout=5)
         self.proc = None
         self._stdout.close()
+        if self in Apache.running:
+            Apache.running.remove(self)
+        unexpected = self.unexpected_log_lines()
+        assert not unexpected, "unexpected lines in the error log:\n" + "\n".join(unexpected)
+
+    def allow_log(self, pattern):
+        """Declares a line this server's tests expect (a regex, searched)."""
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected_log_lines(self, extra=()):
+        """Lines logged since the last check that UNEXPECTED matches and nobody allowed."""
+        try:
+            with open(self.error_log, errors="replace") as f:
+                f.seek(self.checked)
+                text = f.read()
+                self.checked = f.tell()
+        except FileNotFoundError:
+            return []
+        allowed = self.allowed + [re.compile(p) for p in list(extra) + current_test_allows]
+        return [line for line in text.splitlines()
+                if UNEXPECTED.search(line) and not any(a.search(line) for a in allowed)]
 
     def graceful(self, timeout=30):
         """SIGUSR1, then waits until the parent says it is serving again."""

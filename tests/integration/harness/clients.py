@@ -1,5 +1,6 @@
 """Real TLS clients: curl for HTTP, openssl s_client for session resumption."""
 
+import os
 import re
 import subprocess
 import tempfile
@@ -66,7 +67,7 @@ def curl(host, port, path="/", cert=None, key=None, cacert=None, tls_max=None, t
 
 
 def s_client_get(host, port, path, cert, key, cacert, sess_in=None, sess_out=None, tls=None, timeout=20,
-                 cipher=None):
+                 cipher=None, host_header=None, cert_chain=None):
     """One HTTP/1.1 GET over `openssl s_client`; returns (reused, status, headers, raw output)."""
     cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", host,
            "-CAfile", cacert, "-cert", cert, "-key", key, "-ign_eof"]
@@ -74,11 +75,13 @@ def s_client_get(host, port, path, cert, key, cacert, sess_in=None, sess_out=Non
         cmd.append(f"-{tls}")
     if cipher:
         cmd += ["-cipher", cipher]
+    if cert_chain and os.path.getsize(cert_chain) > 0:
+        cmd += ["-cert_chain", cert_chain]
     if sess_in:
         cmd += ["-sess_in", sess_in]
     if sess_out:
         cmd += ["-sess_out", sess_out]
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    request = f"GET {path} HTTP/1.1\r\nHost: {host_header or host}\r\nConnection: close\r\n\r\n"
     p = subprocess.run(cmd, input=request, capture_output=True, text=True, timeout=timeout)
     out = p.stdout
     reused = bool(re.search(r"^Reused, ", out, re.M))

@@ -154,6 +154,14 @@ CN_VARIANTS = {
 }
 
 
+# Valid certificates under Issuing CA 1 whose subject can be read as two
+# identities: name -> CN values in subject order.
+SUBJECT_VARIANTS = {
+    "cn_two_cns": ["0004F2000002", "0004F2000001"],        # mod_ssl shows the first, the last is ours
+    "cn_nul": ["0004F2000001\x00 0004F2000002"],           # a C string stops at the NUL
+}
+
+
 def generate(out_dir, ca_bits=4096, server_names=("localhost",)):
     """Writes the PKI to out_dir and returns a dict of useful paths."""
     os.makedirs(out_dir, exist_ok=True)
@@ -195,6 +203,10 @@ def generate(out_dir, ca_bits=4096, server_names=("localhost",)):
     leaves["bad_signature_expired"] = Issued(_bad_signature(good.cert), leaf_key, good.chain)
     for name, cn in CN_VARIANTS.items():
         subject = _name(cn) if cn else x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Polycom Inc.")])
+        leaves[name] = issuing1.issue(subject, leaf_key, *valid)
+    for name, cns in SUBJECT_VARIANTS.items():
+        subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Polycom Inc.")] +
+                            [x509.NameAttribute(NameOID.COMMON_NAME, cn) for cn in cns])
         leaves[name] = issuing1.issue(subject, leaf_key, *valid)
     for name, dates in (("self_signed", valid), ("self_signed_expired", expired)):
         key = _key(2048)

@@ -5,6 +5,7 @@ PROBE_HEADERS = """\
     Header always set X-Cert-Expired "%{POLYPROV_CERT_EXPIRED}e"
     Header always set X-Client-CN "%{SSL_CLIENT_S_DN_CN}s"
     Header always set X-Mac "%{POLYPROV_MAC}e"
+    Header always set X-Claimed-Mac "%{POLYPROV_CLAIMED_MAC}e"
     Header always set X-Label "%{POLYPROV_LABEL}e"
     Header always set X-Decision "%{POLYPROV_DECISION}e"
 """

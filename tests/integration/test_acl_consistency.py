@@ -1,0 +1,178 @@
+"""Every process of one server answers from the same allow-list (issue 9):
+the file is edited while only one child gets traffic, then every child is
+asked. Children are told apart by the PID in a log of their own, and held
+apart by keep-alive connections (prefork: one connection a child)."""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from harness.apache import HTTPD, Apache, new_server_root
+from harness.phone import Phone
+from harness.vhosts import tls_vhost
+
+ME = "0004F2000001"
+MPM_SETTINGS = {
+    # Three children that never come or go during the test.
+    "prefork": "StartServers 3\nMinSpareServers 3\nMaxSpareServers 3\nServerLimit 3\nMaxRequestWorkers 3\n",
+    "event": "StartServers 2\nServerLimit 2\nThreadsPerChild 8\nMaxRequestWorkers 16\n"
+             "MinSpareThreads 16\nMaxSpareThreads 16\n",
+}
+
+
+def acl_with(me=True, extra=""):
+    return ("# consistency test\n" + (f"{ME} label=desk\n" if me else "") + "0004F2000012\n" + extra)
+
+
+def write_in_place(path, text):
+    with open(path, "w") as f:   # truncate and write the same inode, as `>` does
+        f.write(text)
+
+
+def replace_by_rename(path, text):
+    with open(path + ".new", "w") as f:
+        f.write(text)
+    os.chmod(path + ".new", 0o644)
+    os.rename(path + ".new", path)
+
+
+@pytest.fixture(scope="module", params=["prefork", "event"])
+def server(request, pki):
+    apache = Apache(new_server_root(), mpm=request.param)
+    root = apache.root
+    with open(os.path.join(root, "htdocs", "000000000000.cfg"), "w") as f:
+        f.write("shared\n")
+    os.chmod(os.path.join(root, "htdocs", "000000000000.cfg"), 0o644)
+    apache.acl = os.path.join(root, "conf", "phones.acl")
+    replace_by_rename(apache.acl, acl_with())
+    apache.pid_log = os.path.join(root, "logs", "pid.log")
+    body = (f"    CustomLog {apache.pid_log} \"%P %U%q %>s\"\n"
+            f"    <Directory {root}/htdocs>\n        PolyProvACLFile {apache.acl}\n    </Directory>\n")
+    vhosts = (MPM_SETTINGS[request.param] + "KeepAliveTimeout 120\nMaxKeepAliveRequests 0\n" +
+              tls_vhost(apache.port, "access.test", pki, verify="require", extra=body))
+    apache.allow_log(r"PP203 ")   # the refusals this test provokes; each is counted below
+    apache.allow_log(r"AH00161: server reached MaxRequestWorkers")   # prefork: one connection a child, on purpose
+    apache.start(vhosts)
+    yield apache
+    apache.stop()
+    if not os.environ.get("POLYPROV_KEEP"):
+        shutil.rmtree(root)
+
+
+def child_of(server, marker):
+    """The PID that served the request carrying `marker` (from the pid log)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(server.pid_log) as f:
+            for line in f:
+                pid, url, _ = line.split()
+                if url.endswith(marker):
+                    return int(pid)
+        time.sleep(0.05)
+    raise AssertionError(f"no log line for {marker}")
+
+
+def connections_to_every_child(server, pki, want):
+    """Keep-alive connections, at least one to each of `want` children."""
+    device = pki["devices"]["valid"]
+    by_child = {}
+    for i in range(40):
+        phone = Phone(server.port, device, pki["server_ca"])
+        status, _, _ = phone.request("GET", f"/000000000000.cfg?probe={i}")
+        assert status == 200
+        pid = child_of(server, f"probe={i}")
+        if pid in by_child:
+            phone.close()
+        else:
+            by_child[pid] = phone
+        if len(by_child) == want:
+            return by_child
+    raise AssertionError(f"reached only {len(by_child)} of {want} children")
+
+
+def ask(phone):
+    return phone.request("GET", "/000000000000.cfg")[0]
+
+
+def wait_for(phone, status, seconds=5.0):
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if ask(phone) == status:
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"the busy child never answered {status}")
+
+
+def reports(server, mark):
+    return [line for line in server.log_since(mark).splitlines() if "PP203" in line]
+
+
+def test_every_child_answers_from_the_same_list(server, pki):
+    children = connections_to_every_child(server, pki, 3 if server.mpm == "prefork" else 2)
+    pids = sorted(children)
+    busy, idle = children[pids[0]], [children[p] for p in pids[1:]]
+    seen = {}
+
+    # 1. Edited in place to drop the phone: the busy child sees it, then every other child at once.
+    write_in_place(server.acl, acl_with(me=False))
+    seen["drop"] = wait_for(busy, 403)
+    assert [ask(p) for p in idle] == [403] * len(idle), "a child answered from an older list"
+
+    # 2. Replaced by a rename, with the phone back.
+    replace_by_rename(server.acl, acl_with(me=True))
+    seen["add"] = wait_for(busy, 200)
+    assert [ask(p) for p in idle] == [200] * len(idle)
+
+    # 3. Edited into a broken file: everyone stays on the newest version that parsed, reported once.
+    mark = server.log_mark()
+    write_in_place(server.acl, acl_with(me=True, extra="0004F2000012\n"))
+    for _ in range(25):             # 2.5 s of traffic on one child only
+        assert ask(busy) == 200
+        time.sleep(0.1)
+    assert [ask(p) for p in idle] == [200] * len(idle)
+    lines = reports(server, mark)
+    assert len(lines) == 1, lines
+    assert re.search(r"phones\.acl:4: duplicate MAC 0004F2000012 \(first on line 3\); "
+                     r"every process keeps the last good version", lines[0]), lines[0]
+
+    # 4. Missing: the same, said once.
+    mark = server.log_mark()
+    os.unlink(server.acl)
+    for _ in range(25):
+        assert ask(busy) == 200
+        time.sleep(0.1)
+    assert [ask(p) for p in idle] == [200] * len(idle)
+    lines = reports(server, mark)
+    assert len(lines) == 1 and "cannot be read" in lines[0], lines
+
+    # 5. Back, without the phone: followed again from the missing state.
+    replace_by_rename(server.acl, acl_with(me=False))
+    seen["back"] = wait_for(busy, 403)
+    assert [ask(p) for p in idle] == [403] * len(idle)
+
+    # 6. A graceful restart with a broken file fails configtest; the server keeps serving.
+    replace_by_rename(server.acl, acl_with(me=True, extra="nonsense\n"))
+    p = subprocess.run([HTTPD, "-t", "-f", server.conf], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert re.search(r"phones\.acl:4: 'nonsense' is not a MAC address", p.stdout + p.stderr), p.stdout + p.stderr
+    assert ask(busy) == 403, "the last good version (without the phone) still answers"
+
+    replace_by_rename(server.acl, acl_with(me=True))
+    wait_for(busy, 200)
+    for phone in children.values():
+        phone.close()
+    print(f"\n[{server.mpm}] seconds from the change to the busy child's new answer: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in seen.items()))
+
+
+def test_one_watcher_whatever_the_number_of_children(server):
+    # The watcher is the one process that looks at the file: one, as a child of the parent.
+    parent = server.proc.pid
+    out = subprocess.run(["ps", "-o", "pid=,ppid=,args=", "--ppid", str(parent)], capture_output=True, text=True).stdout
+    assert len(out.splitlines()) >= 2, out
+    started = [line for line in server.read_error_log().splitlines() if "PP204 file watcher started" in line]
+    assert len(started) == 1, started
