@@ -29,15 +29,23 @@ public:
         std::string_view text;    // what the pattern matched (group 1 when it has one)
         std::optional<Mac> mac;   // null when that text is no valid MAC
     };
-    // Every non-overlapping match, left to right.
+    // Every non-overlapping match, left to right. The default pattern is
+    // matched by a linear scan with the same results as the regex (it runs
+    // on every request's paths; tests/fuzz/fuzz_default_pattern checks the
+    // two agree); any other pattern by Boost.Regex.
     std::vector<Match> find_all(std::string_view text) const;
+
+    // The same through Boost.Regex whatever the pattern: the reference.
+    std::vector<Match> find_all_by_regex(std::string_view text) const;
 
     const std::string& source() const noexcept { return source_; }
 
 private:
-    MacPattern(boost::regex re, std::string source) : re_(std::move(re)), source_(std::move(source)) {}
+    MacPattern(boost::regex re, std::string source)
+        : re_(std::move(re)), source_(std::move(source)), is_default_(source_ == kDefault) {}
     boost::regex re_;
     std::string source_;
+    bool is_default_;
 };
 
 // The one device a CN names: exactly one distinct valid MAC and no match

@@ -4,6 +4,8 @@
 
 #include <polyprov/error.hpp>
 
+#include "hex.hpp"
+
 namespace polyprov {
 
 // Every alternative must stand between non-hex characters: otherwise a
@@ -24,7 +26,72 @@ MacPattern MacPattern::compile(const std::string& regex) {
     }
 }
 
+namespace {
+
+bool is_hex(char c) noexcept { return detail::hex_value(c) >= 0; }
+
+// Hex digits from `at`, up to the first other character.
+std::size_t hex_run(std::string_view text, std::size_t at) noexcept {
+    std::size_t end = at;
+    while (end < text.size() && is_hex(text[end])) ++end;
+    return end - at;
+}
+
+// The separated notations of kDefault at `at` (a position after a non-hex
+// character): six pairs joined by ':' or '-' (any mix, as the regex
+// allows), or three quads joined by '.', followed by a non-hex character.
+// The length matched, or 0.
+std::size_t separated_at(std::string_view text, std::size_t at) noexcept {
+    const std::size_t run = hex_run(text, at);
+    std::size_t pos = at;
+    if (run == 2) {
+        for (int pair = 0; pair < 6; ++pair) {
+            if (hex_run(text, pos) < 2 || (pair < 5 && hex_run(text, pos) != 2)) return 0;
+            pos += 2;
+            if (pair < 5) {
+                if (pos >= text.size() || (text[pos] != ':' && text[pos] != '-')) return 0;
+                ++pos;
+            }
+        }
+    } else if (run == 4) {
+        for (int quad = 0; quad < 3; ++quad) {
+            if (hex_run(text, pos) < 4 || (quad < 2 && hex_run(text, pos) != 4)) return 0;
+            pos += 4;
+            if (quad < 2) {
+                if (pos >= text.size() || text[pos] != '.') return 0;
+                ++pos;
+            }
+        }
+    } else {
+        return 0;
+    }
+    return (pos < text.size() && is_hex(text[pos])) ? 0 : pos - at;
+}
+
+}  // namespace
+
 std::vector<MacPattern::Match> MacPattern::find_all(std::string_view text) const {
+    if (!is_default_) return find_all_by_regex(text);
+    std::vector<Match> out;
+    for (std::size_t at = 0; at < text.size();) {
+        if (!is_hex(text[at]) || (at > 0 && is_hex(text[at - 1]))) {
+            ++at;
+            continue;
+        }
+        std::size_t length = hex_run(text, at);
+        if (length < 12) length = separated_at(text, at);
+        if (length == 0) {
+            at += hex_run(text, at);  // no match can start inside this run
+            continue;
+        }
+        const std::string_view found = text.substr(at, length);
+        out.push_back({found, Mac::parse(found)});
+        at += length;
+    }
+    return out;
+}
+
+std::vector<MacPattern::Match> MacPattern::find_all_by_regex(std::string_view text) const {
     std::vector<Match> out;
     using Iterator = boost::regex_iterator<std::string_view::const_iterator>;
     for (Iterator it(text.begin(), text.end(), re_), end; it != end; ++it) {

@@ -49,6 +49,8 @@ int set_certificate_env(request_rec* r) noexcept {
         }
         const bool ca_expired = hw.record && hw.record->ca;
         RequestNote& note = request_note(r);
+        note.has_cert = true;
+        note.cert_not_after = cert->not_after;
         note.cert_expired = leaf_expired || ca_expired;
         note.waived = cert->verified && (hw.record ? hw.record->waived() : leaf_expired);
         apr_table_setn(r->subprocess_env, "POLYPROV_CERT_EXPIRED", note.cert_expired ? "1" : "0");

@@ -5,6 +5,7 @@
 
 #include "httpd.h"
 
+#include <ctime>
 #include <optional>
 
 #include <polyprov/denial.hpp>
@@ -21,6 +22,8 @@ struct RequestNote {
     bool pinned = false;           // admitted by its pin
     bool waived = false;           // verified only because an expiry was waived
     bool cert_expired = false;     // POLYPROV_CERT_EXPIRED
+    bool has_cert = false;         // a client certificate came with the request
+    std::optional<std::time_t> cert_not_after;   // its notAfter, when readable
 
     // What the decision was made on, so a second look (the type checker
     // decides first, fixups again) reuses it when nothing changed.

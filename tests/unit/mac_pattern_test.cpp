@@ -68,3 +68,23 @@ TEST(MacPattern, CnNamesExactlyOneDevice) {
     EXPECT_EQ(cn_mac("0004F2000001 0004F2000002"), std::nullopt);  // two devices
     EXPECT_EQ(cn_mac("0004F20000011"), std::nullopt);              // 13 digits
 }
+
+TEST(MacPattern, TheDefaultScanFindsWhatTheRegexFinds) {
+    // The linear scan that replaces the regex for the default pattern, on
+    // the cases that shaped the pattern (the fuzzer tries the rest).
+    for (const char* text :
+         {"", "/", "0004F2000001", "/0004F2000001.cfg", "/00040004F2000001.cfg", "/0004F20000011.cfg",
+          "00-04-F2-AA-BB-0004F2586A4B.cfg", "/00-04-F2-AA-BB-00.cfg", "/x00-04-F2-AA-BB-00/0004F2586A4B",
+          "00:04-F2:00:00:01", "00:04:F2:00:00:01x", "00:04:F2:00:00:011", "0004.f200.0003", "0004.f200.00034",
+          "x0004.f200.0003.", "aaaa.bbbb.cccc.dddd", "12:34:56:78:9a:bc:de", "ab-cd-ef-01-23-456",
+          "/3111-40250-001.sip.ld/sip.ld/VVX400-0004F2.cfg", "SEP0004F2000001", "0004F2000001 0004f2000001",
+          "g0004F2000001g", "::00:04:f2:00:00:01::", "/tmp/polyprov-httpd-x4wurukd/htdocs/0004F2000001.cfg"}) {
+        const auto scanned = def().find_all(text);
+        const auto reference = def().find_all_by_regex(text);
+        ASSERT_EQ(scanned.size(), reference.size()) << text;
+        for (std::size_t i = 0; i < scanned.size(); ++i) {
+            EXPECT_EQ(scanned[i].text, reference[i].text) << text;
+            EXPECT_EQ(scanned[i].mac, reference[i].mac) << text;
+        }
+    }
+}
