@@ -138,7 +138,8 @@ std::vector<CrlFacts> read_crl_directory(const std::string& path, std::time_t no
     std::sort(names.begin(), names.end());
     std::vector<CrlFacts> out;
     for (const auto& name : names)
-        for (auto& facts : read_crl_file(path + "/" + name, now)) out.push_back(std::move(facts));
+        for (auto& facts : read_crl_file((std::filesystem::path(path) / name).string(), now))
+            out.push_back(std::move(facts));
     return out;
 }
 

@@ -20,4 +20,7 @@ int check_device_access(request_rec* r) noexcept;
 // upload_handler.cpp
 int handle_upload(request_rec* r) noexcept;
 
+// crl_freshness_hook.cpp
+int log_crl_freshness(server_rec* s, apr_pool_t* pconf, int is_proxy, SSL_CTX* ctx) noexcept;
+
 }  // namespace polyprov::glue
