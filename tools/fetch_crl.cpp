@@ -112,9 +112,19 @@ Target split(const std::string& path) {
 
 // The same file or directory, however named.
 bool same_path(const std::string& a, const std::string& b) {
+    namespace fs = std::filesystem;
     std::error_code ec1, ec2;
-    const auto x = std::filesystem::weakly_canonical(a, ec1), y = std::filesystem::weakly_canonical(b, ec2);
+    // weakly_canonical leaves a relative path that does not exist as it is.
+    const auto x = fs::weakly_canonical(fs::absolute(a, ec1), ec1), y = fs::weakly_canonical(fs::absolute(b, ec2), ec2);
     return !ec1 && !ec2 && x == y;
+}
+
+// A URL as typed, with the spaces of file names like Poly's encoded: an
+// HTTP request line cannot carry them.
+std::string encode_spaces(const std::string& url) {
+    std::string out;
+    for (const char c : url) out += c == ' ' ? std::string("%20") : std::string(1, c);
+    return out;
 }
 
 }  // namespace
@@ -153,7 +163,7 @@ int fetch_crl(const Args& args) {
     }
     std::vector<CrlSource> sources = crl_sources(cas->certificates());
     for (const auto& [name, value] : o.named)
-        if (name == "--from") apply_from(sources, value);
+        if (name == "--from") apply_from(sources, encode_spaces(value));
     if (sources.empty())
         return refuse(2, ca_path + ": no certificate in it names an http(s) CRL distribution point; "
                                    "name the CRLs with --from URL");
@@ -239,8 +249,9 @@ int fetch_crl(const Args& args) {
         return 2;
     }
     if (history)
-        std::printf("%-14s%s: %zu certificates, %zu new, %zu updated\n", history_changed ? "history:" : "unchanged:",
-                    history_path->c_str(), history->size(), merged.added, merged.updated);
+        std::printf("%-14s%s: %zu certificate%s, %zu new, %zu updated\n", history_changed ? "history:" : "unchanged:",
+                    history_path->c_str(), history->size(), history->size() == 1 ? "" : "s", merged.added,
+                    merged.updated);
     std::printf("%-14s%s (SSLCARevocationFile: %zu CRLs)\n", crls_changed ? "wrote:" : "unchanged:", out_path.c_str(),
                 set->crls().size());
     return 0;
