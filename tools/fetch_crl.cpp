@@ -184,10 +184,26 @@ int fetch_crl(const Args& args) {
         return refuse(1, e.what());
     }
 
+    // From here on, under the lock of the history's directory, then the
+    // CRLs': the installed CRLs and the history the new files derive from
+    // cannot change under us, so two runs cannot lose each other's entries.
+    std::optional<LockedDirectory> history_dir, crl_dir;
     std::optional<std::string> old_crls, old_history;
     std::optional<RevocationHistory> history;
     try {
+        if (history_path) history_dir.emplace(split(*history_path).dir);
+        if (!history_path || !same_path(split(*history_path).dir, out.dir)) crl_dir.emplace(out.dir);
         old_crls = current_content(out_path);
+        if (history_path) {
+            old_history = current_content(*history_path);
+            // A history that does not parse is not overwritten: it would lose entries.
+            history = old_history ? RevocationHistory::parse(*old_history, *history_path) : RevocationHistory();
+        }
+    } catch (const Error& e) {
+        return refuse(2, e.what());
+    }
+    RevocationHistory::Merged merged;
+    try {
         if (old_crls) {
             // What is installed now, when it can be read: never go back to an older CRL.
             std::vector<X509CrlPtr> installed;
@@ -197,23 +213,15 @@ int fetch_crl(const Args& args) {
             }
             set->require_not_older_than(installed, out_path);
         }
-    } catch (const Error& e) {
-        return refuse(1, e.what());
-    }
-    RevocationHistory::Merged merged;
-    if (history_path) {
-        try {
-            old_history = current_content(*history_path);
-            // A history that does not parse is not overwritten: it would lose entries.
-            history = old_history ? RevocationHistory::parse(*old_history, *history_path) : RevocationHistory();
+        if (history) {
             for (const auto& crl : set->crls()) {
                 const auto m = history->merge(crl, now);
                 merged.added += m.added;
                 merged.updated += m.updated;
             }
-        } catch (const Error& e) {
-            return refuse(2, e.what());
         }
+    } catch (const Error& e) {
+        return refuse(1, e.what());
     }
 
     for (const auto& crl : set->crls()) {
@@ -226,30 +234,30 @@ int fetch_crl(const Args& args) {
     // between the two leaves a history ahead of the CRLs, never behind.
     const std::string crl_text = set->pem();
     const bool crls_changed = !old_crls || *old_crls != crl_text;
-    bool history_changed = false;
-    std::vector<std::pair<Target, FileContent>> writes;
+    std::optional<FileContent> new_history;
     if (history) {
-        const Target target = split(*history_path);
-        const std::string text = history->serialize();
-        history_changed = !old_history || *old_history != text;
-        if (history_changed) writes.push_back({target, {target.name, text}});
+        std::string text = history->serialize();
+        if (!old_history || *old_history != text) new_history = FileContent{split(*history_path).name, std::move(text)};
     }
-    if (crls_changed) writes.push_back({out, {out.name, crl_text}});
-    std::size_t done = 0;
+    bool history_written = false;
     try {
-        if (writes.size() == 2 && same_path(writes[0].first.dir, writes[1].first.dir)) {
-            write_files_atomically(writes[0].first.dir, {writes[0].second, writes[1].second}, 0644);
+        if (!crl_dir) {
+            std::vector<FileContent> files;
+            if (new_history) files.push_back(*new_history);
+            if (crls_changed) files.push_back({out.name, crl_text});
+            if (!files.empty()) history_dir->write_files(files, 0644);
         } else {
-            for (; done < writes.size(); ++done)
-                write_files_atomically(writes[done].first.dir, {writes[done].second}, 0644);
+            if (new_history) history_dir->write_files({*new_history}, 0644);
+            history_written = new_history.has_value();
+            if (crls_changed) crl_dir->write_files({{out.name, crl_text}}, 0644);
         }
     } catch (const Error& e) {
         std::fprintf(stderr, "polyprov: %s%s\n", e.what(),  // it says what was left
-                     done > 0 ? (" (" + *history_path + " was updated)").c_str() : "");
+                     history_written ? (" (" + *history_path + " was updated)").c_str() : "");
         return 2;
     }
     if (history)
-        std::printf("%-14s%s: %zu certificate%s, %zu new, %zu updated\n", history_changed ? "history:" : "unchanged:",
+        std::printf("%-14s%s: %zu certificate%s, %zu new, %zu updated\n", new_history ? "history:" : "unchanged:",
                     history_path->c_str(), history->size(), history->size() == 1 ? "" : "s", merged.added,
                     merged.updated);
     std::printf("%-14s%s (SSLCARevocationFile: %zu CRLs)\n", crls_changed ? "wrote:" : "unchanged:", out_path.c_str(),

@@ -372,3 +372,31 @@ def test_a_dropped_entry_stays_in_the_history(pki, site, tmp_path, revocation_se
     revocation_server.graceful()
     r = phone(revocation_server, device)
     assert (r.status, r.headers.get("x-verify"), r.headers.get("x-cert-expired")) == (200, "SUCCESS", "1"), r.error
+
+
+def test_the_history_is_read_and_written_under_one_lock(pki, site, tmp_path):
+    """A run that waits for the directory's lock reads the history only once it holds it, so an entry
+    another run added meanwhile survives."""
+    import fcntl
+    import time
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "revocation-history").write_bytes(HISTORY_HEADER)
+    other = "A" * 64 + " 0B 2024-03-01T12:00:00Z superseded 2024-03-02T00:00:00Z added by another run\n"
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "no_proxy")}
+    with serve(os.path.dirname(site)) as url:
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            run = subprocess.Popen([CLI, "fetch-crl", "--ca", pki["ca_bundle"], "--out", str(out / "polycom-crl.pem"),
+                                    "--history", str(out / "revocation-history"), "--from", url + "crl/"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            time.sleep(3)  # long enough to have downloaded and checked, and to be waiting
+            assert run.poll() is None, run.communicate()
+            (out / "revocation-history").write_bytes(HISTORY_HEADER + other.encode())
+        finally:
+            os.close(fd)  # releases the lock
+        stdout, stderr = run.communicate(timeout=60)
+    assert run.returncode == 0, stderr
+    assert history_lines(out / "revocation-history") == [other.rstrip("\n")]
+    assert os.path.exists(out / "polycom-crl.pem")
