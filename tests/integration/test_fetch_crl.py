@@ -400,3 +400,61 @@ def test_the_history_is_read_and_written_under_one_lock(pki, site, tmp_path):
     assert run.returncode == 0, stderr
     assert history_lines(out / "revocation-history") == [other.rstrip("\n")]
     assert os.path.exists(out / "polycom-crl.pem")
+
+
+class _RawServer:
+    """One canned HTTP answer per connection, then optionally a pause before closing."""
+
+    def __init__(self, answer, hold=0.0):
+        import socket
+        import threading
+        self.answer, self.hold = answer, hold
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import time
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(self.answer)
+                deadline = time.monotonic() + self.hold
+                while time.monotonic() < deadline and not self.stop.is_set():
+                    time.sleep(0.05)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("case,answer,hold,rc,says", [
+    ("cut off", b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"\x30\x82\x03\xe4" + b"x" * 96, 0, 2,
+     r"download failed: the body ended after 100 of 1000 bytes"),
+    ("stalls", b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n\x30\x82", 6, 2,
+     r"download failed: timeout reading the body \(limit 2 s\)"),
+    ("announces too much", b"HTTP/1.0 200 OK\r\nContent-Length: 17000000\r\n\r\n\x30", 0, 1,
+     r"is larger than 16777216 bytes, refused"),
+    ("sends too much", b"HTTP/1.0 200 OK\r\n\r\n" + b"\x30" * 16777217, 0, 1, r"is larger than 16777216 bytes, refused$"),
+], ids=["cut off", "stalls", "announces too much", "sends too much"])
+def test_broken_transfers(pki, old_files, case, answer, hold, rc, says):
+    out, before = old_files
+    server = _RawServer(answer, hold)
+    try:
+        got_rc, _, stderr = fetch_crl("--ca", pki["anchors"], "--out", os.path.join(out, "polycom-crl.pem"),
+                                      "--from", f"http://127.0.0.1:{server.port}/root.crl", "--timeout", "2")
+    finally:
+        server.close()
+    assert got_rc == rc, stderr
+    assert re.search(says, stderr, re.M), stderr
+    assert contents(out) == before
