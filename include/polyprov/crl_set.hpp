@@ -27,8 +27,7 @@ struct CrlSource {
 
 // The http:// and https:// URIs in the CRL distribution points of `cas`,
 // in bundle order, each once (other URI schemes, LDAP above all, are not
-// ours to fetch). Self-signed certificates name none that matters here: no
-// CRL can revoke a root.
+// ours to fetch).
 std::vector<CrlSource> crl_sources(const std::vector<X509Ptr>& cas);
 
 // One CRL, DER (as CAs publish them) or a single PEM block. Throws Error
