@@ -458,3 +458,18 @@ def test_broken_transfers(pki, old_files, case, answer, hold, rc, says):
     assert got_rc == rc, stderr
     assert re.search(says, stderr, re.M), stderr
     assert contents(out) == before
+
+
+def test_over_https(pki, site, tmp_path):
+    """The streamed body over TLS, verified against the CAs the system trusts (here the test server's CA)."""
+    with serve(os.path.dirname(site), cert=pki["server_cert"], key=pki["server_key"]) as url:
+        localhost = url.replace("127.0.0.1", "localhost")
+        rc, stdout, stderr = fetch_crl("--ca", pki["ca_bundle"], "--out", str(tmp_path / "a.pem"),
+                                       "--from", localhost + "crl/", env_extra={"SSL_CERT_FILE": pki["server_ca"]})
+        assert rc == 0, stderr
+        assert [issuer_cn(c) for c in crls_in(tmp_path / "a.pem")] == ["Polycom Root CA", "Polycom Equipment Policy CA"]
+        rc, _, stderr = fetch_crl("--ca", pki["ca_bundle"], "--out", str(tmp_path / "b.pem"),
+                                  "--from", localhost + "crl/", env_extra={"SSL_CERT_FILE": pki["other_root"],
+                                                                           "SSL_CERT_DIR": str(tmp_path)})
+    assert rc == 2 and "(server certificate: unable to get local issuer certificate)" in stderr, stderr
+    assert not os.path.exists(tmp_path / "b.pem")
