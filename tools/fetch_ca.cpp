@@ -68,16 +68,7 @@ int fetch_ca(const Args& args) {
         !o.get("--out"))
         return usage();
     int timeout = kDefaultTimeoutSeconds;
-    if (const std::string* t = o.get("--timeout")) {
-        // OpenSSL keeps retrying a refused connection until this runs out.
-        char* end = nullptr;
-        const long v = std::strtol(t->c_str(), &end, 10);
-        if (t->empty() || *end || v < 1 || v > 3600) {
-            std::fprintf(stderr, "polyprov: --timeout takes whole seconds, 1 to 3600\n");
-            return 2;
-        }
-        timeout = static_cast<int>(v);
-    }
+    if (!timeout_option(o, timeout)) return 2;
     std::optional<Sha256> pin;
     if (const std::string* hex = o.get("--root-sha256")) {
         pin = parse_fingerprint(*hex);

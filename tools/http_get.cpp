@@ -1,5 +1,6 @@
 #include "http_get.hpp"
 
+#include <ctime>
 #include <memory>
 
 #include <openssl/err.h>
@@ -161,9 +162,38 @@ bool refused_content(unsigned long err) {
     }
 }
 
-}  // namespace
+enum class Expect { der_object, bytes };
 
-Download http_get_der(const std::string& url, std::size_t max_bytes, int timeout_seconds) {
+// A streamed body (OpenSSL hands back the connection, non-blocking): read
+// it all, or Content-Length bytes when the server said how many, within
+// the hop's deadline.
+void read_stream(BIO* bio, const std::string& url, std::size_t announced, std::size_t max_bytes, std::time_t deadline,
+                 int timeout_seconds, std::string& out) {
+    char buf[16384];
+    while (announced == 0 || out.size() < announced) {
+        const int n = BIO_read(bio, buf, sizeof buf);
+        if (n > 0) {
+            if (out.size() + static_cast<std::size_t>(n) > max_bytes)
+                throw Error(url + ": is larger than " + std::to_string(max_bytes) + " bytes, refused");
+            out.append(buf, static_cast<std::size_t>(n));
+            continue;
+        }
+        if (!BIO_should_retry(bio)) break;
+        const int ready = BIO_wait(bio, deadline, 100);
+        if (ready == 0)
+            throw DownloadError(url + ": download failed: timeout reading the body (limit " +
+                                std::to_string(timeout_seconds) + " s)");
+        if (ready < 0) throw DownloadError(url + ": download failed: " + drain_openssl_errors());
+    }
+    if (announced != 0 && out.size() != announced)
+        throw DownloadError(url + ": download failed: the body ended after " + std::to_string(out.size()) + " of " +
+                            std::to_string(announced) + " bytes");
+    // Without Content-Length only a clean end of the stream says it is complete.
+    if (announced == 0 && ERR_peek_error() != 0)
+        throw DownloadError(url + ": download failed: " + drain_openssl_errors());
+}
+
+Download http_get(const std::string& url, Expect expect, std::size_t max_bytes, int timeout_seconds) {
     ERR_clear_error();
     Download result;
     result.final_url = url;
@@ -175,17 +205,27 @@ Download http_get_der(const std::string& url, std::size_t max_bytes, int timeout
         if (u.https && !ctx && !(ctx = client_context()))
             throw DownloadError(current + ": cannot set up TLS: " + drain_openssl_errors());
         TlsSetup tls{u, timeout_seconds, ctx.get()};
+        const std::time_t deadline = std::time(nullptr) + timeout_seconds;
 
         // Null proxy and no_proxy: OpenSSL reads http(s)_proxy and no_proxy.
         // expect_asn1 makes OpenSSL read the whole body, bounded by
-        // max_bytes, into memory; without it the body stays on the socket.
+        // max_bytes, into memory; without it the body stays on the socket
+        // for read_stream (OpenSSL still refuses a larger Content-Length).
         ReqCtxPtr rctx(OSSL_HTTP_open(u.host.c_str(), u.port.c_str(), nullptr, nullptr, u.https, nullptr, nullptr,
                                       &tls_connection_hook, &tls, 0, timeout_seconds));
         OpenSslString location;
         BioPtr body;
-        if (rctx && OSSL_HTTP_set1_request(rctx.get(), u.path.c_str(), nullptr, nullptr, nullptr, nullptr, 1,
+        const int expect_asn1 = expect == Expect::der_object ? 1 : 0;
+        if (rctx && OSSL_HTTP_set1_request(rctx.get(), u.path.c_str(), nullptr, nullptr, nullptr, nullptr, expect_asn1,
                                            max_bytes, -1, 0) == 1)
-            body.reset(OSSL_HTTP_exchange(rctx.get(), &location.p));
+            body.reset(OSSL_HTTP_exchange(rctx.get(), &location.p));  // its own reference, freed before rctx
+        if (body && expect == Expect::bytes) {
+            ERR_clear_error();
+            read_stream(body.get(), current, OSSL_HTTP_REQ_CTX_get_resp_len(rctx.get()), max_bytes, deadline,
+                        timeout_seconds, result.body);
+            ERR_clear_error();
+            return result;
+        }
         if (body) {
             char buf[4096];
             for (int n; (n = BIO_read(body.get(), buf, sizeof buf)) > 0;)
@@ -204,6 +244,8 @@ Download http_get_der(const std::string& url, std::size_t max_bytes, int timeout
         }
         if (refused_content(ERR_peek_error())) {
             const std::string why = drain_openssl_errors();
+            if (expect == Expect::bytes)
+                throw Error(current + ": is larger than " + std::to_string(max_bytes) + " bytes, refused: " + why);
             throw Error(current + ": is not a DER certificate (the server sent something else: an error page? PEM?): " +
                         why);
         }
@@ -213,6 +255,16 @@ Download http_get_der(const std::string& url, std::size_t max_bytes, int timeout
         if (!tls.verify_error.empty()) why += " (server certificate: " + tls.verify_error + ")";
         throw DownloadError(current + ": download failed: " + why);
     }
+}
+
+}  // namespace
+
+Download http_get_der(const std::string& url, std::size_t max_bytes, int timeout_seconds) {
+    return http_get(url, Expect::der_object, max_bytes, timeout_seconds);
+}
+
+Download http_get_bytes(const std::string& url, std::size_t max_bytes, int timeout_seconds) {
+    return http_get(url, Expect::bytes, max_bytes, timeout_seconds);
 }
 
 }  // namespace polyprov::cli

@@ -31,4 +31,10 @@ struct Download {
 // polyprov::Error when a complete answer was not one DER object.
 Download http_get_der(const std::string& url, std::size_t max_bytes, int timeout_seconds);
 
+// The same transfer rules (redirects, proxies, TLS, timeout), for a body in
+// any format of at most `max_bytes` (CRLs come as DER or PEM). Throws
+// DownloadError also when the body ends before its Content-Length, or
+// polyprov::Error when the server announces or sends more than `max_bytes`.
+Download http_get_bytes(const std::string& url, std::size_t max_bytes, int timeout_seconds);
+
 }  // namespace polyprov::cli

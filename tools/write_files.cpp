@@ -55,11 +55,28 @@ struct Scratch {
 }  // namespace
 
 void write_files_atomically(const std::string& dir, const std::vector<FileContent>& files, mode_t mode) {
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) fail(dir, "cannot be created", errno);
+    LockedDirectory(dir).write_files(files, mode);
+}
+
+LockedDirectory::LockedDirectory(std::string dir) : dir_(std::move(dir)), fd_(-1) {
+    if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) fail(dir_, "cannot be created", errno);
     Fd d;
-    d.fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (d.fd < 0) fail(dir, "cannot be used", errno);
-    if (::flock(d.fd, LOCK_EX) != 0) fail(dir, "cannot be locked", errno);
+    d.fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d.fd < 0) fail(dir_, "cannot be used", errno);
+    if (::flock(d.fd, LOCK_EX) != 0) fail(dir_, "cannot be locked", errno);
+    fd_ = d.fd;
+    d.fd = -1;
+}
+
+LockedDirectory::~LockedDirectory() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+}
+
+void LockedDirectory::write_files(const std::vector<FileContent>& files, mode_t mode) const {
+    const std::string& dir = dir_;
+    const struct {
+        int fd;
+    } d{fd_};  // the directory, not closed here: closing it would drop the lock
 
     struct Target {
         std::string path, temp, previous;  // previous: "" when there was no old file

@@ -28,4 +28,24 @@ struct FileContent {
 // (local file systems; not vfat, not NFS).
 void write_files_atomically(const std::string& dir, const std::vector<FileContent>& files, mode_t mode);
 
+// The directory of write_files_atomically, created and locked the same way,
+// held for as long as the object lives: a caller that reads files there,
+// derives new content from them and writes it back (the revocation
+// history) does all of that under one lock, so two runs cannot lose each
+// other's changes. Lock several in one fixed order.
+class LockedDirectory {
+public:
+    explicit LockedDirectory(std::string dir);  // throws polyprov::Error ("no file was replaced")
+    ~LockedDirectory();
+    LockedDirectory(const LockedDirectory&) = delete;
+    LockedDirectory& operator=(const LockedDirectory&) = delete;
+
+    // As write_files_atomically, under this lock.
+    void write_files(const std::vector<FileContent>& files, mode_t mode) const;
+
+private:
+    std::string dir_;
+    int fd_;
+};
+
 }  // namespace polyprov::cli

@@ -29,6 +29,8 @@ public:
     bool includes(const TrustAnchors& other) const noexcept;
 
     std::size_t size() const noexcept { return anchors_.size(); }
+    // In file order (polyprov fetch-crl reads a CA bundle's distribution points).
+    const std::vector<X509Ptr>& certificates() const noexcept { return anchors_; }
 
 private:
     static TrustAnchors read(BIO* bio, const std::string& origin);

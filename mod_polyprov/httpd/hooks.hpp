@@ -28,4 +28,7 @@ int check_device_access(request_rec* r) noexcept;         // fixups
 int handle_upload(request_rec* r) noexcept;
 int serve_uploads_as_data(request_rec* r) noexcept;
 
+// crl_freshness_hook.cpp
+int log_crl_freshness(server_rec* s, apr_pool_t* pconf, int is_proxy, SSL_CTX* ctx) noexcept;
+
 }  // namespace polyprov::glue

@@ -98,12 +98,12 @@ def test_help_and_man_page_agree():
     rc, out, _ = run("--help")
     assert rc == 0
     commands = re.findall(r"^  ((?:acl \w+|[a-z-]+))\b", out, re.M)
-    assert set(commands) == {"acl check", "acl pin", "check-cert", "fetch-ca", "help"}
+    assert set(commands) == {"acl check", "acl pin", "check-cert", "fetch-ca", "fetch-crl", "check-crl", "help"}
     with open(os.path.join(SRC, "man", "polyprov.1")) as f:
         man = f.read().replace("\\-", "-")
     for c in commands:
         assert re.search(rf"\.B polyprov {c}\b", man), c
     options = set(re.findall(r"--[a-z0-9-]+", out))
-    assert {"--root-sha256", "--timeout", "--out", "--from"} <= options
+    assert {"--root-sha256", "--timeout", "--out", "--from", "--ca", "--history", "--min-valid", "--warn"} <= options
     for option in options:
         assert re.search(rf"^\.BI? {re.escape(option)}\b", man, re.M), option

@@ -89,3 +89,44 @@ def test_legacy_vhost_over_tls_1_0(server, pki, device, path, status):
 def test_legacy_vhost_still_speaks_tls_1_2(server, pki):
     reused, got, headers, out = legacy_get(server, pki, "valid", f"/{ME}.cfg", tls="tls1_2")
     assert got == 200, out
+
+
+def test_the_revocation_lines_work_when_uncommented(pki, tmp_path):
+    """The commented revocation lines of both examples, uncommented and pointed at test files, pass
+    configtest (PolyProvRevocationHistory once the module declares it)."""
+    from harness import crls
+    a = pki["authorities"]
+    crl_file = tmp_path / "polycom-crl.pem"
+    crl_file.write_bytes(crls.pem(crls.crl(a["root"])) + crls.pem(crls.crl(a["policy"])))
+    history = tmp_path / "revocation-history"
+    history.write_text("# empty\n")
+    with open(os.path.join(SRC, "mod_polyprov", "mod_polyprov.c")) as f:
+        declared = '"PolyProvRevocationHistory"' in f.read()
+    apache = Apache(new_server_root())
+    try:
+        for example in ("polyprov-vhost.conf", "polyprov-legacy-vhost.conf"):
+            with open(os.path.join(SRC, "conf", "examples", example)) as f:
+                text = f.read()
+            lines = ["#SSLCARevocationFile /etc/polyprov/polycom-crl.pem", "#SSLCARevocationCheck chain no_crl_for_cert_ok"]
+            if declared:
+                lines.append("#PolyProvRevocationHistory /etc/polyprov/revocation-history")
+            for line in lines:
+                assert line in text, (example, line)
+                text = text.replace(line, line[1:])
+            for old, new in {"/etc/ssl/certs/prov.example.com.pem": pki["server_cert"],
+                             "/etc/ssl/private/prov.example.com.key": pki["server_key"],
+                             "/etc/polyprov/polycom-ca.pem": pki["ca_bundle"],
+                             "/etc/polyprov/polycom-root.pem": pki["anchors"],
+                             "/etc/polyprov/polycom-crl.pem": str(crl_file),
+                             "/etc/polyprov/revocation-history": str(history),
+                             "/etc/polyprov/phones.acl": str(history.parent / "phones.acl"),
+                             "/srv/polycom": str(tmp_path),
+                             "Listen 8443": f"Listen 127.0.0.1:{free_port()}",
+                             "*:8443": f"127.0.0.1:{apache.port}",
+                             "*:443": f"127.0.0.1:{apache.port}"}.items():
+                text = text.replace(old, new)
+            (tmp_path / "phones.acl").write_text("0004F2000001\n")
+            rc, out = apache.configtest(f"Define APACHE_LOG_DIR {apache.root}/logs\n" + text)
+            assert rc == 0, (example, out)
+    finally:
+        shutil.rmtree(apache.root, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Servers on loopback for tests that download (polyprov fetch-ca).
+"""Servers on loopback for tests that download (polyprov fetch-ca, fetch-crl).
 
 Python's http.server in a thread of the test process, optionally over TLS,
 with optional redirects, and a small forward proxy: real HTTP peers on
@@ -47,6 +47,35 @@ def serve(directory, host="127.0.0.1", cert=None, key=None, redirects=None):
     thread.start()
     try:
         yield f"{scheme}://{host}:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class _OriginHandler(_Handler):
+    """A forward proxy's view of plain http: every absolute-form request, for any host, is
+    answered from the directory by its path, so real URLs (Poly's CRL distribution points)
+    are served locally and never reach the host they name."""
+    seen = None
+
+    def do_GET(self):
+        self.seen.append(self.path)
+        if "://" in self.path:
+            self.path = urllib.parse.urlsplit(self.path).path
+        super().do_GET()
+
+
+@contextlib.contextmanager
+def origin_proxy(directory):
+    """Yields (proxy URL for http_proxy, list of the URLs requested through it)."""
+    seen = []
+    handler = type("Handler", (_OriginHandler,), {"seen": seen})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
     finally:
         server.shutdown()
         server.server_close()

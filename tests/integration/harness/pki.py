@@ -42,8 +42,13 @@ class Issued:
     chain: list = field(default_factory=list)  # certificates sent after the leaf
 
 
+# Where Poly's CAs say their issuers' CRLs are (crlDistributionPoints).
+ROOT_CRL_URL = "http://crl.polycom.com/crl/Polycom%20Root%20CA.crl"
+POLICY_CRL_URL = "http://crl.polycom.com/crl/Polycom%20Equipment%20Policy%20CA.crl"
+
+
 class Authority:
-    def __init__(self, cn, bits, parent=None, org="Polycom Inc.", not_before=None, not_after=None):
+    def __init__(self, cn, bits, parent=None, org="Polycom Inc.", not_before=None, not_after=None, crl_url=None):
         self.key = _key(bits)
         self.name = _name(cn, org)
         self.parent = parent
@@ -62,6 +67,10 @@ class Authority:
         if parent:
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(parent.key.public_key()), critical=False)
+        if crl_url:
+            builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(crl_url)], relative_name=None, reasons=None,
+                crl_issuer=None)]), critical=False)
         self.cert = builder.sign(issuer.key, hashes.SHA256())
 
     def chain_up(self):
@@ -166,9 +175,9 @@ def generate(out_dir, ca_bits=4096, server_names=("localhost",)):
     """Writes the PKI to out_dir and returns a dict of useful paths."""
     os.makedirs(out_dir, exist_ok=True)
     root = Authority("Polycom Root CA", ca_bits)
-    policy = Authority("Polycom Equipment Policy CA", ca_bits, root)
-    issuing1 = Authority("Polycom Equipment Issuing CA 1", ca_bits, policy)
-    issuing2 = Authority("Polycom Equipment Issuing CA 2", ca_bits, policy)
+    policy = Authority("Polycom Equipment Policy CA", ca_bits, root, crl_url=ROOT_CRL_URL)
+    issuing1 = Authority("Polycom Equipment Issuing CA 1", ca_bits, policy, crl_url=POLICY_CRL_URL)
+    issuing2 = Authority("Polycom Equipment Issuing CA 2", ca_bits, policy, crl_url=POLICY_CRL_URL)
     retired = Authority("Polycom Equipment Issuing CA 0", ca_bits, policy,
                         not_before=NOW - 4000 * DAY, not_after=NOW - 400 * DAY)
     # Same names, other keys: a forgery that only a signature check catches.
@@ -218,7 +227,10 @@ def generate(out_dir, ca_bits=4096, server_names=("localhost",)):
             f.write(data)
         return path
 
-    paths = {"dir": out_dir, "devices": {}}
+    # The CAs themselves, in memory, for tests that sign CRLs (harness/crls.py).
+    paths = {"dir": out_dir, "devices": {}, "authorities": {
+        "root": root, "policy": policy, "issuing1": issuing1, "issuing2": issuing2, "fake_policy": fake_policy,
+        "fake_issuing1": fake_issuing, "other_root": other_root}}
     paths["anchors"] = write("polycom-root.pem", _pem(root.cert))
     polycom_cas = [root.cert, policy.cert, issuing1.cert, issuing2.cert]
     paths["ca_bundle"] = write("polycom-ca.pem", b"".join(_pem(c) for c in polycom_cas))
