@@ -18,6 +18,9 @@ static const command_rec polyprov_directives[] = {
     AP_INIT_TAKE1("PolyProvTrustAnchorFile", polyprov_set_trust_anchor_file, NULL, RSRC_CONF,
                   "PEM file of the root CA certificate(s) whose chains PolyProvAcceptExpired "
                   "may accept when expired"),
+    AP_INIT_TAKE1("PolyProvRevocationHistory", polyprov_set_revocation_history, NULL, RSRC_CONF,
+                  "file of every certificate a CRL ever listed as revoked (polyprov fetch-crl --history): "
+                  "their expiry is never waived"),
     AP_INIT_FLAG("PolyProvRequireDevice", polyprov_set_require_device, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: only an authenticated phone (verified certificate, or a pinned one) "
                  "may fetch files here"),

@@ -29,6 +29,7 @@ const char *polyprov_set_allow_methods(cmd_parms *cmd, void *dir, const char *me
 
 const char *polyprov_set_accept_expired(cmd_parms *cmd, void *dir, const char *mode);
 const char *polyprov_set_trust_anchor_file(cmd_parms *cmd, void *dir, const char *path);
+const char *polyprov_set_revocation_history(cmd_parms *cmd, void *dir, const char *path);
 
 void polyprov_register_hooks(apr_pool_t *p);
 

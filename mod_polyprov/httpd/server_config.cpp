@@ -2,6 +2,7 @@
 
 #include "glue.hpp"
 #include "edge.h"
+#include "shared_files.hpp"
 
 #include "http_log.h"
 
@@ -43,6 +44,7 @@ extern "C" void* polyprov_merge_server_config(apr_pool_t* p, void* base_v, void*
     const ServerConfig* anchors_from = add->anchor_path ? add : base;
     merged->anchor_path = anchors_from->anchor_path;
     merged->anchors = anchors_from->anchors;
+    merged->history = add->history ? add->history : base->history;
     return merged;
 }
 
@@ -72,5 +74,17 @@ extern "C" const char* polyprov_set_trust_anchor_file(cmd_parms* cmd, void*, con
         return apr_psprintf(cmd->pool, "PolyProvTrustAnchorFile: %s", e.what());
     } catch (...) {
         return apr_psprintf(cmd->pool, "PolyProvTrustAnchorFile: %s: unexpected error", path);
+    }
+}
+
+extern "C" const char* polyprov_set_revocation_history(cmd_parms* cmd, void*, const char* arg) {
+    if (const char* err = ap_check_cmd_context(cmd, NOT_IN_LIMIT)) return err;
+    const char* path = ap_server_root_relative(cmd->pool, arg);
+    if (!path) return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+    try {
+        polyprov::glue::server_config(cmd->server)->history = polyprov::glue::shared_history_file(cmd, path);
+        return nullptr;
+    } catch (const std::exception& e) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, e.what());
     }
 }

@@ -6,6 +6,8 @@
 #include "http_config.h"
 
 #include <polyprov/expiry_waiver.hpp>
+#include <polyprov/revocation_history.hpp>
+#include <polyprov/shared_file.hpp>
 #include <polyprov/trust_anchors.hpp>
 
 namespace polyprov::glue {
@@ -16,6 +18,7 @@ struct ServerConfig {
     const char* accept_expired_where;   // "file:line" of the directive, for errors
     const char* anchor_path;            // null when unset
     const TrustAnchors* anchors;        // loaded at config time, owned by the config pool
+    SharedFile<RevocationHistory>* history;   // PolyProvRevocationHistory; null when unset
 };
 
 ServerConfig* server_config(const server_rec* s);

@@ -41,11 +41,31 @@ constexpr const char* kRegistryKey = "polyprov-shared-files";
 constexpr apr_interval_time_t kLookInterval = apr_time_from_msec(500);
 constexpr int kWatcherCannotStart = 3;   // exit status: do not restart
 
-// Every shared file of one configuration generation (pconf).
+// Every shared file of one configuration generation (pconf), one object
+// per kind and path.
 struct Registry {
     std::vector<std::unique_ptr<SharedFileBase>> files;
-    std::map<std::string, AclFile*> acls;
+    std::map<std::string, SharedFileBase*> by_key;
+
+    template <typename File>
+    File* get(const std::string& key, std::unique_ptr<File> (*open)(const std::string&), const std::string& path) {
+        const auto found = by_key.find(key);
+        if (found != by_key.end()) return static_cast<File*>(found->second);
+        std::unique_ptr<File> file = open(path);
+        File* raw = file.get();
+        files.push_back(std::move(file));
+        by_key.emplace(key, raw);
+        return raw;
+    }
 };
+
+std::unique_ptr<AclFile> open_acl(const std::string& path) { return open_acl_file(path); }
+
+std::unique_ptr<HistoryFile> open_history(const std::string& path) {
+    return std::make_unique<HistoryFile>(path, &RevocationHistory::parse, [](const RevocationHistory& history) {
+        return std::to_string(history.size()) + " revoked certificates";
+    });
+}
 
 Registry* registry(apr_pool_t* pconf, bool create) {
     void* data = nullptr;
@@ -197,14 +217,11 @@ const char* snapshot_directory(apr_pool_t* pconf, server_rec* s) {
 }  // namespace
 
 AclFile* shared_acl_file(cmd_parms* cmd, const char* path) {
-    Registry* files = registry(cmd->pool, true);
-    const auto found = files->acls.find(path);
-    if (found != files->acls.end()) return found->second;
-    std::unique_ptr<AclFile> acl = open_acl_file(path);
-    AclFile* raw = acl.get();
-    files->files.push_back(std::move(acl));
-    files->acls.emplace(path, raw);
-    return raw;
+    return registry(cmd->pool, true)->get(std::string("acl:") + path, &open_acl, path);
+}
+
+HistoryFile* shared_history_file(cmd_parms* cmd, const char* path) {
+    return registry(cmd->pool, true)->get(std::string("history:") + path, &open_history, path);
 }
 
 int start_file_watcher(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) noexcept {
@@ -218,7 +235,7 @@ int start_file_watcher(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* 
         const apr_size_t size = files->files.size() * sizeof(SharedFileBase::Generation);
         apr_status_t rv = apr_shm_create(&shm, size, nullptr, pconf);
         if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, PP_TAG(908) "cannot create shared memory for the ACL files");
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, PP_TAG(908) "cannot create shared memory for the followed files");
             return !OK;
         }
         const char* dir = snapshot_directory(pconf, s);
@@ -239,9 +256,9 @@ int start_file_watcher(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* 
         g_site->parent = ::getpid();
         return fork_watcher(g_site) ? OK : !OK;
     } catch (const std::exception& e) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PP_TAG(908) "cannot start following the ACL files: %s", e.what());
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PP_TAG(908) "cannot start following the ACL and history files: %s", e.what());
     } catch (...) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PP_TAG(908) "cannot start following the ACL files");
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PP_TAG(908) "cannot start following the ACL and history files");
     }
     return !OK;
 }

@@ -7,12 +7,18 @@
 #include "http_config.h"
 
 #include <polyprov/acl_file.hpp>
+#include <polyprov/revocation_history.hpp>
 
 namespace polyprov::glue {
+
+using HistoryFile = SharedFile<RevocationHistory>;
 
 // The ACL file at `path` for this configuration, loaded now (throws Error
 // with file:line). Several directories naming one file share one object.
 AclFile* shared_acl_file(cmd_parms* cmd, const char* path);
+
+// The revocation history at `path` (PolyProvRevocationHistory), likewise.
+HistoryFile* shared_history_file(cmd_parms* cmd, const char* path);
 
 // post_config: shared memory for the published numbers, the snapshot
 // directory, and the watcher process (not in the first, trial pass).

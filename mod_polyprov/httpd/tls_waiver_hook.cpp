@@ -11,6 +11,8 @@
 #include <polyprov/client_cert.hpp>
 #include <polyprov/mac.hpp>
 #include <polyprov/printable.hpp>
+#include <polyprov/revocation_history.hpp>
+#include <polyprov/shared_file.hpp>
 #include <polyprov/waiver_record.hpp>
 
 namespace polyprov::glue {
@@ -44,6 +46,37 @@ void on_verified(const WaivedExpiry& event, void* user) noexcept {
                        event.waived_count);
     } catch (...) {
         // Logging must never break a handshake.
+    }
+}
+
+// Consulted before an expiry is waived: a certificate the revocation
+// history lists stays refused, as it would be without the module. When the
+// history cannot be read, nothing is waived (fail closed).
+struct HistoryVeto {
+    SharedFile<RevocationHistory>* file;
+    const server_rec* server;
+};
+
+bool listed_in_history(const X509* cert, void* user) noexcept {
+    try {
+        const auto* veto = static_cast<const HistoryVeto*>(user);
+        SharedFile<RevocationHistory>::View view = veto->file->current();
+        if (!view.value) {
+            if (view.error)
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, veto->server, PP_TAG(107) "cannot read the published "
+                             "revocation history, waiving no expiry: %s", view.error->c_str());
+            return true;
+        }
+        if (!view.value->lists(cert)) return false;
+        if (APLOG_IS_LEVEL(veto->server, APLOG_INFO)) {
+            const std::string cn = printable(subject_common_name(cert));
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, veto->server,
+                         PP_TAG(106) "expiry not waived: \"%s\" (expired %s) is in the revocation history %s",
+                         cn.c_str(), not_after_iso8601(cert).c_str(), veto->file->path().c_str());
+        }
+        return true;
+    } catch (...) {
+        return true;
     }
 }
 
@@ -81,6 +114,11 @@ int install_waiver(server_rec* s, apr_pool_t* pconf, int is_proxy, SSL_CTX* ctx)
         const ServerConfig* conf = server_config(s);
         if (conf->accept_expired == ExpiryMode::off || !conf->anchors) return OK;
         auto* waiver = pool_owned(pconf, new ExpiryWaiver(conf->accept_expired, conf->anchors, &on_verified, s));
+        if (conf->history) {
+            auto* veto = static_cast<HistoryVeto*>(apr_palloc(pconf, sizeof(HistoryVeto)));
+            *veto = HistoryVeto{conf->history, s};
+            waiver->set_veto(&listed_in_history, veto);
+        }
         waiver->install(ctx);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                      PP_TAG(104) "expiry waiver '%s' installed, %" APR_SIZE_T_FMT " trust anchor(s) from %s",

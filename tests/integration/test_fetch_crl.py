@@ -7,6 +7,7 @@ What the tool writes is then used by a real apache2 to refuse a revoked phone.
 """
 
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -304,11 +305,12 @@ def phone(server, device):
 @pytest.fixture
 def revocation_server(pki, tmp_path):
     """An apache2 whose vhost checks revocation against what fetch-crl wrote, under the waiver."""
-    out = tmp_path / "etc-polyprov"
-    out.mkdir()
-    os.chmod(tmp_path, 0o755)
-    os.chmod(out, 0o755)
     apache = Apache(new_server_root())
+    # Under the server root: the history is followed by a process of the
+    # server's User, which cannot enter pytest's private temporary tree.
+    out = os.path.join(apache.root, "etc-polyprov")
+    os.mkdir(out, 0o755)
+    out = pathlib.Path(out)
     apache.server_ca = pki["server_ca"]
     apache.crl_file = str(out / "polycom-crl.pem")
     apache.history = str(out / "revocation-history")
@@ -342,10 +344,11 @@ def test_the_written_file_makes_a_real_apache_refuse_revoked_phones(pki, site, t
     assert revocation_server.read_error_log().count("Error (23): certificate revoked") == 2
 
 
-def test_a_dropped_entry_stays_in_the_history(pki, site, tmp_path, revocation_server):
+@pytest.mark.parametrize("with_history", [True, False])
+def test_a_dropped_entry_stays_in_the_history(pki, site, tmp_path, revocation_server, with_history):
     """The CA revokes the expired phone, then drops it from a newer CRL (RFC 5280 allows that once the
-    certificate has expired). The history keeps it. Without PolyProvRevocationHistory, mod_ssl has only
-    the CRL, so the waiver lets the phone in again (README, Known limitations)."""
+    certificate has expired). The history keeps it, and with PolyProvRevocationHistory the phone stays
+    refused. Without it, mod_ssl has only the CRL, so the waiver lets the phone in again (README)."""
     older, newer = crls.revoked_then_dropped(pki)
     device = pki["devices"]["revoked_expired"]
     serial = serial_hex(crls.serial_of(device["leaf_only"]))
@@ -357,7 +360,10 @@ def test_a_dropped_entry_stays_in_the_history(pki, site, tmp_path, revocation_se
     assert f"history:      {revocation_server.history}: 1 certificate, 1 new, 0 updated" in stdout
     first = history_lines(revocation_server.history)
     assert len(first) == 1 and first[0].split()[1:4] == [serial, first[0].split()[2], "keyCompromise"], first
-    revocation_server.start(revocation_server.vhost)
+    vhost = revocation_server.vhost
+    if with_history:
+        vhost = vhost.replace("</VirtualHost>", f"    PolyProvRevocationHistory {revocation_server.history}\n</VirtualHost>")
+    revocation_server.start(vhost)
     r = phone(revocation_server, device)
     assert not r.ok and r.alert == "certificate revoked", r.error
 
@@ -369,9 +375,19 @@ def test_a_dropped_entry_stays_in_the_history(pki, site, tmp_path, revocation_se
     assert f"unchanged:    {revocation_server.history}: 1 certificate, 0 new, 0 updated" in stdout
     assert history_lines(revocation_server.history) == first  # first-seen kept too
 
+    mark = revocation_server.log_mark()
     revocation_server.graceful()
     r = phone(revocation_server, device)
-    assert (r.status, r.headers.get("x-verify"), r.headers.get("x-cert-expired")) == (200, "SUCCESS", "1"), r.error
+    if with_history:
+        # Refused as stock mod_ssl refuses an expired certificate, and said why.
+        assert not r.ok, r.status
+        assert re.search(r"PP106 expiry not waived: \"0004F2000007\" \(expired .*\) is in the revocation history",
+                         revocation_server.log_since(mark))
+        for other, expired in (("valid", "0"), ("expired", "1")):
+            r = phone(revocation_server, pki["devices"][other])
+            assert (r.status, r.headers.get("x-cert-expired")) == (200, expired), (other, r.error)
+    else:
+        assert (r.status, r.headers.get("x-verify"), r.headers.get("x-cert-expired")) == (200, "SUCCESS", "1"), r.error
 
 
 def test_the_history_is_read_and_written_under_one_lock(pki, site, tmp_path):
