@@ -38,15 +38,19 @@ const char* upload_content_type(std::string_view name) noexcept;
 
 // How a method is decided where devices are required.
 enum class MethodRule {
-    read,      // GET, HEAD, OPTIONS and the methods the operator opened: the path rule
-    upload,    // PUT where uploads are on: the path rule and the upload name rule
-    refused,   // everything else that writes or lists (DELETE, MOVE, PROPFIND, POST...)
+    read,          // GET, HEAD, OPTIONS, and opened methods that are not WebDAV writes: the path rule
+    upload,        // PUT where uploads are on: the path rule and the upload name rule
+    opened_write,  // an opened WebDAV write (DELETE, MOVE, COPY, PROPPATCH, LOCK, UNLOCK): the path
+                   // rule, and every name it touches (target, Destination) is one the device may
+                   // upload; never a collection
+    refused,       // everything else that writes or lists (DELETE, MOVE, PROPFIND, POST...)
 };
 // `opened` lists the methods PolyProvAllowMethods opened (upper case).
 // PUT is an upload only where uploads are on, and refused elsewhere.
 MethodRule method_rule(std::string_view method, bool upload_on, const std::vector<std::string>& opened);
-// Methods that list a collection can never be opened: their answer would
-// name other phones' files.
+// Methods that list a collection (PROPFIND) or make one (MKCOL) can never
+// be opened: the first would name other phones' files, the second leaves a
+// directory where an upload goes.
 bool method_may_be_opened(std::string_view method) noexcept;
 
 // True for a path with a component the module keeps for itself (its lock
@@ -59,6 +63,8 @@ struct AccessRequest {
     bool match_uri = true;                   // PolyProvMatchURI
     std::vector<std::string_view> paths;     // every form of what is asked for (URI, mapped file, ...)
     std::string_view upload_name;            // for MethodRule::upload: the last component of the target
+    std::vector<std::string_view> written_names;   // for opened_write: the target's and the Destination's
+    bool collection = false;                 // the target is a directory
 };
 
 struct AccessDecision {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <polyprov/acl.hpp>
 #include <polyprov/denial.hpp>
@@ -41,5 +42,13 @@ struct Authentication {
 // on it. A MAC pinned to one certificate is never authenticated by another,
 // verified or not. `acl` may be null (no list).
 Authentication authenticate(const PresentedCertificate& cert, const Acl* acl);
+
+// The same rule with the pins of several lists and membership in one (or
+// none): for where a request is first read, before its <Directory> and so
+// its own list are known. A pin in any of `pin_lists` binds the MAC to its
+// certificate; `membership` may be null (then membership is left to the
+// list of the request's directory).
+Authentication authenticate(const PresentedCertificate& cert, const std::vector<const Acl*>& pin_lists,
+                            const Acl* membership);
 
 }  // namespace polyprov

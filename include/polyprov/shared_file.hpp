@@ -29,12 +29,22 @@ struct WatchEvent {
     std::uint64_t generation = 0;   // the generation now published
 };
 
+// What the watcher publishes for one file, in memory every process shares:
+// the number of the newest good version, and the SHA-256 of its snapshot.
+// A snapshot whose bytes do not have that digest is never believed (the
+// snapshot directory belongs to the server's User, and so may any code
+// that runs as that User; the shared memory does not). Two digest buffers,
+// by the parity of the number, so that a reader of number n is not
+// disturbed by the writing of n + 1.
+struct PublishedSlot {
+    std::atomic<std::uint64_t> generation{0};
+    std::atomic<std::uint64_t> digest[2][4] = {};
+};
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "must work across processes");
+
 class SharedFileBase {
 public:
-    // Where published numbers live: one per file, in memory shared by every
-    // process (the caller's), or the object's own when it is not attached.
-    using Generation = std::atomic<std::uint64_t>;
-    static_assert(Generation::is_always_lock_free, "must work across processes");
+    using Generation = PublishedSlot;
 
     SharedFileBase(const SharedFileBase&) = delete;
     SharedFileBase& operator=(const SharedFileBase&) = delete;
@@ -45,7 +55,7 @@ public:
     // Before any process forks from this one: where the published number
     // lives and the path prefix of the snapshots (a directory the watcher
     // may write and the serving processes read).
-    void attach(Generation* shared, std::string snapshot_prefix);
+    void attach(PublishedSlot* shared, std::string snapshot_prefix);
 
     // The watcher's side: one look at the file. A change is acted on once
     // the file has looked the same for two looks in a row (an editor that
@@ -81,8 +91,8 @@ private:
     std::shared_ptr<const void> reload(std::uint64_t generation, std::optional<std::string>* error);
 
     const std::string path_;
-    Generation own_generation_{0};
-    Generation* published_ = &own_generation_;
+    PublishedSlot own_slot_;
+    PublishedSlot* published_ = &own_slot_;
     std::string prefix_;
 
     // The serving side.

@@ -17,7 +17,21 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
 
 }  // namespace
 
+namespace {
+
+// An 8.3 short name (vfat, and SMB shares, answer "0004F2~1.CFG" for the
+// first long name that starts so): a way to name a file without its MAC.
+std::string_view short_name_alias(std::string_view path) noexcept {
+    for (std::size_t at = path.find('~'); at != std::string_view::npos; at = path.find('~', at + 1))
+        if (at + 1 < path.size() && path[at + 1] >= '0' && path[at + 1] <= '9') return path.substr(at, 2);
+    return {};
+}
+
+}  // namespace
+
 PathCheck check_path(std::string_view path, Mac device, const MacPattern& pattern) {
+    if (const std::string_view alias = short_name_alias(path); !alias.empty())
+        return {PathVerdict::foreign, std::string(alias) + " (a short-name alias could stand for any file)"};
     PathCheck result{PathVerdict::shared, {}};
     for (const auto& match : pattern.find_all(path)) {
         if (!match.mac || (*match.mac != device && !match.mac->is_shared()))
@@ -52,14 +66,26 @@ const char* upload_content_type(std::string_view name) noexcept {
 }
 
 bool method_may_be_opened(std::string_view method) noexcept {
-    return method != "PROPFIND" && method != "PUT" && method != "GET" && method != "HEAD" && method != "OPTIONS";
+    return method != "PROPFIND" && method != "MKCOL" && method != "PUT" && method != "GET" && method != "HEAD" &&
+           method != "OPTIONS";
 }
+
+namespace {
+
+// WebDAV methods that change what is stored (mod_dav deletes a collection
+// whole, without asking per member).
+bool is_dav_write(std::string_view method) noexcept {
+    return method == "DELETE" || method == "MOVE" || method == "COPY" || method == "PROPPATCH" || method == "LOCK" ||
+           method == "UNLOCK";
+}
+
+}  // namespace
 
 MethodRule method_rule(std::string_view method, bool upload_on, const std::vector<std::string>& opened) {
     if (method == "GET" || method == "HEAD" || method == "OPTIONS") return MethodRule::read;
     if (method == "PUT") return upload_on ? MethodRule::upload : MethodRule::refused;
     if (method_may_be_opened(method) && std::find(opened.begin(), opened.end(), method) != opened.end())
-        return MethodRule::read;
+        return is_dav_write(method) ? MethodRule::opened_write : MethodRule::read;
     return MethodRule::refused;
 }
 
@@ -107,6 +133,16 @@ AccessDecision decide_access(const Authentication& auth, const AccessRequest& re
         d.denial = Denial::not_writable;
         d.detail = "not a name this device may write (<its MAC>-<name>.log, .cfg or .xml)";
         return d;
+    }
+    if (request.rule == MethodRule::opened_write) {
+        bool ok = !request.collection && !request.written_names.empty();
+        for (const auto name : request.written_names) ok = ok && upload_name_allowed(name, *auth.device);
+        if (!ok) {
+            d.denial = Denial::not_writable;
+            d.detail = std::string(request.method) + " touches a name this device may not write (only its own "
+                       "<MAC>-<name>.log, .cfg or .xml; never a collection)";
+            return d;
+        }
     }
     return d;
 }

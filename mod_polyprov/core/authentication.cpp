@@ -25,6 +25,11 @@ std::optional<Mac> claimed_mac(const std::optional<std::string>& single_cn, cons
 }
 
 Authentication authenticate(const PresentedCertificate& cert, const Acl* acl) {
+    return authenticate(cert, std::vector<const Acl*>{acl}, acl);
+}
+
+Authentication authenticate(const PresentedCertificate& cert, const std::vector<const Acl*>& pin_lists,
+                            const Acl* membership) {
     Authentication a;
     if (!cert.present) {
         a.denial = Denial::no_cert;
@@ -36,22 +41,33 @@ Authentication authenticate(const PresentedCertificate& cert, const Acl* acl) {
         a.detail = "the CN names no single MAC (or the subject has no single valid CN)";
         return a;
     }
-    a.entry = acl ? acl->find(*cert.claimed) : nullptr;
+    // 000000000000 names what every phone shares, FFFFFFFFFFFF every
+    // device: neither is one device.
+    if (cert.claimed->is_shared() || cert.claimed->value() == 0xFFFFFFFFFFFFull) {
+        a.denial = Denial::cn_no_mac;
+        a.detail = "the CN names " + cert.claimed->str() + ", which is no single device";
+        return a;
+    }
+    a.entry = membership ? membership->find(*cert.claimed) : nullptr;
 
     // A pin names the one certificate this MAC may use, verified or not.
-    const bool has_pin = a.entry && a.entry->pin;
-    a.pinned = has_pin && cert.fingerprint && *cert.fingerprint == *a.entry->pin;
-    if (has_pin && !a.pinned) {
-        a.denial = Denial::unverified;
-        a.detail = "certificate is not the one pinned on line " + std::to_string(a.entry->line);
-        return a;
+    for (const Acl* list : pin_lists) {
+        const AclEntry* entry = list ? list->find(*cert.claimed) : nullptr;
+        if (!entry || !entry->pin) continue;
+        if (!cert.fingerprint || *cert.fingerprint != *entry->pin) {
+            a.denial = Denial::unverified;
+            a.pinned = false;
+            a.detail = "certificate is not the one pinned on line " + std::to_string(entry->line);
+            return a;
+        }
+        a.pinned = true;
     }
     if (!cert.verified && !a.pinned) {
         a.denial = Denial::unverified;
         a.detail = "certificate did not verify and is not pinned";
         return a;
     }
-    if (acl && !a.entry) {
+    if (membership && !a.entry) {
         a.denial = Denial::not_in_acl;
         return a;
     }

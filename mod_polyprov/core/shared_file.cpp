@@ -4,9 +4,13 @@
 #include <cstdio>
 #include <cstring>
 
+#include <array>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include <polyprov/error.hpp>
 
@@ -73,6 +77,28 @@ bool write_whole(const std::string& path, std::string_view text) {
     return true;
 }
 
+using Digest = std::array<std::uint64_t, 4>;
+
+Digest digest_of(std::string_view text) {
+    unsigned char md[32];
+    unsigned int length = 0;
+    if (EVP_Digest(text.data(), text.size(), md, &length, EVP_sha256(), nullptr) != 1 || length != 32)
+        throw Error("cannot compute a SHA-256");
+    Digest out{};
+    for (std::size_t i = 0; i < 32; ++i) out[i / 8] = (out[i / 8] << 8) | md[i];
+    return out;
+}
+
+void store_digest(PublishedSlot& slot, std::uint64_t generation, const Digest& d) {
+    for (std::size_t i = 0; i < 4; ++i) slot.digest[generation % 2][i].store(d[i], std::memory_order_relaxed);
+}
+
+Digest load_digest(const PublishedSlot& slot, std::uint64_t generation) {
+    Digest d{};
+    for (std::size_t i = 0; i < 4; ++i) d[i] = slot.digest[generation % 2][i].load(std::memory_order_relaxed);
+    return d;
+}
+
 }  // namespace
 
 std::optional<SharedFileBase::Stamp> SharedFileBase::stat_file(const std::string& path) {
@@ -95,8 +121,10 @@ void SharedFileBase::load_initial() {
     published_stamp_ = stamp;
 }
 
-void SharedFileBase::attach(Generation* shared, std::string snapshot_prefix) {
-    shared->store(published_->load());
+void SharedFileBase::attach(PublishedSlot* shared, std::string snapshot_prefix) {
+    const std::uint64_t generation = published_->generation.load();
+    store_digest(*shared, generation, load_digest(*published_, generation));
+    shared->generation.store(generation);
     published_ = shared;
     prefix_ = std::move(snapshot_prefix);
 }
@@ -107,7 +135,7 @@ std::string SharedFileBase::snapshot_path(std::uint64_t generation) const {
 
 WatchEvent SharedFileBase::watch() {
     WatchEvent event;
-    event.generation = published_->load(std::memory_order_acquire);
+    event.generation = published_->generation.load(std::memory_order_acquire);
     const auto stamp = stat_file(path_);
     if (!stamp) {
         const int err = errno;
@@ -157,7 +185,8 @@ WatchEvent SharedFileBase::watch() {
         event.message = snapshot_path(next) + ": cannot write the snapshot every process reads: " + errno_text(err);
         return event;
     }
-    published_->store(next, std::memory_order_release);
+    store_digest(*published_, next, digest_of(text));
+    published_->generation.store(next, std::memory_order_release);
     published_stamp_ = stamp;
     pending_.reset();
     refused_.reset();
@@ -170,7 +199,7 @@ WatchEvent SharedFileBase::watch() {
 }
 
 std::shared_ptr<const void> SharedFileBase::current_value(std::optional<std::string>* error) {
-    const std::uint64_t published = published_->load(std::memory_order_acquire);
+    const std::uint64_t published = published_->generation.load(std::memory_order_acquire);
     if (published == loaded_.load(std::memory_order_acquire)) return std::atomic_load(&value_);
     return reload(published, error);
 }
@@ -181,13 +210,24 @@ std::shared_ptr<const void> SharedFileBase::reload(std::uint64_t generation, std
     for (int attempt = 0; attempt < 4; ++attempt) {
         if (generation == loaded_.load(std::memory_order_acquire)) return std::atomic_load(&value_);
         try {
-            auto value = parse(read_file(snapshot_path(generation)));
+            const Digest expected = load_digest(*published_, generation);
+            const std::string text = read_file(snapshot_path(generation));
+            // The digest buffer of this number is rewritten only for the
+            // number after next: if that came meanwhile, look again.
+            if (published_->generation.load(std::memory_order_acquire) >= generation + 2) {
+                generation = published_->generation.load(std::memory_order_acquire);
+                continue;
+            }
+            if (digest_of(text) != expected)
+                throw Error(snapshot_path(generation) + ": is not the version the watcher published (its SHA-256 "
+                            "differs)");
+            auto value = parse(text);
             std::atomic_store(&value_, std::move(value));
             loaded_.store(generation, std::memory_order_release);
             return std::atomic_load(&value_);
         } catch (const std::exception& e) {
             // Superseded and removed between our look and our read: take the newer.
-            const std::uint64_t now = published_->load(std::memory_order_acquire);
+            const std::uint64_t now = published_->generation.load(std::memory_order_acquire);
             if (now != generation) {
                 generation = now;
                 continue;

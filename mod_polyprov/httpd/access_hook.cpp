@@ -119,11 +119,18 @@ int decide(request_rec* r) {
     request.rule = method_rule(r->method, uploads_on(conf), opened_methods(conf));
     request.match_uri = match_uri(conf);
     bool unusable_destination = false;
-    const char* destination = request.rule == MethodRule::read ? destination_path(r, &unusable_destination) : nullptr;
+    const bool opened = request.rule == MethodRule::read || request.rule == MethodRule::opened_write;
+    const char* destination = opened ? destination_path(r, &unusable_destination) : nullptr;
     if (unusable_destination) request.rule = MethodRule::refused;
     request.paths = requested_paths(r, destination);
-    if (request.rule == MethodRule::upload)
-        request.upload_name = (r->path_info && *r->path_info) ? std::string_view() : last_component(r->filename);
+    const std::string_view target =
+        (r->path_info && *r->path_info) ? std::string_view() : last_component(r->filename);
+    if (request.rule == MethodRule::upload) request.upload_name = target;
+    if (request.rule == MethodRule::opened_write) {
+        request.written_names.push_back(target);
+        if (destination) request.written_names.push_back(last_component(destination));
+        request.collection = r->finfo.filetype == APR_DIR || (r->uri && *r->uri && r->uri[std::strlen(r->uri) - 1] == '/');
+    }
     const AccessDecision d = decide_access(id.auth, request, path_pattern(conf));
 
     set_identity_env(r, id.auth);

@@ -32,6 +32,7 @@ struct ConnectionState {
     std::mutex mutex;
     X509* cert = nullptr;                        // what `facts` describe; a reference is held
     std::shared_ptr<const CertificateFacts> facts;
+    std::uint64_t certificates_seen = 0;
     std::optional<WaiverRecord> waiver;          // set during a full handshake
     Claim claim;
 
@@ -47,7 +48,7 @@ ConnectionState* state_of(conn_rec* c) {
     return static_cast<ConnectionState*>(ap_get_module_config(tls_connection(c)->conn_config, &polyprov_module));
 }
 
-std::shared_ptr<const CertificateFacts> read_facts(request_rec* r, X509* cert) {
+std::shared_ptr<CertificateFacts> read_facts(request_rec* r, X509* cert) {
     auto facts = std::make_shared<CertificateFacts>();
     facts->cn = single_common_name(cert);
     facts->fingerprint = certificate_sha256(cert);
@@ -106,7 +107,9 @@ std::shared_ptr<const CertificateFacts> certificate_facts(request_rec* r) {
         X509_up_ref(cert);
         X509_free(state->cert);
         state->cert = cert;
-        state->facts = read_facts(r, cert);
+        auto facts = read_facts(r, cert);
+        facts->serial = ++state->certificates_seen;
+        state->facts = std::move(facts);
         state->claim = Claim{};
     }
     return state->facts;
@@ -139,9 +142,10 @@ HandshakeWaiver handshake_waiver(request_rec* r) {
         hw.record = state->waiver;
     }
     if (!hw.record) {
-        if (!SSL_session_reused(state->ssl)) {
-            // A full handshake whose verification never reached the
-            // waiver's listener waived nothing.
+        if (!SSL_session_reused(state->ssl) && !ExpiryWaiver::installed_on(SSL_get_SSL_CTX(state->ssl))) {
+            // A full handshake on a host without a waiver waived nothing. (With
+            // one, its listener records every successful verification: no
+            // record there is "unknown", never "nothing".)
             hw.record = WaiverRecord{};
         } else {
             void* data = nullptr;
@@ -151,6 +155,19 @@ HandshakeWaiver handshake_waiver(request_rec* r) {
         }
     }
     return hw;
+}
+
+bool peer_listed(request_rec* r, const RevocationHistory& history, bool cas) {
+    ConnectionState* state = state_of(r->connection);
+    if (!state) return false;
+    const X509* leaf = SSL_get0_peer_certificate(state->ssl);
+    if (leaf && history.lists(leaf)) return true;
+    if (!cas) return false;
+    STACK_OF(X509)* chain = SSL_get0_verified_chain(state->ssl);
+    if (!chain) return true;  // resumed: the chain that was verified is not known
+    for (int i = 1; i + 1 < sk_X509_num(chain); ++i)   // below the leaf, above the anchor
+        if (history.lists(sk_X509_value(chain, i))) return true;
+    return false;
 }
 
 }  // namespace polyprov::glue

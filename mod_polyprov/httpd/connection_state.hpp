@@ -6,6 +6,7 @@
 
 #include "httpd.h"
 
+#include <cstdint>
 #include <ctime>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 
 #include <polyprov/mac.hpp>
 #include <polyprov/mac_pattern.hpp>
+#include <polyprov/revocation_history.hpp>
 #include <polyprov/sha256.hpp>
 #include <polyprov/waiver_record.hpp>
 
@@ -27,6 +29,7 @@ struct CertificateFacts {
     std::optional<std::time_t> not_after;   // null when unreadable (treated as expired)
     std::string not_after_text;             // ISO 8601, for logs and the fleet view
     bool verified = false;                  // SSL_CLIENT_VERIFY said SUCCESS
+    std::uint64_t serial = 0;               // which certificate of the connection (renegotiation counts up)
 
     bool expired_at(std::time_t now) const noexcept { return !not_after || *not_after < now; }
 };
@@ -50,6 +53,12 @@ std::shared_ptr<const CertificateFacts> certificate_facts(request_rec* r);
 std::optional<Mac> remembered_claim(request_rec* r, const CertificateFacts& facts, const MacPattern& pattern);
 
 HandshakeWaiver handshake_waiver(request_rec* r);
+
+// Whether `history` lists a certificate whose expiry the handshake may have
+// waived: the client certificate, and with `cas` the CAs of the verified
+// chain below the anchor. True (fail closed) when a CA must be checked and
+// the chain is not known (a resumed session).
+bool peer_listed(request_rec* r, const RevocationHistory& history, bool cas);
 
 // mod_ssl's pre_handshake hook: remembers the SSL object of each client connection.
 int note_tls_connection(conn_rec* c, SSL* ssl, int is_proxy) noexcept;

@@ -2,6 +2,7 @@
 
 #include "edge.h"
 #include "glue.hpp"
+#include "server_config.hpp"
 #include "shared_files.hpp"
 
 #include <cstdlib>
@@ -96,7 +97,9 @@ extern "C" const char* polyprov_set_acl_file(cmd_parms* cmd, void* dir, const ch
     const char* path = ap_server_root_relative(cmd->pool, arg);
     if (!path) return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
     try {
-        static_cast<DirConfig*>(dir)->acl = polyprov::glue::shared_acl_file(cmd, path);
+        auto* file = polyprov::glue::shared_acl_file(cmd, path);
+        static_cast<DirConfig*>(dir)->acl = file;
+        if (cmd->path) polyprov::glue::note_section_acl(cmd, file);
         return nullptr;
     } catch (const std::exception& e) {
         return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, e.what());
@@ -142,6 +145,8 @@ extern "C" const char* polyprov_set_allow_methods(cmd_parms* cmd, void* dir, con
                             "%s: %s cannot be opened: %s", cmd->cmd->name, method,
                             std::strcmp(method, "PROPFIND") == 0
                                 ? "its answer lists a directory, naming other phones' files"
+                            : std::strcmp(method, "MKCOL") == 0
+                                ? "it makes directories where phones' uploads go"
                                 : "the module always decides it (GET, HEAD, OPTIONS by the read rule, PUT by "
                                   "PolyProvUpload)");
     auto* conf = static_cast<DirConfig*>(dir);

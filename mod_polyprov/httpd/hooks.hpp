@@ -19,6 +19,7 @@ int start_file_watcher(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, s
 
 // request_env_hook.cpp
 int set_certificate_env(request_rec* r) noexcept;
+int recheck_waiver_scope(request_rec* r) noexcept;
 
 // access_hook.cpp
 int check_device_access_early(request_rec* r) noexcept;   // type checker, before mod_negotiation

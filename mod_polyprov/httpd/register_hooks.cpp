@@ -3,20 +3,26 @@
 #include "edge.h"
 #include "glue.hpp"
 #include "hooks.hpp"
+#include "shared_files.hpp"
 #include "ssl_init_hook.h"
 
 #include "http_request.h"
 #include "http_protocol.h"
+#include "mpm_common.h"
 
 extern "C" void polyprov_register_hooks(apr_pool_t*) {
     using namespace polyprov::glue;
     ap_hook_check_config(check_waiver_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(start_file_watcher, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_monitor(watch_the_watcher, nullptr, nullptr, APR_HOOK_MIDDLE);
     // Before mod_setenvif's server-wide SetEnvIf, which runs here too.
     ap_hook_post_read_request(set_certificate_env, nullptr, nullptr, APR_HOOK_FIRST);
     // Before mod_negotiation's MultiViews answers from the directory.
     static const char* const before_negotiation[] = {"mod_negotiation.c", nullptr};
     ap_hook_type_checker(check_device_access_early, nullptr, before_negotiation, APR_HOOK_FIRST);
+    // Before anything else in fixups: a certificate that arrived in mod_ssl's
+    // access checker (renegotiation) is held to the request's own host too.
+    ap_hook_fixups(recheck_waiver_scope, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
     // First among fixups: deny before anything else acts on the request
     // (mod_speling, mod_dav's own checks, handlers' fixups).
     ap_hook_fixups(check_device_access, nullptr, nullptr, APR_HOOK_FIRST);

@@ -21,8 +21,16 @@ struct RequestIdentity {
     Authentication auth;
 };
 
-// Authenticates the request's certificate against `conf`'s CN pattern and list.
+// Authenticates the request's certificate against `conf`'s CN pattern and
+// list. When the list cannot be read, no device is authenticated.
 RequestIdentity identify(request_rec* r, const DirConfig* conf);
+
+// The same where the request is read, before any <Directory> is known:
+// with the virtual host's own CN pattern and list, and the pins of every
+// list its sections name (a MAC pinned to another certificate anywhere in
+// the host is never named); membership of a list that only a section
+// names is left to the access check there.
+RequestIdentity identify_early(request_rec* r);
 
 // POLYPROV_MAC and POLYPROV_LABEL for an authenticated device only (unset
 // otherwise, also when an earlier hook set them with other settings), and

@@ -5,6 +5,7 @@
 
 #include "httpd.h"
 
+#include <cstdint>
 #include <ctime>
 #include <optional>
 
@@ -22,6 +23,7 @@ struct RequestNote {
     bool pinned = false;           // admitted by its pin
     bool waived = false;           // verified only because an expiry was waived
     bool cert_expired = false;     // POLYPROV_CERT_EXPIRED
+    std::uint64_t scope_checked = 0;   // the certificate (CertificateFacts::serial) the 421 check passed
     bool has_cert = false;         // a client certificate came with the request
     std::optional<std::time_t> cert_not_after;   // its notAfter, when readable
 

@@ -6,6 +6,8 @@
 
 #include "http_log.h"
 
+#include <algorithm>
+
 #include <polyprov/error.hpp>
 
 namespace polyprov::glue {
@@ -20,7 +22,25 @@ const char* where(cmd_parms* cmd) {
     return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
 }
 
+// The main server's section lists, then the host's own.
+const std::vector<SharedFile<Acl>*>* join(apr_pool_t* p, const std::vector<SharedFile<Acl>*>* base,
+                                          const std::vector<SharedFile<Acl>*>* add) {
+    if (!base || !add) return add ? add : base;
+    auto* both = pool_owned(p, new std::vector<SharedFile<Acl>*>(*base));
+    for (auto* file : *add)
+        if (std::find(both->begin(), both->end(), file) == both->end()) both->push_back(file);
+    return both;
+}
+
 }  // namespace
+
+void note_section_acl(cmd_parms* cmd, SharedFile<Acl>* file) {
+    ServerConfig* conf = server_config(cmd->server);
+    auto* list = const_cast<std::vector<SharedFile<Acl>*>*>(conf->section_acls);
+    if (!list) conf->section_acls = list = pool_owned(cmd->pool, new std::vector<SharedFile<Acl>*>);
+    if (std::find(list->begin(), list->end(), file) == list->end()) list->push_back(file);
+}
+
 }  // namespace polyprov::glue
 
 using polyprov::glue::ServerConfig;
@@ -45,6 +65,7 @@ extern "C" void* polyprov_merge_server_config(apr_pool_t* p, void* base_v, void*
     merged->anchor_path = anchors_from->anchor_path;
     merged->anchors = anchors_from->anchors;
     merged->history = add->history ? add->history : base->history;
+    merged->section_acls = polyprov::glue::join(p, base->section_acls, add->section_acls);
     return merged;
 }
 

@@ -5,6 +5,9 @@
 #include "httpd.h"
 #include "http_config.h"
 
+#include <vector>
+
+#include <polyprov/acl.hpp>
 #include <polyprov/expiry_waiver.hpp>
 #include <polyprov/revocation_history.hpp>
 #include <polyprov/shared_file.hpp>
@@ -19,8 +22,14 @@ struct ServerConfig {
     const char* anchor_path;            // null when unset
     const TrustAnchors* anchors;        // loaded at config time, owned by the config pool
     SharedFile<RevocationHistory>* history;   // PolyProvRevocationHistory; null when unset
+    // The PolyProvACLFile of every section of this host (and of the main
+    // server's sections): their pins bind before any section is matched.
+    const std::vector<SharedFile<Acl>*>* section_acls;
 };
 
 ServerConfig* server_config(const server_rec* s);
+
+// A PolyProvACLFile inside a section of cmd->server.
+void note_section_acl(cmd_parms* cmd, SharedFile<Acl>* file);
 
 }  // namespace polyprov::glue

@@ -19,7 +19,9 @@
 #include "apr_signal.h"
 #include "apr_thread_proc.h"
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +42,24 @@ namespace {
 constexpr const char* kRegistryKey = "polyprov-shared-files";
 constexpr apr_interval_time_t kLookInterval = apr_time_from_msec(500);
 constexpr int kWatcherCannotStart = 3;   // exit status: do not restart
+// A watcher that has not looked for this long is killed (and restarted)
+// by the parent's monitor hook, which runs about every ten seconds.
+constexpr std::chrono::seconds kStalled{10};
+// Serving processes stop trusting the lists when the watcher has not
+// looked for this long: a removal from the ACL or an addition to the
+// history might be waiting.
+constexpr std::chrono::seconds kUntrusted{30};
+
+// The watcher's heartbeat, in the shared memory: steady-clock ticks
+// (CLOCK_MONOTONIC, the same clock in every process of the machine).
+std::atomic<std::int64_t>* g_heartbeat = nullptr;
+
+std::int64_t steady_now() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+
+std::chrono::seconds heartbeat_age() {
+    const auto age = std::chrono::steady_clock::duration(steady_now() - g_heartbeat->load(std::memory_order_acquire));
+    return std::chrono::duration_cast<std::chrono::seconds>(age);
+}
 
 // Every shared file of one configuration generation (pconf), one object
 // per kind and path.
@@ -84,6 +104,8 @@ struct WatcherSite {
     Registry* files;
     apr_proc_t proc;
     pid_t parent;
+    bool running;          // a watcher process is registered
+    bool cannot_start;     // it said it cannot drop privileges: no use restarting it
 };
 WatcherSite* g_site = nullptr;
 
@@ -125,6 +147,7 @@ void log_event(server_rec* s, const WatchEvent& e) {
                  PP_TAG(204) "file watcher started (pid %" APR_PID_T_FMT "), %" APR_SIZE_T_FMT " file(s)", ::getpid(),
                  site->files->files.size());
     while (!g_stop && ::getppid() == site->parent) {
+        g_heartbeat->store(steady_now(), std::memory_order_release);
         for (const auto& file : site->files->files) {
             try {
                 WatchEvent e = file->watch();
@@ -152,6 +175,7 @@ bool fork_watcher(WatcherSite* site) {
     }
     apr_pool_note_subprocess(site->pconf, &site->proc, APR_KILL_AFTER_TIMEOUT);
     apr_proc_other_child_register(&site->proc, watcher_maintenance, site, nullptr, site->pconf);
+    site->running = true;
     return true;
 }
 
@@ -161,11 +185,15 @@ void watcher_maintenance(int reason, void* data, apr_wait_t status) {
     case APR_OC_REASON_DEATH:
     case APR_OC_REASON_LOST: {
         apr_proc_other_child_unregister(data);
+        site->running = false;
         int state = AP_MPMQ_STOPPING;
         if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS || state == AP_MPMQ_STOPPING) return;
-        if (reason == APR_OC_REASON_DEATH && WIFEXITED(status) && WEXITSTATUS(status) == kWatcherCannotStart) return;
+        if (reason == APR_OC_REASON_DEATH && WIFEXITED(status) && WEXITSTATUS(status) == kWatcherCannotStart) {
+            site->cannot_start = true;
+            return;
+        }
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, site->server, PP_TAG(205) "file watcher died; restarting it");
-        fork_watcher(site);
+        fork_watcher(site);  // if this fails, the monitor hook tries again
         return;
     }
     case APR_OC_REASON_RESTART:
@@ -180,15 +208,19 @@ void watcher_maintenance(int reason, void* data, apr_wait_t status) {
     }
 }
 
-// Snapshots are named <dir>/c<config generation>-<index>.<published number>;
-// those of generations before the previous one are no longer read by anyone.
+// Snapshots are named <dir>/c<config generation>-p<parent pid>-<index>.
+// <published number>. Ours from generations before the previous one are no
+// longer read by anyone, nor are those of a server that is gone.
 void remove_old_snapshots(const std::string& dir, int generation) {
     DIR* d = ::opendir(dir.c_str());
     if (!d) return;
+    const long me = static_cast<long>(::getpid());
     while (const dirent* e = ::readdir(d)) {
         int gen = 0;
-        if (std::sscanf(e->d_name, "c%d-", &gen) == 1 && gen < generation - 1)
-            ::unlinkat(::dirfd(d), e->d_name, 0);
+        long pid = 0;
+        if (std::sscanf(e->d_name, "c%d-p%ld-", &gen, &pid) != 2) continue;
+        const bool gone = pid != me && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+        if ((pid == me && gen < generation - 1) || gone) ::unlinkat(::dirfd(d), e->d_name, 0);
     }
     ::closedir(d);
 }
@@ -216,6 +248,39 @@ const char* snapshot_directory(apr_pool_t* pconf, server_rec* s) {
 
 }  // namespace
 
+bool files_followed(const server_rec* s) noexcept {
+    static std::atomic<bool> reported{false};
+    if (!g_heartbeat || heartbeat_age() <= kUntrusted) {
+        reported.store(false, std::memory_order_relaxed);
+        return true;
+    }
+    if (!reported.exchange(true))
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     PP_TAG(209) "the file watcher has not looked at the ACL and history files for %ld s: "
+                     "denying devices and waiving no expiry until it does", static_cast<long>(heartbeat_age().count()));
+    return false;
+}
+
+int watch_the_watcher(apr_pool_t*, server_rec* s) noexcept {
+    WatcherSite* site = g_site;
+    if (!site || !g_heartbeat || site->cannot_start) return DECLINED;
+    if (!site->running) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, PP_TAG(205) "no file watcher is running; starting one");
+        fork_watcher(site);
+        return DECLINED;
+    }
+    const auto age = heartbeat_age();
+    if (age > kStalled) {
+        // Stopped, or stuck on a file: SIGKILL reaches both, and its
+        // death restarts it.
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     PP_TAG(205) "file watcher (pid %" APR_PID_T_FMT ") has not looked at the files for %ld s; "
+                     "killing it to restart it", site->proc.pid, static_cast<long>(age.count()));
+        ::kill(site->proc.pid, SIGKILL);
+    }
+    return DECLINED;
+}
+
 AclFile* shared_acl_file(cmd_parms* cmd, const char* path) {
     return registry(cmd->pool, true)->get(std::string("acl:") + path, &open_acl, path);
 }
@@ -231,8 +296,9 @@ int start_file_watcher(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* 
         Registry* files = registry(pconf, false);
         if (!files || files->files.empty()) return OK;
 
+        // The heartbeat, then one published slot per file.
         apr_shm_t* shm = nullptr;
-        const apr_size_t size = files->files.size() * sizeof(SharedFileBase::Generation);
+        const apr_size_t size = sizeof(PublishedSlot) * (files->files.size() + 1);
         apr_status_t rv = apr_shm_create(&shm, size, nullptr, pconf);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, PP_TAG(908) "cannot create shared memory for the followed files");
@@ -243,11 +309,12 @@ int start_file_watcher(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* 
         const int generation = ap_state_query(AP_SQ_CONFIG_GEN);
         remove_old_snapshots(dir, generation);
 
-        auto* slots = static_cast<SharedFileBase::Generation*>(apr_shm_baseaddr_get(shm));
-        for (std::size_t i = 0; i < files->files.size(); ++i) {
-            auto* slot = new (slots + i) SharedFileBase::Generation(0);
-            files->files[i]->attach(slot, std::string(dir) + "/c" + std::to_string(generation) + "-" + std::to_string(i));
-        }
+        auto* base = static_cast<PublishedSlot*>(apr_shm_baseaddr_get(shm));
+        g_heartbeat = new (base) std::atomic<std::int64_t>(steady_now());
+        const std::string prefix = std::string(dir) + "/c" + std::to_string(generation) + "-p" +
+                                   std::to_string(static_cast<long>(::getpid())) + "-";
+        for (std::size_t i = 0; i < files->files.size(); ++i)
+            files->files[i]->attach(new (base + 1 + i) PublishedSlot, prefix + std::to_string(i));
 
         g_site = static_cast<WatcherSite*>(apr_pcalloc(pconf, sizeof(WatcherSite)));
         g_site->pconf = pconf;

@@ -24,4 +24,13 @@ HistoryFile* shared_history_file(cmd_parms* cmd, const char* path);
 // directory, and the watcher process (not in the first, trial pass).
 int start_file_watcher(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s) noexcept;
 
+// The parent's monitor hook: restarts a watcher that is missing or has
+// stopped looking at the files.
+int watch_the_watcher(apr_pool_t* p, server_rec* s) noexcept;
+
+// False when the watcher has not looked at the files for a while: the
+// lists in force may be missing a change, so callers fail closed. Says so
+// once per process (PP209).
+bool files_followed(const server_rec* s) noexcept;
+
 }  // namespace polyprov::glue

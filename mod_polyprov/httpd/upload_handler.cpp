@@ -191,11 +191,13 @@ int serve_uploads_as_data(request_rec* r) noexcept {
         const DirConfig* conf = dir_config(r);
         if (!uploads_on(conf) || !r->filename) return DECLINED;
         apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
-        if (r->finfo.filetype == APR_REG) {
+        if (r->finfo.filetype == APR_REG && r->method_number == M_GET) {
             const char* slash = std::strrchr(r->filename, '/');
             ap_set_content_type(r, upload_content_type(slash ? slash + 1 : r->filename));
             r->content_encoding = nullptr;
             r->content_languages = nullptr;
+            // Sent as it is stored, whatever AddHandler or SetHandler say of the name.
+            r->handler = "default-handler";
         }
     } catch (...) {
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -15,7 +15,8 @@ MODES = ("require", "optional", "optional_no_ca")
 WAIVERS = ("stock", "leaf", "chain")
 SERVER_NAMES = ["default.test", "crl-stock.test", "crl-leaf.test", "other-anchor.test", "access.test", "localhost",
                 "leaf-polycom.test", "leaf-polycom-b.test", "chain-polycom.test", "leaf-other.test", "leaf-both.test",
-                "stock.test"] + [
+                "stock.test", "reneg-leaf.test", "reneg-stock.test", "hist-none.test", "hist-p.test",
+                "sections.test"] + [
     f"{w}-{m.replace('_', '-')}.test" for w in WAIVERS for m in MODES]
 
 

@@ -6,6 +6,7 @@ apart by keep-alive connections (prefork: one connection a child)."""
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -176,3 +177,51 @@ def test_one_watcher_whatever_the_number_of_children(server):
     assert len(out.splitlines()) >= 2, out
     started = [line for line in server.read_error_log().splitlines() if "PP204 file watcher started" in line]
     assert len(started) == 1, started
+
+
+def watcher_pids(server):
+    return [int(p) for p in re.findall(r"PP204 file watcher started \(pid (\d+)\)", server.read_error_log())]
+
+
+@pytest.mark.allow_log(r"PP205 file watcher",
+                       r"PP209 the file watcher has not looked")
+def test_a_stalled_watcher_is_restarted_and_meanwhile_nothing_is_trusted(server, pki):
+    if server.mpm != "event":
+        pytest.skip("the same code under both MPMs; once is enough for a test that waits this long")
+    device = pki["devices"]["valid"]
+    phone = Phone(server.port, device, pki["server_ca"])
+    assert ask(phone) == 200
+    # 1. The watcher alone stops: the parent's monitor hook kills and restarts it.
+    stalled = watcher_pids(server)[-1]
+    mark = server.log_mark()
+    os.kill(stalled, signal.SIGSTOP)
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and watcher_pids(server)[-1] == stalled:
+        time.sleep(0.5)
+    assert watcher_pids(server)[-1] != stalled, "no new watcher"
+    assert re.search(rf"PP205 file watcher \(pid {stalled}\) has not looked at the files for \d+ s",
+                     server.log_since(mark, wait=0))
+    replace_by_rename(server.acl, acl_with(me=False))
+    wait_for(phone, 403)
+    replace_by_rename(server.acl, acl_with(me=True))
+    wait_for(phone, 200)
+
+    # 2. The parent stops too, so nobody restarts the watcher: after 30 s
+    #    without a look, the lists are not trusted and devices are denied.
+    watcher = watcher_pids(server)[-1]
+    mark = server.log_mark()
+    os.kill(watcher, signal.SIGSTOP)
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 45
+        status = 200
+        while time.monotonic() < deadline and status == 200:
+            time.sleep(1)
+            status = ask(phone)
+        assert status == 503, status
+        assert "PP209 the file watcher has not looked at the ACL and history files" in server.log_since(mark, wait=0)
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+        os.kill(watcher, signal.SIGCONT)
+    wait_for(phone, 200, seconds=10)
+    phone.close()

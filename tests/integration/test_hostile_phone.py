@@ -39,6 +39,10 @@ def tree(top):
     write(os.path.join(top, "htdocs", "logs", f"{A}-app.log"), f"log of {A}\n")
     write(os.path.join(top, "htdocs", "logs", "operator.html"), "<script>alert(1)</script>\n")
     os.chmod(os.path.join(top, "htdocs", "logs"), 0o777)   # mod_dav writes here in the stock tree
+    for name in (f"{A}-app.log", f"{B}-app.log", "000000000000-directory.xml", "archive/x.log"):
+        write(os.path.join(top, "htdocs", "davopen", name), f"content of {name}\n")
+    for d in ("davopen", "davopen/archive"):
+        os.chmod(os.path.join(top, "htdocs", d), 0o777)
 
 
 def sections(top, with_module, acl):
@@ -79,6 +83,11 @@ def sections(top, with_module, acl):
     <Directory {docs}/open>
         {pp("PolyProvAllowMethods POST MOVE")}
     </Directory>
+    <Directory {docs}/davopen>
+        Dav On
+        {pp("PolyProvUpload on")}
+        {pp("PolyProvAllowMethods DELETE MOVE COPY")}
+    </Directory>
 """
 
 
@@ -99,6 +108,17 @@ def server(request, pki):
                         extra=sections(apache.stock, False, acl))
     os.makedirs(os.path.join(root, "davlock"), mode=0o777)
     os.chmod(os.path.join(root, "davlock"), 0o777)
+    # The same tree with the list only inside a <Directory>: the early
+    # variables know its pins before any section is matched.
+    vhosts += tls_vhost(apache.port, "sections.test", pki, verify="optional_no_ca", extra=f"""
+    DocumentRoot {apache.mod}/htdocs
+    <Directory {apache.mod}/htdocs>
+        PolyProvACLFile {acl}
+    </Directory>
+    <Directory {apache.mod}/htdocs/bootstrap>
+        PolyProvRequireDevice off
+    </Directory>
+""")
     vhosts = f"DavLockDB {root}/davlock/db\n" + vhosts
     apache.start(vhosts, extra_modules=("alias", "dav", "dav_fs", "negotiation", "speling", "dir"))
     yield apache
@@ -298,3 +318,42 @@ def test_uploads_are_served_as_data(server):
     phone.close()
     stock = req(server, "/logs/operator.html", host="stock.test")
     assert stock.headers["content-type"].startswith("text/html"), "what mime.types says without the module"
+
+
+@pytest.mark.parametrize("method,path,destination", [
+    ("DELETE", "/davopen/", None),
+    ("DELETE", "/davopen/archive/", None),
+    ("DELETE", "/davopen/000000000000-directory.xml", None),
+    ("DELETE", f"/davopen/{B}-app.log", None),
+    ("MOVE", f"/davopen/{A}-app.log", "/davopen/000000000000-directory.xml"),
+    ("COPY", f"/davopen/{A}-app.log", "/davopen/000000000000.cfg"),
+    ("MOVE", f"/davopen/{A}-app.log", f"/davopen/{A}-x.shtml"),
+    ("MOVE", f"/davopen/{A}-app.log", f"/davopen/{B}-app.log"),
+])
+def test_opened_webdav_writes_touch_only_the_phones_own_uploads(server, method, path, destination):
+    headers = {"Destination": f"https://access.test:{server.port}{destination}", "Overwrite": "T"} if destination else {}
+    r = req(server, path, method=method, headers=headers)
+    assert r.status == 403, (r.status, r.body[:200])
+    for name in (f"{A}-app.log", f"{B}-app.log", "000000000000-directory.xml", "archive/x.log"):
+        assert exists(server, f"htdocs/davopen/{name}"), name
+    assert not exists(server, f"htdocs/davopen/{A}-x.shtml") and not exists(server, "htdocs/davopen/000000000000.cfg")
+
+
+def test_an_opened_webdav_write_within_the_phones_own_uploads(server):
+    destination = f"https://access.test:{server.port}/davopen/{A}-old.log"   # mod_dav takes absolute URIs only
+    r = req(server, f"/davopen/{A}-app.log", method="COPY", headers={"Destination": destination})
+    assert r.status == 201, (r.status, r.headers)
+    assert req(server, f"/davopen/{A}-old.log", method="DELETE").status == 204
+    assert not exists(server, f"htdocs/davopen/{A}-old.log")
+
+
+def test_pins_bind_before_the_section_with_the_list_is_matched(server):
+    # sections.test names its list only in a <Directory>: 64167F000002 is
+    # pinned there to another certificate, and must not be named early.
+    r = req(server, "/bootstrap/boot.cfg", device="valid_ca2", host="sections.test")
+    assert r.status == 200
+    assert (r.headers.get("x-mac"), r.headers.get("x-claimed-mac")) == ("(null)", "64167F000002")
+    r = req(server, "/bootstrap/boot.cfg", device="valid", host="sections.test")
+    assert r.headers.get("x-mac") == A
+    r = req(server, "/000000000000.cfg", device="valid_ca2", host="sections.test")
+    assert (r.status, r.headers.get("x-decision")) == (403, "deny:unverified")

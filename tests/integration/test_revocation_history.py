@@ -46,8 +46,10 @@ def server(request, pki):
     apache.history = os.path.join(apache.root, "conf", "revocation-history")
     replace(apache.history, HEADER)
     apache.allow_log(r"PP203 .*revocation-history:2: ")   # the broken version this test writes
-    apache.start(tls_vhost(apache.port, "localhost", pki, waiver="leaf",
-                           extra=f"    PolyProvRevocationHistory {apache.history}\n"))
+    history = f"    PolyProvRevocationHistory {apache.history}\n"
+    apache.start(tls_vhost(apache.port, "localhost", pki, waiver="leaf", extra=history) +
+                 tls_vhost(apache.port, "hist-none.test", pki, waiver="leaf") +
+                 tls_vhost(apache.port, "hist-p.test", pki, waiver="leaf", extra=history))
     yield apache
     apache.stop()
     if not os.environ.get("POLYPROV_KEEP"):
@@ -121,3 +123,22 @@ def test_a_broken_history_fails_configtest_with_file_and_line(server, pki, tmp_p
         f.write(missing)
     p = subprocess.run([HTTPD, "-t", "-f", conf], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "cannot be read" in p.stdout + p.stderr
+
+
+def test_a_host_with_a_history_refuses_what_another_host_waived(server, pki):
+    # The handshake's host waives the expiry (it has no history); the
+    # request's host would not have: 421, and the phone's next handshake
+    # there fails.
+    d = pki["devices"]["expired"]
+
+    def via(sni, host):
+        return curl(sni, server.port, path="/index.html", cert=d["cert"], key=d["key"], cacert=pki["server_ca"],
+                    headers={"Host": host})
+
+    assert via("hist-none.test", "hist-p.test").status == 200, "not listed: served"
+    replace(server.history, HEADER + entry(d["cert"]))
+    assert wait_for(lambda: via("hist-none.test", "hist-p.test").status == 421)
+    assert via("hist-none.test", "hist-none.test").status == 200, "the host without a history still waives it"
+    assert not via("hist-p.test", "hist-p.test").ok, "and its own handshake refuses it"
+    replace(server.history, HEADER)
+    assert wait_for(lambda: via("hist-none.test", "hist-p.test").status == 200)

@@ -45,6 +45,13 @@ def server(request, pki, tmp_path_factory):
     for name, (mode, anchor) in HOSTS.items():
         vhosts += tls_vhost(apache.port, name, pki, verify="require", waiver=mode,
                             anchors=anchors[anchor] if anchor else None)
+    # Both ask for no certificate in the handshake; the second asks for one
+    # for its documents, by renegotiation (TLS 1.2) or post-handshake
+    # authentication (TLS 1.3), verified by the first one's waiver.
+    ca = f"    SSLCACertificateFile {pki['ca_bundle_with_other']}\n    SSLVerifyDepth 4\n"
+    vhosts += tls_vhost(apache.port, "reneg-leaf.test", pki, verify="none", waiver="leaf", extra=ca)
+    vhosts += tls_vhost(apache.port, "reneg-stock.test", pki, verify="none",
+                        extra=ca + "    <Location />\n        SSLVerifyClient require\n    </Location>\n")
     apache.start(vhosts)
     yield apache
     apache.stop()
@@ -138,3 +145,20 @@ def test_a_resumed_session_remembers_what_was_waived(server, pki, tls, tmp_path)
                                                     cert_chain=chain)
         assert reused, "the session was not resumed:\n" + out
         assert second == status, (device, host, out)
+
+
+@pytest.mark.parametrize("tls", ["1.2", "1.3"])
+def test_a_certificate_asked_for_later_is_held_to_the_requests_host(server, pki, tls):
+    # The certificate arrives in mod_ssl's access checker, after the request
+    # was read; the host that asked for it waives nothing.
+    d = pki["devices"]["expired"]
+    r = curl("reneg-leaf.test", server.port, path="/index.html", cert=d["cert"], key=d["key"],
+             cacert=pki["server_ca"], headers={"Host": "reneg-stock.test"}, tls_min=tls, tls_max=tls)
+    assert r.ok, r.error
+    assert r.status in (421, 403) and b"polyprov test" not in r.body, (r.status, r.headers)
+    if r.status == 403:   # mod_ssl could not ask for the certificate at all (no post-handshake auth)
+        pytest.skip(f"TLS {tls}: mod_ssl could not ask curl for a certificate after the handshake")
+    d = pki["devices"]["valid"]
+    r = curl("reneg-leaf.test", server.port, path="/index.html", cert=d["cert"], key=d["key"],
+             cacert=pki["server_ca"], headers={"Host": "reneg-stock.test"}, tls_min=tls, tls_max=tls)
+    assert (r.status, r.headers.get("x-verify")) == (200, "SUCCESS"), (r.status, r.error)

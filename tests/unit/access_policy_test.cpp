@@ -89,6 +89,38 @@ TEST(DecideAccess, MethodsAndModuleFiles) {
               Denial::not_writable);
 }
 
+TEST(CheckPath, ShortNameAliasesAreForeign) {
+    const Mac me = mac("0004F2000001");
+    EXPECT_EQ(check_path("/0004F2~1.CFG", me, def()).verdict, PathVerdict::foreign);
+    EXPECT_EQ(check_path("/PHONES~2/x.cfg", me, def()).verdict, PathVerdict::foreign);
+    EXPECT_EQ(check_path("/backup~/x.cfg", me, def()).verdict, PathVerdict::shared);
+}
+
+TEST(DecideAccess, OpenedWebDavWritesTouchOnlyTheDevicesOwnUploads) {
+    const auto me = device("0004F2000001");
+    auto write = [&](std::vector<std::string_view> names, bool collection = false) {
+        AccessRequest request;
+        request.rule = MethodRule::opened_write;
+        request.method = "DELETE";
+        request.paths = {"/logs/x"};
+        request.written_names = std::move(names);
+        request.collection = collection;
+        return decide_access(me, request, def()).denial;
+    };
+    EXPECT_EQ(write({"0004F2000001-app.log"}), Denial::none);
+    EXPECT_EQ(write({"0004F2000001-app.log", "0004F2000001-old.log"}), Denial::none) << "MOVE within its own";
+    EXPECT_EQ(write({"archive"}), Denial::not_writable) << "a shared name";
+    EXPECT_EQ(write({"000000000000-directory.xml"}), Denial::not_writable);
+    EXPECT_EQ(write({"0004F2000001-app.log", "000000000000.cfg"}), Denial::not_writable) << "a Destination";
+    EXPECT_EQ(write({"0004F2000001-app.log", "0004F2000001-x.shtml"}), Denial::not_writable);
+    EXPECT_EQ(write({""}), Denial::not_writable);
+    EXPECT_EQ(write({}), Denial::not_writable);
+    EXPECT_EQ(write({"0004F2000001-app.log"}, true), Denial::not_writable) << "a collection";
+    EXPECT_EQ(method_rule("DELETE", false, {"DELETE"}), MethodRule::opened_write);
+    EXPECT_EQ(method_rule("POST", false, {"POST"}), MethodRule::read);
+    EXPECT_FALSE(method_may_be_opened("MKCOL"));
+}
+
 TEST(MethodRule, DecidedOrRefused) {
     const std::vector<std::string> none, opened{"POST", "MOVE"};
     EXPECT_EQ(method_rule("GET", false, none), MethodRule::read);
@@ -100,7 +132,7 @@ TEST(MethodRule, DecidedOrRefused) {
                           "PATCH", "TRACE", "get"})
         EXPECT_EQ(method_rule(m, true, none), MethodRule::refused) << m;
     EXPECT_EQ(method_rule("POST", false, opened), MethodRule::read);
-    EXPECT_EQ(method_rule("MOVE", false, opened), MethodRule::read);
+    EXPECT_EQ(method_rule("MOVE", false, opened), MethodRule::opened_write);
     EXPECT_EQ(method_rule("DELETE", false, opened), MethodRule::refused);
     EXPECT_FALSE(method_may_be_opened("PROPFIND")) << "it lists other phones' files";
     EXPECT_FALSE(method_may_be_opened("GET"));

@@ -129,14 +129,39 @@ TEST_F(AclFileTest, AMissingFileIsReportedOnceAndItsReturnPublished) {
 TEST_F(AclFileTest, ASnapshotThatCannotBeReadFailsClosedAndSaysSoOnce) {
     replace("0004F2000001\n");
     auto file = open_acl_file(path_);
-    SharedFileBase::Generation shared{0};
+    PublishedSlot shared;
     file->attach(&shared, dir_ + "/snap");
-    shared.store(7);   // a number whose snapshot nobody wrote
+    shared.generation.store(7);   // a number whose snapshot nobody wrote
     auto view = file->current();
     EXPECT_EQ(view.value, nullptr);
     ASSERT_TRUE(view.error);
     EXPECT_NE(view.error->find("generation 7"), std::string::npos) << *view.error;
     EXPECT_FALSE(file->current().error) << "said twice";
+}
+
+TEST_F(AclFileTest, ASnapshotSwappedOnDiskIsNotBelieved) {
+    // The snapshot directory is the server User's; the shared memory is not
+    // reachable from code that runs as that User (a CGI is exec'd).
+    replace("0004F2000001\n");
+    auto file = open_acl_file(path_);
+    PublishedSlot shared;
+    file->attach(&shared, dir_ + "/snap");
+    PublishedSlot reader_slot;   // a serving process with its own view of the same number
+    replace("0004F2000002\n");
+    ASSERT_EQ(settle(*file).kind, WatchEvent::Kind::published);
+    auto reader = open_acl_file(path_);
+    reader->attach(&reader_slot, dir_ + "/snap");
+    // The reader sees number 1 with the watcher's digest, but the file says otherwise.
+    reader_slot.generation.store(shared.generation.load());
+    for (int i = 0; i < 4; ++i) reader_slot.digest[1][i].store(shared.digest[1][i].load());
+    std::ofstream(dir_ + "/snap.1", std::ios::trunc) << "0004F2000666\n";
+    const auto view = reader->current();
+    EXPECT_EQ(view.value, nullptr);
+    ASSERT_TRUE(view.error);
+    EXPECT_NE(view.error->find("is not the version the watcher published"), std::string::npos) << *view.error;
+    // The genuine snapshot is believed.
+    std::ofstream(dir_ + "/snap.1", std::ios::trunc) << "0004F2000002\n";
+    EXPECT_TRUE(lists(*reader, "0004F2000002"));
 }
 
 // Readers on several threads while the watcher publishes: every view is a
@@ -179,10 +204,9 @@ TEST_F(AclFileTest, ReadersOnManyThreadsWhileTheWatcherPublishes) {
 TEST_F(AclFileTest, AForkedReaderFollowsTheWatchersNumber) {
     replace("0004F2000001\n");
     auto file = open_acl_file(path_);
-    void* mem = ::mmap(nullptr, sizeof(SharedFileBase::Generation), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                       -1, 0);
+    void* mem = ::mmap(nullptr, sizeof(PublishedSlot), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ASSERT_NE(mem, MAP_FAILED);
-    auto* shared = new (mem) SharedFileBase::Generation(0);
+    auto* shared = new (mem) PublishedSlot;
     file->attach(shared, dir_ + "/c1-0");
     int to_child[2], to_parent[2];
     ASSERT_EQ(::pipe(to_child), 0);
@@ -212,5 +236,5 @@ TEST_F(AclFileTest, AForkedReaderFollowsTheWatchersNumber) {
     int status = 0;
     ::waitpid(pid, &status, 0);
     EXPECT_EQ(result, 0) << "1: initial list, 2: pipe, 4: published list";
-    ::munmap(mem, sizeof(SharedFileBase::Generation));
+    ::munmap(mem, sizeof(PublishedSlot));
 }

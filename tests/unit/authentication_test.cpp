@@ -98,3 +98,11 @@ TEST(Authenticate, AllZeroFingerprintIsJustAnotherPin) {
     phone.fingerprint.reset();
     EXPECT_EQ(authenticate(phone, &acl).denial, Denial::unverified);
 }
+
+TEST(Authenticate, TheSharedAndBroadcastMacsAreNoDevice) {
+    for (const char* m : {"000000000000", "FFFFFFFFFFFF"}) {
+        const auto a = authenticate(verified_phone(m), nullptr);
+        EXPECT_EQ(a.denial, Denial::cn_no_mac) << m;
+        EXPECT_FALSE(a.device) << m;
+    }
+}
