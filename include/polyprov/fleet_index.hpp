@@ -2,9 +2,9 @@
 // redis): each server ("node") writes only keys of its own, and a small
 // directory names the nodes.
 //
-//   "N"                      the node directory, shared by every node
-//   "I" <node id> <shard>    the MACs this node has records for, one of 64 shards
-//   "D" <node id> <MAC>      this node's record of a MAC (fleet_record.hpp)
+//   "PPFN"                      the node directory, shared by every node
+//   "PPFI" <node id> <shard>    the MACs this node has records for, one of 64 shards
+//   "PPFD" <node id> <MAC>      this node's record of a MAC (fleet_record.hpp)
 //
 // A node's children serialise their writes with one lock (Apache's global
 // mutex), so no write of a node's own keys is lost. Only the directory is

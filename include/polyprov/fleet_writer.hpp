@@ -32,8 +32,9 @@ public:
     FleetWriter(std::string node_name, std::int64_t expire_seconds);
 
     // Merges each of `pending` (one record per MAC, built from this
-    // process's events) into the node's record of that MAC and lists it in
-    // the index. Stops at the first cache failure.
+    // process's events) into the node's record of that MAC, in order, and
+    // lists it in the index. Stops at the first cache failure; the next
+    // flush after one re-asserts the directory and every MAC it indexes.
     FlushReport flush(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now);
 
     const std::string& node_name() const noexcept { return node_; }
@@ -43,6 +44,7 @@ private:
         UnixTime when;
         bool device;
     };
+    FlushReport write(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now);
     bool write_directory(FleetCache& cache, UnixTime now, FlushReport& report);
 
     std::string node_;

@@ -30,15 +30,17 @@ std::size_t shard_of(Mac mac) noexcept {
     return static_cast<std::size_t>((mac.value() * 0x9E3779B97F4A7C15ull) >> 58);
 }
 
-std::string node_directory_key() { return "N"; }
+// Every key starts "PPF" and a kind: shmcb refuses ids under 4 bytes, and
+// the prefix keeps the fleet apart from anything else in a shared cache.
+std::string node_directory_key() { return "PPFN"; }
 
 std::string index_key(const NodeId& node, std::size_t shard) {
-    return "I" + raw(node) + static_cast<char>(shard % kIndexShards);
+    return "PPFI" + raw(node) + static_cast<char>(shard % kIndexShards);
 }
 
 std::string record_key(const NodeId& node, Mac mac) {
     detail::WireWriter w;
-    w.u8('D');
+    w.raw("PPFD");
     w.raw(raw(node));
     detail::write_mac(w, mac);
     return w.take();

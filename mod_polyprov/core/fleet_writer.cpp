@@ -22,6 +22,17 @@ bool FleetWriter::write_directory(FleetCache& cache, UnixTime now, FlushReport& 
 }
 
 FlushReport FleetWriter::flush(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now) {
+    FlushReport report = write(cache, pending, now);
+    if (report.failed) {
+        // The cache may come back empty (a restarted memcached): then the
+        // directory and the index need everything again, at once.
+        directory_asserted_ = 0;
+        asserted_.clear();
+    }
+    return report;
+}
+
+FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now) {
     FlushReport report;
     if (directory_asserted_ == 0 || now - directory_asserted_ >= kDirectoryRefresh || now < directory_asserted_) {
         if (!write_directory(cache, now, report)) {

@@ -48,7 +48,10 @@ TEST(FleetIndex, KeysAreDistinctPerNodeAndMac) {
     std::set<std::string> keys{node_directory_key(), index_key(a, 0), index_key(a, 63), index_key(b, 0),
                                record_key(a, nth(1)), record_key(a, nth(2)), record_key(b, nth(1))};
     EXPECT_EQ(keys.size(), 7u);
-    for (const auto& k : keys) EXPECT_LT(k.size(), 100u);  // memcache keys are hex, at most 250 bytes
+    for (const auto& k : keys) {
+        EXPECT_LT(k.size(), 100u);  // memcache keys are hex, at most 250 bytes
+        EXPECT_GE(k.size(), 4u);    // shmcb refuses shorter ids
+    }
 }
 
 TEST(FleetIndex, AddRefreshesAndKeepsOrder) {

@@ -121,6 +121,22 @@ TEST(FleetStore, ACacheFailureStopsTheFlush) {
     EXPECT_FALSE(read_fleet(cache, kNow, kExpire));  // the reader says so too
 }
 
+TEST(FleetStore, AfterAFailureAnEmptiedCacheIsRefilled) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    // The cache server restarts empty; the first flush that tries fails.
+    cache.entries.clear();
+    cache.fail_after = 0;
+    EXPECT_TRUE(writer.flush(cache, pending({fetch("0004F2000001", kNow + 5)}), kNow + 5).failed);
+    cache.fail_after = -1;
+    writer.flush(cache, pending({fetch("0004F2000003", kNow + 10)}), kNow + 10);
+    const auto snapshot = read_fleet(cache, kNow + 11, kExpire);
+    ASSERT_TRUE(snapshot);
+    EXPECT_EQ(snapshot->records.size(), 1u);  // listed at once, not a minute later
+    EXPECT_EQ(snapshot->nodes.size(), 1u);
+}
+
 TEST(FleetStore, GarbageInTheCacheIsReplacedOrSkipped) {
     MemoryCache cache;
     FleetWriter writer("web1:443", kExpire);
