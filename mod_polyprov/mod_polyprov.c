@@ -38,6 +38,11 @@ static const command_rec polyprov_directives[] = {
                   "it rotates the file; default 10M"),
     AP_INIT_TAKE1("PolyProvUploadKeep", polyprov_set_upload_keep, NULL, RSRC_CONF | ACCESS_CONF,
                   "rotated generations kept (name.1 .. name.N); default 5"),
+    AP_INIT_TAKE1("PolyProvFleet", polyprov_set_fleet, NULL, RSRC_CONF,
+                  "provider[:args] | none: the socache (shmcb, memcache, redis) that keeps a record "
+                  "per device for SetHandler polyprov-status"),
+    AP_INIT_TAKE1("PolyProvFleetExpire", polyprov_set_fleet_expire, NULL, RSRC_CONF,
+                  "how long a device's record is kept after it was last seen (s, m, h, d); default 30d"),
     { NULL, { NULL }, NULL, 0, RAW_ARGS, NULL }  /* end of table */
 };
 

@@ -20,4 +20,7 @@ int check_device_access(request_rec* r) noexcept;
 // upload_handler.cpp
 int handle_upload(request_rec* r) noexcept;
 
+// fleet_hooks.cpp: the fleet view's hooks, registered together.
+void register_fleet_hooks();
+
 }  // namespace polyprov::glue

@@ -19,4 +19,5 @@ extern "C" void polyprov_register_hooks(apr_pool_t*) {
     ap_hook_handler(handle_upload, nullptr, nullptr, APR_HOOK_FIRST);
     // Optional: runs only when mod_ssl is loaded, whatever the LoadModule order.
     APR_OPTIONAL_HOOK(ssl, init_server, install_waiver, nullptr, nullptr, APR_HOOK_MIDDLE);
+    register_fleet_hooks();
 }
