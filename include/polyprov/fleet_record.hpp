@@ -20,6 +20,13 @@
 
 namespace polyprov {
 
+// When a request started, in microseconds since 1970 (UTC), as httpd's
+// request_time: a phone's requests come within the same second, and
+// "newest" must still mean the one that came last.
+using EventTime = std::int64_t;
+inline constexpr EventTime kMicrosPerSecond = 1000000;
+inline constexpr UnixTime seconds_of(EventTime t) noexcept { return t / kMicrosPerSecond; }
+
 // POLYPROV_DECISION's vocabulary. `error` stands for anything else the
 // module may set (deny:error), so no decided request is lost.
 enum class FleetDecision : std::uint8_t {
@@ -36,7 +43,7 @@ std::string decision_text(FleetDecision d);
 
 // One request the module decided, naming a MAC.
 struct FleetEvent {
-    UnixTime time = 0;
+    EventTime time = 0;
     std::optional<Mac> mac;      // the MAC the certificate's CN claims
     bool authenticated = false;  // the certificate proves that MAC (verified, or pinned)
     FleetDecision decision = FleetDecision::allow;
@@ -60,7 +67,7 @@ inline constexpr std::size_t kMaxAgentPart = 32;
 inline constexpr std::size_t kMaxProbes = 8;  // per MAC, the most recent (address, path) pairs
 
 struct LastRequest {
-    UnixTime time = 0;
+    EventTime time = 0;
     std::string method, path;
     int status = 0;
     FleetDecision decision = FleetDecision::allow;
@@ -68,7 +75,7 @@ struct LastRequest {
 
 // The facts of the newest request that came from the device itself.
 struct DeviceFacts {
-    UnixTime time = 0;  // last_seen; 0: the MAC never authenticated as a listed device
+    EventTime time = 0;  // last_seen; 0: the MAC never authenticated as a listed device
     std::string label, address, user_agent;
     UnixTime cert_not_after = 0;
     bool cert_expired = false, waived = false, pinned = false;
@@ -78,19 +85,19 @@ struct DeviceFacts {
 // Model and firmware from the newest User-Agent that named them: a browser
 // request without them does not erase what the phone's own client said.
 struct AgentFacts {
-    UnixTime time = 0;
+    EventTime time = 0;
     std::string model, firmware;
 };
 
 struct UploadFacts {
-    UnixTime time = 0;
+    EventTime time = 0;
     std::optional<std::uint64_t> bytes;
 };
 
 // The newest refusal of one kind: the phone an operator must add, or a
 // certificate that does not verify.
 struct RefusalFacts {
-    UnixTime last_seen = 0;
+    EventTime last_seen = 0;
     std::string address;
 };
 
@@ -98,17 +105,17 @@ struct RefusalFacts {
 struct Probe {
     std::string address, path;
     std::uint32_t count = 0;
-    UnixTime last_seen = 0;
+    EventTime last_seen = 0;
 };
 
 struct DeviceRecord {
     explicit DeviceRecord(Mac m) : mac(m) {}
 
     Mac mac;
-    UnixTime first_seen = 0;
+    EventTime first_seen = 0;
     DeviceFacts latest;
     AgentFacts agent;
-    UnixTime last_config_fetch = 0;
+    EventTime last_config_fetch = 0;
     UploadFacts last_upload;
     std::array<std::uint32_t, kFleetDecisions> denials{};  // by decision; [allow] stays 0
     RefusalFacts unverified, not_in_acl;
@@ -117,7 +124,7 @@ struct DeviceRecord {
     // The MAC authenticated as a listed device at least once.
     bool is_device() const noexcept { return latest.time != 0; }
     // Newest activity of any kind, for expiry.
-    UnixTime last_activity() const noexcept;
+    EventTime last_activity() const noexcept;
 };
 
 // The record one event makes on its own. Only an authenticated request of a

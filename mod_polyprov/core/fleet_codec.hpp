@@ -17,6 +17,7 @@ inline constexpr std::uint8_t kFleetFormat = 1;  // the layout version every ent
 // The latest time an entry may hold (9999-12-31T23:59:59Z): anything later
 // is garbage, and it keeps every time far from overflow.
 inline constexpr UnixTime kMaxTime = 253402300799;
+inline constexpr std::int64_t kMaxEventTime = kMaxTime * 1000000;
 
 inline void write_mac(WireWriter& w, Mac mac) {
     for (int shift = 40; shift >= 0; shift -= 8) w.u8(static_cast<std::uint8_t>(mac.value() >> shift));
@@ -31,9 +32,12 @@ inline std::optional<Mac> read_mac(WireReader& r) {
     return Mac::parse(hex);
 }
 
-inline void write_time(WireWriter& w, UnixTime t) { w.varint(static_cast<std::uint64_t>(t)); }
+inline void write_time(WireWriter& w, std::int64_t t) { w.varint(static_cast<std::uint64_t>(t)); }
 
+// Seconds (certificate dates, the index).
 inline UnixTime read_time(WireReader& r) { return static_cast<UnixTime>(r.varint_max(kMaxTime)); }
+// Microseconds (a record's event times).
+inline std::int64_t read_event_time(WireReader& r) { return static_cast<std::int64_t>(r.varint_max(kMaxEventTime)); }
 
 // Text cut to at most `max` bytes, never in the middle of a UTF-8 sequence
 // that was whole.

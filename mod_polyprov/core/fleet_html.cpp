@@ -110,7 +110,7 @@ std::string short_time(UnixTime t) {
 }
 
 std::string when(UnixTime t, UnixTime now) {
-    if (!t) return "<td data-v=\"0\"><small>never</small></td>";
+    if (t <= 0) return "<td data-v=\"0\"><small>never</small></td>";
     return "<td data-v=\"" + std::to_string(t) + "\">" + short_time(t) + " <small>" + age(t, now) + "</small></td>";
 }
 
@@ -129,9 +129,12 @@ std::string tag(const char* css, const std::string& text) {
     return std::string("<span class=\"tag ") + css + "\">" + html_text(text) + "</span>";
 }
 
+// An event's time (microseconds), shown to the second.
+std::string when_event(EventTime t, UnixTime now) { return when(seconds_of(t), now); }
+
 std::string request_cell(const LastRequest& q) {
     const char* css = q.decision == FleetDecision::allow && q.status < 400 ? "good" : "bad";
-    return "<td class=\"wrap\" data-v=\"" + std::to_string(q.time) + "\"><code>" + html_text(q.method) + " " +
+    return "<td class=\"wrap\" data-v=\"" + std::to_string(seconds_of(q.time)) + "\"><code>" + html_text(q.method) + " " +
            html_text(q.path) + "</code> " + tag(css, std::to_string(q.status) + " " + decision_text(q.decision)) +
            "</td>";
 }
@@ -151,7 +154,7 @@ std::string certificate_state(const DeviceRecord& r, UnixTime now) {
     const DeviceFacts& f = r.latest;
     if (certificate_expired(r, now)) {
         if (f.waived) return tag("warn", "expired") + tag("good", "carried by the waiver");
-        if (f.cert_not_after > f.time) return tag("bad", "expired since last seen") + tag("warn", "needs PolyProvAcceptExpired");
+        if (f.cert_not_after > seconds_of(f.time)) return tag("bad", "expired since last seen") + tag("warn", "needs PolyProvAcceptExpired");
         if (f.pinned) return tag("bad", "expired") + tag("bad", "pinned: not carried");
         return tag("bad", "expired") + tag("bad", "not carried by the waiver");
     }
@@ -223,7 +226,7 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
     // Phones not seen for N hours, longest silence first.
     std::vector<const DeviceRecord*> silent;
     for (const DeviceRecord* r : devices)
-        if (r->latest.time < now - static_cast<UnixTime>(c.query.not_seen_hours) * 3600) silent.push_back(r);
+        if (seconds_of(r->latest.time) < now - static_cast<UnixTime>(c.query.not_seen_hours) * 3600) silent.push_back(r);
     std::sort(silent.begin(), silent.end(),
               [](const DeviceRecord* a, const DeviceRecord* b) { return a->latest.time < b->latest.time; });
     section_head(out, "not-seen", "Not seen for " + hours + " hours", silent.size());
@@ -232,7 +235,7 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
     } else {
         table_head(out, "not-seen", {"MAC", "Label", "Model", "Last seen", "Last request", "Address"});
         for (const DeviceRecord* r : silent)
-            out += "<tr>" + mac_cell(*r) + cell(r->latest.label) + cell(r->agent.model) + when(r->latest.time, now) +
+            out += "<tr>" + mac_cell(*r) + cell(r->latest.label) + cell(r->agent.model) + when_event(r->latest.time, now) +
                    request_cell(r->latest.request) + cell(r->latest.address) + "</tr>\n";
         out += "</tbody></table>";
     }
@@ -253,7 +256,7 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
         for (const DeviceRecord* r : certs)
             out += "<tr>" + mac_cell(*r) + cell(r->latest.label) + cell(r->agent.model) +
                    when(r->latest.cert_not_after, now) + "<td>" + certificate_state(*r, now) + "</td>" +
-                   when(r->latest.time, now) + "</tr>\n";
+                   when_event(r->latest.time, now) + "</tr>\n";
         out += "</tbody></table>";
     }
     out += "</section>\n";
@@ -272,7 +275,7 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
                     (d == FleetDecision::not_in_acl ? " not on the ACL: add it if it is yours"
                                                     : " certificate did not verify, or is not the pinned one") +
                     (now_allowed ? " " + tag("good", "allowed since") : "") + "</td>" + number(n) +
-                    when(f.last_seen, now) + cell(f.address) + "</tr>\n";
+                    when_event(f.last_seen, now) + cell(f.address) + "</tr>\n";
             ++refused_rows;
         }
     }
@@ -294,7 +297,7 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
         for (const DeviceRecord& r : snapshot.records)
             for (const Probe& p : r.probes)
                 out += "<tr>" + mac_cell(r) + cell(r.latest.label) + cell(p.address) + "<td class=\"wrap\"><code>" +
-                       html_text(p.path) + "</code></td>" + number(p.count) + when(p.last_seen, now) + "</tr>\n";
+                       html_text(p.path) + "</code></td>" + number(p.count) + when_event(p.last_seen, now) + "</tr>\n";
         out += "</tbody></table>";
     }
     out += "</section>\n";
@@ -330,15 +333,15 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
                                       std::to_string(r->denials[i]));
             total += r->denials[i];
         }
-        std::string upload = "<td data-v=\"" + std::to_string(r->last_upload.time) + "\">";
+        std::string upload = "<td data-v=\"" + std::to_string(seconds_of(r->last_upload.time)) + "\">";
         if (r->last_upload.time)
-            upload += short_time(r->last_upload.time) +
+            upload += short_time(seconds_of(r->last_upload.time)) +
                       (r->last_upload.bytes ? " <small>" + std::to_string(*r->last_upload.bytes) + " bytes</small>" : "");
         else
             upload += "<small>never</small>";
         out += "<tr>" + mac_cell(*r) + cell(f.label) + cell(r->agent.model) + cell(r->agent.firmware) +
-               when(r->first_seen, now) + when(f.time, now) + request_cell(f.request) +
-               when(r->last_config_fetch, now) + upload + "</td>" + cell(f.address) + "<td data-v=\"" +
+               when_event(r->first_seen, now) + when_event(f.time, now) + request_cell(f.request) +
+               when_event(r->last_config_fetch, now) + upload + "</td>" + cell(f.address) + "<td data-v=\"" +
                std::to_string(f.cert_not_after) + "\">" + cert + "</td><td data-v=\"" + std::to_string(total) + "\">" +
                denials + "</td>" + cell(f.user_agent, "wrap") + "</tr>\n";
     }

@@ -10,6 +10,7 @@ namespace polyprov {
 namespace {
 
 std::string time_or_null(UnixTime t) { return t ? "\"" + iso8601(t) + "\"" : "null"; }
+std::string event_time_or_null(EventTime t) { return t ? time_or_null(seconds_of(t)) : "null"; }
 
 std::string text_or_null(const std::string& s) { return s.empty() ? "null" : json_string(s); }
 
@@ -19,14 +20,14 @@ void device_json(std::string& out, const DeviceRecord& r, UnixTime now) {
     const DeviceFacts& f = r.latest;
     out += "{\"mac\":\"" + r.mac.str() + "\"";
     out += ",\"label\":" + text_or_null(f.label);
-    out += ",\"first_seen\":" + time_or_null(r.first_seen);
-    out += ",\"last_seen\":" + time_or_null(f.time);
+    out += ",\"first_seen\":" + event_time_or_null(r.first_seen);
+    out += ",\"last_seen\":" + event_time_or_null(f.time);
     out += ",\"last_request\":{\"method\":" + text_or_null(f.request.method) +
            ",\"path\":" + text_or_null(f.request.path) +
            ",\"status\":" + (f.request.status ? std::to_string(f.request.status) : std::string("null")) +
            ",\"decision\":" + json_string(decision_text(f.request.decision)) + "}";
-    out += ",\"last_config_fetch\":" + time_or_null(r.last_config_fetch);
-    out += ",\"last_upload\":{\"time\":" + time_or_null(r.last_upload.time) + ",\"bytes\":" +
+    out += ",\"last_config_fetch\":" + event_time_or_null(r.last_config_fetch);
+    out += ",\"last_upload\":{\"time\":" + event_time_or_null(r.last_upload.time) + ",\"bytes\":" +
            (r.last_upload.bytes ? std::to_string(*r.last_upload.bytes) : std::string("null")) + "}";
     out += ",\"address\":" + text_or_null(f.address);
     out += ",\"user_agent\":" + text_or_null(f.user_agent);
@@ -81,7 +82,7 @@ std::string render_fleet_json(const FleetSnapshot& snapshot, const FleetPageCont
         out += first ? "\n" : ",\n";
         out += "{\"mac\":\"" + row.record->mac.str() + "\",\"reason\":\"" + decision_reason(row.reason) +
                "\",\"count\":" + std::to_string(row.record->denials[static_cast<std::size_t>(row.reason)]) +
-               ",\"last_seen\":" + time_or_null(row.facts->last_seen) +
+               ",\"last_seen\":" + event_time_or_null(row.facts->last_seen) +
                ",\"address\":" + text_or_null(row.facts->address) + "}";
         first = false;
     }
@@ -92,7 +93,7 @@ std::string render_fleet_json(const FleetSnapshot& snapshot, const FleetPageCont
             out += first ? "\n" : ",\n";
             out += "{\"mac\":\"" + r.mac.str() + "\",\"address\":" + text_or_null(p.address) +
                    ",\"path\":" + text_or_null(p.path) + ",\"count\":" + std::to_string(p.count) +
-                   ",\"last_seen\":" + time_or_null(p.last_seen) + "}";
+                   ",\"last_seen\":" + event_time_or_null(p.last_seen) + "}";
             first = false;
         }
     }

@@ -50,7 +50,7 @@ std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::in
         }
     }
     for (auto& [mac, record] : merged)
-        if (record.last_activity() >= cutoff) snapshot.records.push_back(std::move(record));
+        if (seconds_of(record.last_activity()) >= cutoff) snapshot.records.push_back(std::move(record));
     return snapshot;
 }
 

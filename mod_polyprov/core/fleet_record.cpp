@@ -20,9 +20,10 @@ std::uint32_t saturating_add(std::uint32_t a, std::uint32_t b) noexcept {
     return a > std::numeric_limits<std::uint32_t>::max() - b ? std::numeric_limits<std::uint32_t>::max() : a + b;
 }
 
+EventTime clamp_event_time(EventTime t) noexcept { return std::clamp<EventTime>(t, 0, detail::kMaxEventTime); }
 UnixTime clamp_time(UnixTime t) noexcept { return std::clamp<UnixTime>(t, 0, detail::kMaxTime); }
 
-UnixTime earliest_known(UnixTime a, UnixTime b) noexcept {
+EventTime earliest_known(EventTime a, EventTime b) noexcept {
     if (a == 0) return b;
     if (b == 0) return a;
     return std::min(a, b);
@@ -100,15 +101,15 @@ std::string decision_text(FleetDecision d) {
     return d == FleetDecision::allow ? "allow" : std::string("deny:") + decision_reason(d);
 }
 
-UnixTime DeviceRecord::last_activity() const noexcept {
-    UnixTime t = std::max({latest.time, unverified.last_seen, not_in_acl.last_seen});
+EventTime DeviceRecord::last_activity() const noexcept {
+    EventTime t = std::max({latest.time, unverified.last_seen, not_in_acl.last_seen});
     for (const Probe& p : probes) t = std::max(t, p.last_seen);
     return t;
 }
 
 DeviceRecord record_of(const FleetEvent& e) {
     DeviceRecord r(e.mac ? *e.mac : *Mac::parse("000000000000"));
-    const UnixTime t = clamp_time(e.time);
+    const EventTime t = clamp_event_time(e.time);
     const FleetDecision d = e.decision;
     if (d != FleetDecision::allow) r.denials[static_cast<std::size_t>(d)] = 1;
 
@@ -212,10 +213,10 @@ std::optional<DeviceRecord> decode_device_record(std::string_view bytes) noexcep
         const auto mac = detail::read_mac(in);
         if (!mac) return std::nullopt;
         DeviceRecord r(*mac);
-        r.first_seen = detail::read_time(in);
+        r.first_seen = detail::read_event_time(in);
 
         DeviceFacts& f = r.latest;
-        f.time = detail::read_time(in);
+        f.time = detail::read_event_time(in);
         f.label = std::string(in.bytes(kMaxLabel));
         f.address = std::string(in.bytes(kMaxAddress));
         f.user_agent = std::string(in.bytes(kMaxUserAgent));
@@ -225,7 +226,7 @@ std::optional<DeviceRecord> decode_device_record(std::string_view bytes) noexcep
         f.cert_expired = flags & kExpired;
         f.waived = flags & kWaived;
         f.pinned = flags & kPinned;
-        f.request.time = detail::read_time(in);
+        f.request.time = detail::read_event_time(in);
         f.request.method = std::string(in.bytes(kMaxMethod));
         f.request.path = std::string(in.bytes(kMaxPath));
         f.request.status = static_cast<int>(in.varint_max(999));
@@ -233,15 +234,15 @@ std::optional<DeviceRecord> decode_device_record(std::string_view bytes) noexcep
         if (decision >= kFleetDecisions) return std::nullopt;
         f.request.decision = static_cast<FleetDecision>(decision);
 
-        r.agent.time = detail::read_time(in);
+        r.agent.time = detail::read_event_time(in);
         r.agent.model = std::string(in.bytes(kMaxAgentPart));
         r.agent.firmware = std::string(in.bytes(kMaxAgentPart));
-        r.last_config_fetch = detail::read_time(in);
-        r.last_upload.time = detail::read_time(in);
+        r.last_config_fetch = detail::read_event_time(in);
+        r.last_upload.time = detail::read_event_time(in);
         if (const std::uint64_t b = in.varint(); b != 0) r.last_upload.bytes = b - 1;
         for (std::uint32_t& n : r.denials) n = static_cast<std::uint32_t>(in.varint_max(0xFFFFFFFFu));
         for (RefusalFacts* refusal : {&r.unverified, &r.not_in_acl}) {
-            refusal->last_seen = detail::read_time(in);
+            refusal->last_seen = detail::read_event_time(in);
             refusal->address = std::string(in.bytes(kMaxAddress));
         }
         const std::size_t probes = in.varint_max(kMaxProbes);
@@ -250,7 +251,7 @@ std::optional<DeviceRecord> decode_device_record(std::string_view bytes) noexcep
             p.address = std::string(in.bytes(kMaxAddress));
             p.path = std::string(in.bytes(kMaxPath));
             p.count = static_cast<std::uint32_t>(in.varint_max(0xFFFFFFFFu));
-            p.last_seen = detail::read_time(in);
+            p.last_seen = detail::read_event_time(in);
             r.probes.push_back(std::move(p));
         }
         if (!in.done() || r.denials[0] != 0) return std::nullopt;

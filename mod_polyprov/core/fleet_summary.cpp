@@ -63,7 +63,7 @@ FleetSummary summarize(const FleetSnapshot& snapshot, UnixTime now, const FleetQ
         for (const Probe& p : r.probes) s.probe_requests += p.count;
         if (!r.is_device()) continue;
         ++s.devices;
-        if (r.latest.time < seen_cutoff) ++s.not_seen;
+        if (seconds_of(r.latest.time) < seen_cutoff) ++s.not_seen;
         if (certificate_expired(r, now)) {
             ++s.expired;
             if (carried_by_waiver(r)) ++s.expired_waived;

@@ -74,7 +74,7 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
             if (!index) index.emplace();
             index->prune(now - expire_);
             for (const DeviceRecord* d : deltas) {
-                const IndexChange change = index->add(d->mac, d->last_activity(), d->is_device());
+                const IndexChange change = index->add(d->mac, seconds_of(d->last_activity()), d->is_device());
                 if (change.evicted_device) report.evicted_devices.push_back(*change.evicted_device);
                 if (change.refused_dropped) ++report.refused_dropped;
             }

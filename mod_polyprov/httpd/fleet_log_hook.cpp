@@ -27,7 +27,7 @@ int record_fleet_request(request_rec* r) noexcept {
         while (last->next) last = last->next;
 
         FleetEvent e;
-        e.time = apr_time_sec(r->request_time);
+        e.time = r->request_time;  // microseconds, as EventTime
         e.mac = facts->claimed_mac;
         e.authenticated = facts->authenticated_mac.has_value();
         e.decision = facts->decision;

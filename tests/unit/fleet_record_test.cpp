@@ -20,6 +20,7 @@ DeviceRecord random_record(std::mt19937& rng, Mac m) {
     DeviceRecord r(m);
     for (int i = 0, n = 1 + pick(6); i < n; ++i) {
         FleetEvent e = fetch("0004F2000001", kNow - pick(1000) * 60);
+        e.time += pick(1000000);
         e.mac = m;
         e.method = methods[pick(3)];
         e.path = paths[pick(4)];
@@ -58,12 +59,12 @@ TEST(FleetDecision, TheModulesVocabulary) {
 TEST(FleetRecord, AnAllowedFetchMakesADevice) {
     const DeviceRecord r = record_of(fetch("0004F2000001", kNow));
     EXPECT_TRUE(r.is_device());
-    EXPECT_EQ(r.first_seen, kNow);
-    EXPECT_EQ(r.latest.time, kNow);
+    EXPECT_EQ(r.first_seen, us(kNow));
+    EXPECT_EQ(r.latest.time, us(kNow));
     EXPECT_EQ(r.latest.label, "desk");
     EXPECT_EQ(r.latest.request.path, "/0004F2000001.cfg");
     EXPECT_EQ(r.latest.request.status, 200);
-    EXPECT_EQ(r.last_config_fetch, kNow);
+    EXPECT_EQ(r.last_config_fetch, us(kNow));
     EXPECT_EQ(r.agent.model, "VVX_500");
     EXPECT_EQ(r.agent.firmware, "5.9.7.4477");
     EXPECT_EQ(r.last_upload.time, 0);
@@ -72,7 +73,7 @@ TEST(FleetRecord, AnAllowedFetchMakesADevice) {
 
 TEST(FleetRecord, OnlyASuccessfulGetOfACfgIsAConfigFetch) {
     EXPECT_EQ(record_of(fetch("0004F2000001", kNow, "/sip.ld")).last_config_fetch, 0);
-    EXPECT_EQ(record_of(fetch("0004F2000001", kNow, "/0004F2000001.CFG")).last_config_fetch, kNow);
+    EXPECT_EQ(record_of(fetch("0004F2000001", kNow, "/0004F2000001.CFG")).last_config_fetch, us(kNow));
     FleetEvent missing = fetch("0004F2000001", kNow);
     missing.status = 404;
     EXPECT_EQ(record_of(missing).last_config_fetch, 0);
@@ -87,7 +88,7 @@ TEST(FleetRecord, UploadsKeepTheirSize) {
     put.status = 204;
     put.body_bytes = 1234;
     const DeviceRecord r = record_of(put);
-    EXPECT_EQ(r.last_upload.time, kNow);
+    EXPECT_EQ(r.last_upload.time, us(kNow));
     EXPECT_EQ(r.last_upload.bytes, 1234u);
     put.status = 416;
     EXPECT_EQ(record_of(put).last_upload.time, 0);
@@ -103,7 +104,7 @@ TEST(FleetRecord, AnUnauthenticatedClaimIsARefusalOnly) {
     EXPECT_FALSE(r.is_device());  // nobody makes a phone look alive with its MAC in a CN
     EXPECT_EQ(r.first_seen, 0);
     EXPECT_EQ(r.denials[static_cast<std::size_t>(FleetDecision::unverified)], 1u);
-    EXPECT_EQ(r.unverified.last_seen, kNow);
+    EXPECT_EQ(r.unverified.last_seen, us(kNow));
     EXPECT_EQ(r.unverified.address, "198.51.100.7");
 }
 
@@ -114,7 +115,7 @@ TEST(FleetRecord, NotOnTheListIsARefusal) {
     const DeviceRecord r = record_of(e);
     EXPECT_FALSE(r.is_device());
     EXPECT_EQ(r.denials[static_cast<std::size_t>(FleetDecision::not_in_acl)], 1u);
-    EXPECT_EQ(r.not_in_acl.last_seen, kNow);
+    EXPECT_EQ(r.not_in_acl.last_seen, us(kNow));
 }
 
 TEST(FleetRecord, AnotherPhonesFileIsAProbe) {
@@ -128,7 +129,7 @@ TEST(FleetRecord, AnotherPhonesFileIsAProbe) {
     ASSERT_EQ(r.probes.size(), 1u);
     EXPECT_EQ(r.probes[0].path, "/0004F2000002.cfg");
     EXPECT_EQ(r.probes[0].count, 3u);
-    EXPECT_EQ(r.probes[0].last_seen, kNow + 2);
+    EXPECT_EQ(r.probes[0].last_seen, us(kNow + 2));
     EXPECT_EQ(r.denials[static_cast<std::size_t>(FleetDecision::mac_mismatch)], 3u);
     EXPECT_EQ(r.latest.request.decision, FleetDecision::mac_mismatch);  // still the device's newest request
     // Bounded: the newest kMaxProbes (address, path) pairs stay.
@@ -139,7 +140,26 @@ TEST(FleetRecord, AnotherPhonesFileIsAProbe) {
         apply(r, e);
     }
     ASSERT_EQ(r.probes.size(), kMaxProbes);
-    EXPECT_EQ(r.probes.front().last_seen, kNow + 119);
+    EXPECT_EQ(r.probes.front().last_seen, us(kNow + 119));
+}
+
+TEST(FleetRecord, WithinOneSecondTheLaterRequestIsTheLast) {
+    // A phone's requests come within one second: the probe, then the
+    // upload, microseconds apart. Second resolution made the 403 win.
+    FleetEvent probe = fetch("0004F2000001", kNow, "/0004F2000002.cfg");
+    probe.decision = FleetDecision::mac_mismatch;
+    probe.status = 403;
+    FleetEvent put = fetch("0004F2000001", kNow, "/logs/0004F2000001-app.log");
+    put.method = "PUT";
+    put.status = 201;
+    put.time = probe.time + 1500;
+    for (const bool upload_first : {false, true}) {
+        DeviceRecord r(mac("0004F2000001"));
+        apply(r, upload_first ? put : probe);
+        apply(r, upload_first ? probe : put);
+        EXPECT_EQ(r.latest.request.method, "PUT");
+        EXPECT_EQ(r.latest.request.status, 201);
+    }
 }
 
 TEST(FleetRecord, ModelAndFirmwareSurviveABrowserRequest) {
@@ -203,8 +223,8 @@ TEST(FleetRecord, EventsInAnyOrderGiveTheSameRecord) {
     for (auto it = events.rbegin(); it != events.rend(); ++it) apply(backward, *it);
     EXPECT_EQ(encode(forward), encode(backward));
     EXPECT_EQ(forward.latest.address, "192.0.2.99");
-    EXPECT_EQ(forward.first_seen, kNow);
-    EXPECT_EQ(forward.latest.time, kNow + 40);
+    EXPECT_EQ(forward.first_seen, us(kNow));
+    EXPECT_EQ(forward.latest.time, us(kNow + 40));
 }
 
 TEST(FleetRecord, EncodeDecodeRoundTrips) {

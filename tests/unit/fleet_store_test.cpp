@@ -55,9 +55,9 @@ TEST(FleetStore, FlushesAddUp) {
     ASSERT_TRUE(snapshot);
     ASSERT_EQ(snapshot->records.size(), 1u);
     const DeviceRecord& r = snapshot->records[0];
-    EXPECT_EQ(r.first_seen, kNow);
-    EXPECT_EQ(r.latest.time, kNow + 10);
-    EXPECT_EQ(r.last_config_fetch, kNow);
+    EXPECT_EQ(r.first_seen, us(kNow));
+    EXPECT_EQ(r.latest.time, us(kNow + 10));
+    EXPECT_EQ(r.last_config_fetch, us(kNow));
     ASSERT_EQ(r.probes.size(), 1u);
 }
 
@@ -75,8 +75,8 @@ TEST(FleetStore, TwoNodesOneView) {
     EXPECT_EQ(snapshot->nodes.size(), 2u);
     ASSERT_EQ(snapshot->records.size(), 2u);
     const DeviceRecord& phone = snapshot->records[0];
-    EXPECT_EQ(phone.first_seen, kNow);
-    EXPECT_EQ(phone.latest.time, kNow + 30);
+    EXPECT_EQ(phone.first_seen, us(kNow));
+    EXPECT_EQ(phone.latest.time, us(kNow + 30));
     EXPECT_EQ(phone.latest.address, "192.0.2.77");
     EXPECT_FALSE(snapshot->records[1].is_device());
 }

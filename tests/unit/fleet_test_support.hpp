@@ -15,10 +15,13 @@ inline constexpr UnixTime kNow = 1767225600;  // 2026-01-01T00:00:00Z
 
 inline Mac mac(const char* text) { return *Mac::parse(text); }
 
-// An allowed GET of the phone's own config from a VVX 500.
+// Seconds as a record's event time (microseconds).
+constexpr EventTime us(UnixTime seconds) { return seconds * kMicrosPerSecond; }
+
+// An allowed GET of the phone's own config from a VVX 500, at `t` seconds.
 inline FleetEvent fetch(const char* m, UnixTime t, const char* path = "/0004F2000001.cfg") {
     FleetEvent e;
-    e.time = t;
+    e.time = us(t);
     e.mac = mac(m);
     e.authenticated = true;
     e.decision = FleetDecision::allow;
