@@ -29,8 +29,28 @@ inline constexpr std::int64_t kMemcacheMaxExpire = 30 * 86400;
 // What every server process of this configuration shares about one cache,
 // in shared memory.
 struct FleetSharedState {
-    std::atomic<std::int64_t> down_since{0};  // 0: the cache answers
-    std::atomic<std::uint64_t> dropped{0};    // decided requests that could not be recorded
+    std::atomic<std::int64_t> down_since{0};    // 0: the cache answers
+    std::atomic<std::int64_t> next_attempt{0};  // while down: when one process may try again
+    std::atomic<std::uint64_t> dropped{0};      // decided requests that could not be recorded
+
+    // While the cache is down, true for one caller per retry interval (it
+    // tries the cache), false for everyone else (they do not); always true
+    // while the cache answers.
+    bool may_try(std::int64_t now, std::int64_t interval) noexcept {
+        if (down_since.load() == 0) return true;
+        std::int64_t next = next_attempt.load();
+        return now >= next && next_attempt.compare_exchange_strong(next, now + interval);
+    }
+    // The first caller that sees a change of state gets true (and logs it).
+    bool mark_down(std::int64_t now, std::int64_t interval) noexcept {
+        next_attempt.store(now + interval);
+        std::int64_t up = 0;
+        return down_since.compare_exchange_strong(up, now);
+    }
+    bool mark_up(std::int64_t& was_down_since) noexcept {
+        was_down_since = down_since.load();
+        return was_down_since != 0 && down_since.compare_exchange_strong(was_down_since, 0);
+    }
 };
 
 struct FleetStore {

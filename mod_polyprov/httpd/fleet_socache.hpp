@@ -28,6 +28,9 @@ public:
     // Stores `value` under `key` as it is (the restart carry-over).
     bool put(std::string_view key, std::string_view value, UnixTime expires);
 
+    // One small write: does the cache answer?
+    bool probe(UnixTime now) { return put("PPFP", "1", now + 60); }
+
 private:
     Status retrieve(std::string_view key, std::string& value);
 

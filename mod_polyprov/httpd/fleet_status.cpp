@@ -16,6 +16,7 @@
 
 #include "fleet_config.hpp"
 #include "fleet_socache.hpp"
+#include "fleet_updater.hpp"
 
 namespace polyprov::glue {
 namespace {
@@ -27,6 +28,19 @@ int answer(request_rec* r, int status, const char* type, const std::string& body
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
     if (!r->header_only) ap_rwrite(body.data(), static_cast<int>(body.size()), r);
     return OK;
+}
+
+// True when the cache answers. While it is marked down, one caller per
+// retry interval tries a write (and marks it up again when that works);
+// the others take it as down without touching the network.
+bool cache_answers(const FleetConfig& config, const FleetStore& store, SocacheFleetCache& cache, server_rec* s) {
+    FleetSharedState& shared = config.shared[store.slot];
+    if (shared.down_since.load() == 0) return true;
+    const UnixTime now = apr_time_sec(apr_time_now());
+    if (!shared.may_try(now, FleetUpdater::kRetryAfterFailure) || !cache.probe(now)) return false;
+    std::int64_t since = 0;
+    if (shared.mark_up(since)) FleetUpdater::log_up(s, store, since, now);
+    return true;
 }
 
 FleetPageContext page_context(const FleetConfig& config, const FleetStore& store, const FleetQuery& query) {
@@ -62,13 +76,19 @@ int handle_fleet_status(request_rec* r) noexcept {
             return answer(r, HTTP_BAD_REQUEST, "text/plain; charset=utf-8", error + "\n");
         }
         SocacheFleetCache cache(*store, config->mutex, r->server, r->pool);
+        // A cache marked down answers reads with "not found" (memcache,
+        // redis): an empty fleet would be a lie, so say it is down.
+        std::optional<FleetSnapshot> snapshot;
+        if (cache_answers(*config, *store, cache, r->server))
+            snapshot = read_fleet(cache, apr_time_sec(apr_time_now()), store->expire);
         const FleetPageContext context = page_context(*config, *store, *query);
-        const auto snapshot = read_fleet(cache, context.now, store->expire);
         if (!snapshot) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           PP_TAG(522) "fleet status: the cache %s does not answer: 503", store->spec.c_str());
             return answer(r, HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
-                          "The fleet cache (" + store->spec + ") does not answer.\n");
+                          "The fleet cache (" + store->spec +
+                              ") does not answer. Phones are served as before; their requests are not recorded "
+                              "until it answers again.\n");
         }
         switch (query->format) {
         case FleetQuery::Format::json:
@@ -102,7 +122,8 @@ int fleet_server_status(request_rec* r, int flags) noexcept {
         if (!store) return OK;
         SocacheFleetCache cache(*store, config->mutex, r->server, r->pool);
         const FleetPageContext context = page_context(*config, *store, FleetQuery{});
-        const auto snapshot = read_fleet(cache, context.now, store->expire);
+        std::optional<FleetSnapshot> snapshot;
+        if (cache_answers(*config, *store, cache, r->server)) snapshot = read_fleet(cache, context.now, store->expire);
         const bool short_report = flags & AP_STATUS_SHORT;
         if (!snapshot) {
             ap_rputs(short_report ? "PolyProvFleetCacheDown: 1\n"

@@ -24,8 +24,6 @@ FleetUpdater* FleetUpdater::start(FleetConfig& config, server_rec* s, apr_pool_t
     try {
         auto* updater = new FleetUpdater(config, s);
         for (const auto& store : config.stores()) updater->writers_.emplace_back(config.node, store->expire);
-        updater->down_.assign(config.stores().size(), false);
-        updater->retry_at_.assign(config.stores().size(), 0);
         // The thread takes no signals: httpd's handlers (prefork's SIGTERM
         // handler exits the process) must run on the threads they expect.
         sigset_t all, old;
@@ -95,6 +93,19 @@ void FleetUpdater::submit(std::size_t slot, FleetEvent&& event) noexcept {
                      config_.stores()[slot]->spec.c_str());
 }
 
+void FleetUpdater::log_down(server_rec* s, const FleetStore& store) {
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 PP_TAG(510) "fleet view: the cache %s does not answer; phones are served as before, their "
+                 "requests are not recorded until it answers again (tried every %d s)",
+                 store.spec.c_str(), static_cast<int>(kRetryAfterFailure));
+}
+
+void FleetUpdater::log_up(server_rec* s, const FleetStore& store, UnixTime since, UnixTime now) {
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                 PP_TAG(511) "fleet view: the cache %s answers again (it did not for %" APR_INT64_T_FMT " s)",
+                 store.spec.c_str(), static_cast<apr_int64_t>(now - since));
+}
+
 void FleetUpdater::run() noexcept {
     apr_pool_t* pool = nullptr;
     try {
@@ -148,7 +159,7 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
             requests += entry.second;
         }
         const UnixTime now = now_seconds();
-        if (down_[i] && now < retry_at_[i]) {
+        if (!shared.may_try(now, kRetryAfterFailure)) {
             shared.dropped.fetch_add(requests, std::memory_order_relaxed);
             continue;
         }
@@ -164,22 +175,11 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
             for (const auto& [mac, entry] : pending[i])
                 if (n++ >= report.records_written) lost += entry.second;
             shared.dropped.fetch_add(lost, std::memory_order_relaxed);
-            down_[i] = true;
-            retry_at_[i] = now + kRetryAfterFailure;
-            std::int64_t up = 0;
-            if (shared.down_since.compare_exchange_strong(up, now))
-                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,
-                             PP_TAG(510) "fleet view: the cache %s does not answer; phones are served as before, "
-                             "their requests are not recorded until it answers again (retried every %d s)",
-                             store.spec.c_str(), static_cast<int>(kRetryAfterFailure));
+            if (shared.mark_down(now, kRetryAfterFailure)) log_down(server_, store);
             continue;
         }
-        down_[i] = false;
-        std::int64_t since = shared.down_since.load();
-        if (since != 0 && shared.down_since.compare_exchange_strong(since, 0))
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, server_,
-                         PP_TAG(511) "fleet view: the cache %s answers again (it did not for %" APR_INT64_T_FMT " s)",
-                         store.spec.c_str(), static_cast<apr_int64_t>(now - since));
+        std::int64_t since = 0;
+        if (shared.mark_up(since)) log_up(server_, store, since, now);
         if (!report.evicted_devices.empty() && !evictions_logged_) {
             evictions_logged_ = true;
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,

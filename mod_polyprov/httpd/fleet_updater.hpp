@@ -26,7 +26,9 @@ class FleetUpdater {
 public:
     static constexpr std::size_t kQueueCapacity = 4096;
     static constexpr std::chrono::seconds kFlushInterval{1};
-    static constexpr UnixTime kRetryAfterFailure = 30;   // seconds between attempts while the cache is down
+    // While the cache is down, one process of the server tries it again
+    // this often (each failed try may log a line of the provider's own).
+    static constexpr UnixTime kRetryAfterFailure = 10;
     static constexpr std::chrono::seconds kStopWait{3};  // what a stopping process gives the last flush
 
     // Starts this process's thread (child_init); null, logged, when it cannot.
@@ -36,6 +38,11 @@ public:
 
     // From any request thread: takes `event` for the store in `slot`.
     void submit(std::size_t slot, FleetEvent&& event) noexcept;
+
+    // The state of a store changed (the status handler found it answering
+    // again): logs it. For every caller of FleetSharedState's mark_*.
+    static void log_down(server_rec* s, const FleetStore& store);
+    static void log_up(server_rec* s, const FleetStore& store, UnixTime since, UnixTime now);
 
 private:
     struct Queued {
@@ -60,8 +67,6 @@ private:
 
     // The thread's own state, one of each per store.
     std::vector<FleetWriter> writers_;
-    std::vector<bool> down_;
-    std::vector<UnixTime> retry_at_;
     bool evictions_logged_ = false;
     bool unreadable_logged_ = false;
 };

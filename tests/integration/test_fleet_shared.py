@@ -1,0 +1,116 @@
+"""Two apache2 servers sharing one fleet view through a real memcached and
+a real redis-server, started by the test on loopback ports and stopped by
+PID: a phone seen on one server shows on the other's page. With the cache
+server stopped mid-test, both keep serving phones (no 5xx, no request
+slower than STALL_BOUND), each says so once in its error log, the status
+page answers 503 rather than an empty fleet, and when the cache server
+comes back (empty) the view fills again."""
+
+import json
+import os
+import re
+import shutil
+import time
+
+import pytest
+
+from harness.apache import Apache, new_server_root
+from harness.fleet import (EXPIRED, FLEET_MODULES, ME, SOUNDPOINT, VVX, CacheServer, by_mac, counters, fetch,
+                           fleet_json, fleet_site, phone, socache_load_line, wait_for)
+
+# What a phone may wait for a file while the cache server is gone: the
+# fleet view must add nothing, so this is an ordinary request's time with
+# room for a busy test machine.
+STALL_BOUND = 2.0
+
+
+@pytest.fixture(params=["memcache", "redis"])
+def shared(request, pki):
+    cache = CacheServer(request.param)
+    # One event and one prefork server: every process of both writes.
+    nodes = [Apache(new_server_root(), mpm="event"), Apache(new_server_root(), mpm="prefork")]
+    try:
+        cache.start()
+        for node in nodes:
+            fleet_line = socache_load_line(request.param) + f"PolyProvFleet {cache.provider()}\n"
+            node.start(fleet_site(node.root, node.port, pki, fleet_line), extra_modules=FLEET_MODULES)
+        yield cache, nodes
+    finally:
+        for node in nodes:
+            node.stop()
+        cache.cleanup()
+    for node in nodes:
+        log = node.read_error_log()
+        if not os.environ.get("POLYPROV_KEEP"):
+            shutil.rmtree(node.root, ignore_errors=True)
+        # The providers log their own failed calls (AH00790/AH00791,
+        # AH03478/AH03479) while the server is down; ours are warnings.
+        assert not re.search(r"\[polyprov:(error|crit|alert|emerg)\]|PP9\d\d|PP549|exit signal", log), log[-3000:]
+
+
+def device(node, pki, mac):
+    doc = fleet_json(node.port, cacert=pki["server_ca"])
+    return mac in by_mac(doc["devices"]), doc
+
+
+def test_two_servers_one_view_and_a_cache_server_that_stops(shared, pki):
+    cache, (node1, node2) = shared
+    ca = pki["server_ca"]
+
+    # A phone seen on node 1 shows on node 2's page, and the other way round.
+    assert phone(node1.port, pki, "valid", f"/{ME}.cfg", VVX).status == 200
+    doc = wait_for("node 1's phone on node 2's page", lambda: device(node2, pki, ME))
+    assert doc["node"].endswith(f":{node2.port}")
+    assert by_mac(doc["devices"])[ME]["last_request"]["path"] == f"/{ME}.cfg"
+    assert phone(node2.port, pki, "expired", f"/{EXPIRED}.cfg", SOUNDPOINT).status == 200
+    doc = wait_for("node 2's phone on node 1's page", lambda: device(node1, pki, EXPIRED))
+    assert by_mac(doc["devices"])[EXPIRED]["waived"] is True
+    # The same phone on both: one device, first seen on node 1, last on node 2.
+    assert phone(node2.port, pki, "valid", "/000000000000.cfg", VVX).status == 200
+
+    def merged():
+        d = by_mac(fleet_json(node1.port, cacert=ca)["devices"]).get(ME, {})
+        return d.get("last_request", {}).get("path") == "/000000000000.cfg", d
+    wait_for("the phone's newest request, from node 2, on node 1", merged)
+    for node in (node1, node2):
+        assert counters(node.port, cacert=ca)["Nodes"] == "2"
+        assert len(fleet_json(node.port, cacert=ca)["devices"]) == 2
+
+    # The cache server stops: phones are served as before, promptly.
+    marks = [node.log_mark() for node in (node1, node2)]
+    cache.stop()
+    for _ in range(8):
+        for node, device_name, path, ua in ((node1, "valid", f"/{ME}.cfg", VVX),
+                                            (node2, "expired", f"/{EXPIRED}.cfg", SOUNDPOINT)):
+            start = time.monotonic()
+            r = phone(node.port, pki, device_name, path, ua)
+            elapsed = time.monotonic() - start
+            assert r.ok and r.status == 200, (r.status, r.error)
+            assert elapsed < STALL_BOUND, f"a phone waited {elapsed:.2f} s with the cache server down"
+        time.sleep(0.3)
+    # Each server says so once, whatever number of its processes noticed.
+    for node, mark in zip((node1, node2), marks):
+        wait_for("PP510 in the error log", lambda: (node.log_since(mark, wait=0).count("PP510") == 1, None))
+    time.sleep(2)  # more flushes, more processes: still once
+    for node, mark in zip((node1, node2), marks):
+        assert node.log_since(mark, wait=0).count("PP510") == 1
+        r = fetch(node.port, "/fleet?json", cacert=ca)
+        assert r.status == 503 and b"does not answer" in r.body
+        assert fetch(node.port, "/fleet", cacert=ca).status == 503
+
+    # The cache server comes back, empty: the view fills again.
+    cache.start()
+    for node, device_name, path, ua in ((node1, "valid", f"/{ME}.cfg", VVX),
+                                        (node2, "expired", f"/{EXPIRED}.cfg", SOUNDPOINT)):
+        def seen_again(node=node, device_name=device_name, path=path, ua=ua):
+            assert phone(node.port, pki, device_name, path, ua).status == 200
+            r = fetch(node.port, "/fleet?json", cacert=ca)
+            return r.status == 200 and len(json.loads(r.body)["devices"]) >= 1, r.status
+        wait_for("the view after the cache server is back", seen_again, timeout=40, interval=1)
+    wait_for("both phones again", lambda: (len(fleet_json(node1.port, cacert=ca)["devices"]) == 2, None), timeout=20)
+    for node, mark in zip((node1, node2), marks):
+        log = node.log_since(mark, wait=0)
+        assert log.count("PP510") == 1, log[-2000:]
+        assert log.count("PP511") == 1, log[-2000:]
+        dropped = int(counters(node.port, cacert=ca)["UpdatesDropped"])
+        assert dropped >= 8, "the requests made while the cache was down are counted as not recorded"
