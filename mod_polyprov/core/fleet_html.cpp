@@ -28,7 +28,7 @@ main{padding:18px 28px 40px;max-width:1500px}
 .tile{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 14px}
 .tile dt{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .tile dd{margin:2px 0 0;font-size:28px;font-weight:650}
-.tile dd small{font-size:13px;font-weight:400;color:var(--muted)}
+.tile dd small{display:block;font-size:13px;font-weight:400;color:var(--muted)}
 .tile.bad{border-color:var(--bad);background:var(--bad-bg)}.tile.bad dd{color:var(--bad)}
 .tile.warn{border-color:#e0b95c;background:var(--warn-bg)}.tile.warn dd{color:var(--warn)}
 .tile.good dd{color:var(--good)}
@@ -40,7 +40,7 @@ h2 .count{color:var(--muted);font-weight:400}
 .pair section{margin:0}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top;white-space:nowrap}
-td.wrap{white-space:normal;word-break:break-all;min-width:180px}
+td.wrap{white-space:normal;overflow-wrap:anywhere;min-width:200px;max-width:420px}
 th{font-size:12px;color:var(--muted);font-weight:600;cursor:pointer;user-select:none;background:#fafbfc;position:sticky;top:0}
 th[aria-sort=ascending]::after{content:" \25B2"}th[aria-sort=descending]::after{content:" \25BC"}
 tbody tr:nth-child(even){background:#fafbfc}
@@ -107,6 +107,12 @@ std::string age(UnixTime t, UnixTime now) {
 std::string short_time(UnixTime t) {
     std::string iso = iso8601(t);  // 2024-03-01T12:00:00Z -> 2024-03-01 12:00Z
     return iso.substr(0, 10) + " " + iso.substr(11, 5) + "Z";
+}
+
+// How long ago, the time itself as a tooltip: for the wide table.
+std::string ago(UnixTime t, UnixTime now) {
+    if (t <= 0) return "<td data-v=\"0\"><small>never</small></td>";
+    return "<td data-v=\"" + std::to_string(t) + "\" title=\"" + iso8601(t) + "\">" + age(t, now) + "</td>";
 }
 
 std::string when(UnixTime t, UnixTime now) {
@@ -333,15 +339,17 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
                                       std::to_string(r->denials[i]));
             total += r->denials[i];
         }
-        std::string upload = "<td data-v=\"" + std::to_string(seconds_of(r->last_upload.time)) + "\">";
-        if (r->last_upload.time)
-            upload += short_time(seconds_of(r->last_upload.time)) +
+        const UnixTime uploaded = seconds_of(r->last_upload.time);
+        std::string upload = "<td data-v=\"" + std::to_string(uploaded) + "\"" +
+                             (uploaded ? " title=\"" + iso8601(uploaded) + "\">" : std::string(">"));
+        if (uploaded)
+            upload += age(uploaded, now) +
                       (r->last_upload.bytes ? " <small>" + std::to_string(*r->last_upload.bytes) + " bytes</small>" : "");
         else
             upload += "<small>never</small>";
         out += "<tr>" + mac_cell(*r) + cell(f.label) + cell(r->agent.model) + cell(r->agent.firmware) +
-               when_event(r->first_seen, now) + when_event(f.time, now) + request_cell(f.request) +
-               when_event(r->last_config_fetch, now) + upload + "</td>" + cell(f.address) + "<td data-v=\"" +
+               ago(seconds_of(r->first_seen), now) + when_event(f.time, now) + request_cell(f.request) +
+               ago(seconds_of(r->last_config_fetch), now) + upload + "</td>" + cell(f.address) + "<td data-v=\"" +
                std::to_string(f.cert_not_after) + "\">" + cert + "</td><td data-v=\"" + std::to_string(total) + "\">" +
                denials + "</td>" + cell(f.user_agent, "wrap") + "</tr>\n";
     }
