@@ -13,6 +13,7 @@ int acl_check(const Args& args);
 int acl_pin(const Args& args);
 int check_cert(const Args& args);
 int fetch_ca(const Args& args);
+int fleet(const Args& args);
 
 // "--name value" options and positional arguments, in any order.
 struct Options {

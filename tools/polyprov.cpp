@@ -21,10 +21,13 @@ const char* const kUsage =
     "  fetch-ca --out DIR [--from URL] [--root-sha256 FINGERPRINT] [--timeout SECONDS]\n"
     "      download Poly's root and intermediate CAs (default URL http://pki.polycom.com/pki/),\n"
     "      check that they chain, write DIR/polycom-root.pem and DIR/polycom-ca.pem\n"
+    "  fleet URL [--cert FILE --key FILE] [--cacert FILE] [--expiring DAYS]\n"
+    "      summarise the fleet view of a server's polyprov-status page; with --expiring, list the phones\n"
+    "      whose certificates run out within DAYS (exit status 1 when one needs attention)\n"
     "  help\n"
     "      this text\n"
     "\n"
-    "exit status: 0 valid / accepted / written, 1 invalid / refused,\n"
+    "exit status: 0 valid / accepted / written, 1 invalid / refused / a phone needs attention,\n"
     "             2 usage error, unreadable input, failed download or write\n";
 
 const std::string* Options::get(const std::string& name) const {
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
         if (args[0] == "acl" && args.size() >= 2 && args[1] == "pin") return acl_pin(Args(args.begin() + 2, args.end()));
         if (args[0] == "check-cert") return check_cert(Args(args.begin() + 1, args.end()));
         if (args[0] == "fetch-ca") return fetch_ca(Args(args.begin() + 1, args.end()));
+        if (args[0] == "fleet") return fleet(Args(args.begin() + 1, args.end()));
         std::fprintf(stderr, "polyprov: unknown command '%s'\n\n%s", args[0].c_str(), kUsage);
         return 2;
     } catch (const std::exception& e) {

@@ -32,6 +32,17 @@ struct FleetReport {
 // each device's types); nullopt with `error` naming what is wrong.
 std::optional<FleetReport> read_fleet_report(const JsonValue& json, std::string& error);
 
+struct ReportSummary {
+    std::size_t devices = 0;
+    std::size_t not_seen = 0;        // last seen more than the hours ago
+    std::size_t expired = 0;
+    std::size_t expired_waived = 0;  // ... whose last request the waiver let through
+    std::size_t expiring = 0;        // not expired, expiring within the days
+    std::map<std::string, std::size_t> firmware, models;  // "" for unknown
+};
+
+ReportSummary summarize_report(const FleetReport& report, UnixTime now, int not_seen_hours, int expiring_days);
+
 struct ExpiringDevice {
     const ReportedDevice* device;
     bool expired;

@@ -62,6 +62,24 @@ std::optional<FleetReport> read_fleet_report(const JsonValue& json, std::string&
     return report;
 }
 
+ReportSummary summarize_report(const FleetReport& report, UnixTime now, int not_seen_hours, int expiring_days) {
+    ReportSummary s;
+    for (const ReportedDevice& d : report.devices) {
+        ++s.devices;
+        if (!d.last_seen || *d.last_seen < now - static_cast<UnixTime>(not_seen_hours) * 3600) ++s.not_seen;
+        const bool expired = d.cert_expired || (d.cert_not_after && *d.cert_not_after <= now);
+        if (expired) {
+            ++s.expired;
+            if (d.waived) ++s.expired_waived;
+        } else if (d.cert_not_after && *d.cert_not_after <= now + static_cast<UnixTime>(expiring_days) * 86400) {
+            ++s.expiring;
+        }
+        ++s.firmware[d.firmware];
+        ++s.models[d.model];
+    }
+    return s;
+}
+
 std::vector<ExpiringDevice> expiring_devices(const FleetReport& report, UnixTime now, int days) {
     std::vector<ExpiringDevice> out;
     const UnixTime horizon = now + static_cast<UnixTime>(days) * 86400;

@@ -9,6 +9,7 @@ import datetime
 import os
 import re
 import shutil
+import subprocess
 
 import pytest
 from cryptography import x509
@@ -33,6 +34,11 @@ def not_after(pki, device):
 def server(request, pki):
     apache = Apache(new_server_root(), mpm=request.param)
     status = """
+    <Location /fleet-operators>
+        SetHandler polyprov-status
+        PolyProvRequireDevice off
+        Require expr %{SSL_CLIENT_VERIFY} == 'SUCCESS'
+    </Location>
     <Location /server-status>
         SetHandler server-status
         PolyProvRequireDevice off
@@ -132,9 +138,8 @@ def test_counters(server, pki):
     assert c["Refused"] == "2" and c["Probes"] == "1" and c["ProbeRequests"] == "3"
     assert c["FirmwareVersions"] == "3"
     assert c["UpdatesDropped"] == "0" and c["CacheDown"] == "0" and c["RecordsMissing"] == "0"
-    # hours= and days= move the thresholds: every phone was seen within the hour,
-    # and no valid test certificate expires within 3000 days of now... but the
-    # test PKI's self-signed one does within 4000.
+    # days= moves the threshold: the test PKI's valid certificates expire
+    # 3650 days after it was made, none within 3000 days, all three within 3650.
     assert counters(server.port, query="auto&days=3000", cacert=pki["server_ca"])["CertificatesExpiring"] == "0"
     assert counters(server.port, query="auto&days=3650", cacert=pki["server_ca"])["CertificatesExpiring"] == "3"
 
@@ -175,6 +180,59 @@ def test_mod_status_shows_a_summary(server, pki):
     assert "PolyProvFleetRefused: 2\n" in r.body.decode()
     r = get(server, "/server-status", pki)
     assert "Phone fleet (mod_polyprov)" in r.body.decode() and "4 devices" in r.body.decode()
+
+
+CLI = os.environ.get("POLYPROV_CLI", "")
+
+
+def cli(*args):
+    p = subprocess.run([CLI, "fleet", *args], capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_cli_summary(server, pki):
+    recorded(server, pki)
+    url = f"https://127.0.0.1:{server.port}/fleet"
+    rc, out, err = cli(url, "--cacert", pki["server_ca"])
+    assert rc == 0, err
+    assert re.search(r"^devices: +4, 0 not seen for 24 hours$", out, re.M), out
+    assert re.search(r"^certificates: +1 expired \(1 carried by the waiver\), 0 expiring within 30 days$", out, re.M)
+    assert re.search(r"^refused: +2 ", out, re.M) and re.search(r"^probes: +1 \(3 requests", out, re.M)
+    assert re.search(r"^firmware: +unknown \(1\), 4.0.15.1047 \(1\), 5.9.7.4477 \(1\), 8.0.1.0123 \(1\)$", out, re.M)
+
+
+def test_cli_expiring_exit_status(server, pki):
+    recorded(server, pki)
+    url = f"https://127.0.0.1:{server.port}/fleet"
+    # Within 30 days: only the expired phone, which the waiver carries: nothing to do.
+    rc, out, _ = cli(url, "--cacert", pki["server_ca"], "--expiring", "30")
+    assert rc == 0, out
+    assert re.search(rf"^  {EXPIRED} .* expired, carried by the waiver +Room 12$", out, re.M), out
+    # Within 3650 days the test PKI's ten-year certificates run out too: for cron, 1.
+    rc, out, _ = cli(url, "--cacert", pki["server_ca"], "--expiring", "3650")
+    assert rc == 1, out
+    assert re.search(rf"^  {ME} .* expires in \d+ days +desk$", out, re.M), out
+    assert "certificates expired or expiring within 3650 days: 4" in out
+
+
+def test_cli_client_certificate(server, pki):
+    recorded(server, pki)
+    url = f"https://127.0.0.1:{server.port}/fleet-operators"
+    rc, _, err = cli(url, "--cacert", pki["server_ca"])
+    assert rc == 2 and "403" in err, err
+    d = pki["devices"]["valid"]
+    rc, out, err = cli(url, "--cacert", pki["server_ca"], "--cert", d["cert"], "--key", d["key"])
+    assert rc == 0, err
+    assert "devices:" in out
+
+
+def test_cli_refuses_what_is_not_the_fleet(server, pki):
+    rc, _, err = cli(f"https://127.0.0.1:{server.port}/server-status", "--cacert", pki["server_ca"])
+    assert rc == 2 and "not the fleet JSON" in err, err
+    rc, _, err = cli(f"https://127.0.0.1:{server.port}/fleet")  # the system's CAs do not know the test CA
+    assert rc == 2 and "certificate verify failed" in err, err
+    assert cli("https://127.0.0.1:1/fleet", "--cert", "x.pem")[0] == 2  # --cert without --key
+    assert cli("https://127.0.0.1:1/fleet", "--expiring", "soon")[0] == 2
 
 
 def test_records_survive_a_graceful_restart(server, pki):

@@ -45,6 +45,14 @@ TEST(FleetReport, ReadsTheModulesJson) {
     EXPECT_FALSE(within30[0].needs_attention);  // the waiver carries it
     EXPECT_EQ(within30[1].device->mac, "0004F200000C");
     EXPECT_TRUE(within30[1].needs_attention);
+    const ReportSummary summary = summarize_report(*report, now, 24, 30);
+    EXPECT_EQ(summary.devices, 3u);
+    EXPECT_EQ(summary.not_seen, 2u);  // one seen 2 days ago, one never
+    EXPECT_EQ(summary.expired, 1u);
+    EXPECT_EQ(summary.expired_waived, 1u);
+    EXPECT_EQ(summary.expiring, 1u);
+    EXPECT_EQ(summary.firmware.at("5.9.7.4477"), 1u);
+    EXPECT_EQ(summary.firmware.at(""), 2u);
     const auto within5 = expiring_devices(*report, now, 5);
     ASSERT_EQ(within5.size(), 1u);
     EXPECT_FALSE(within5[0].needs_attention);
