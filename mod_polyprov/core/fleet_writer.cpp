@@ -66,8 +66,10 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
     // A bound on memory: forgetting means re-asserting sooner, nothing worse.
     if (asserted_.size() > 2 * kIndexShards * kShardCapacity) asserted_.clear();
 
-    for (const auto& [shard, deltas] : to_index) {
-        IndexShard updated;
+    for (const auto& entry : to_index) {
+        // Named, not a structured binding: C++17 lambdas cannot capture those.
+        const std::size_t shard = entry.first;
+        const std::vector<const DeviceRecord*>& deltas = entry.second;
         const auto status = cache.update(index_key(id_, shard), now + expire_, [&](const std::string* current) {
             std::optional<IndexShard> index;
             if (current && !(index = IndexShard::decode(*current))) ++report.unreadable;
