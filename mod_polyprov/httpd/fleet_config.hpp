@@ -29,9 +29,21 @@ inline constexpr std::int64_t kMemcacheMaxExpire = 30 * 86400;
 // What every server process of this configuration shares about one cache,
 // in shared memory.
 struct FleetSharedState {
+    // A cache call that takes this long means the server hangs (memcache
+    // calls have no read timeout of their own).
+    static constexpr std::int64_t kStalledAfter = 5;
+
     std::atomic<std::int64_t> down_since{0};    // 0: the cache answers
     std::atomic<std::int64_t> next_attempt{0};  // while down: when one process may try again
+    std::atomic<std::int64_t> waiting_since{0}; // a cache call under way since then; 0: none
     std::atomic<std::uint64_t> dropped{0};      // decided requests that could not be recorded
+
+    // A call has been waiting for the cache for kStalledAfter or more: do
+    // not add another thread to the wait.
+    bool stalled(std::int64_t now) const noexcept {
+        const std::int64_t since = waiting_since.load();
+        return since != 0 && now - since >= kStalledAfter;
+    }
 
     // While the cache is down, true for one caller per retry interval (it
     // tries the cache), false for everyone else (they do not); always true

@@ -25,11 +25,31 @@ private:
 
 const unsigned char* id(std::string_view key) { return reinterpret_cast<const unsigned char*>(key.data()); }
 
+// Marks a provider call under way (the first of several concurrent ones
+// sets the time; any that returns clears it).
+class Waiting {
+public:
+    explicit Waiting(FleetSharedState* shared) noexcept : shared_(shared) {
+        if (!shared_) return;
+        std::int64_t none = 0;
+        shared_->waiting_since.compare_exchange_strong(none, apr_time_sec(apr_time_now()));
+    }
+    ~Waiting() {
+        if (shared_) shared_->waiting_since.store(0);
+    }
+    Waiting(const Waiting&) = delete;
+    Waiting& operator=(const Waiting&) = delete;
+
+private:
+    FleetSharedState* shared_;
+};
+
 }  // namespace
 
 FleetCache::Status SocacheFleetCache::retrieve(std::string_view key, std::string& value) {
     auto buffer = std::make_unique<unsigned char[]>(kMaxFleetEntry);
     unsigned int length = kMaxFleetEntry;
+    const Waiting waiting(shared_);
     const apr_status_t rv = store_.provider->retrieve(store_.instance, server_, id(key),
                                                       static_cast<unsigned int>(key.size()), buffer.get(), &length, pool_);
     if (rv == APR_NOTFOUND) return Status::missing;
@@ -56,6 +76,7 @@ FleetCache::Status SocacheFleetCache::update(std::string_view key, UnixTime expi
     if (found == Status::failed) return Status::failed;
     std::optional<std::string> next = change(found == Status::ok ? &current : nullptr);
     if (!next) return Status::ok;
+    const Waiting waiting(shared_);
     const apr_status_t rv = store_.provider->store(
         store_.instance, server_, id(key), static_cast<unsigned int>(key.size()), apr_time_from_sec(expires),
         reinterpret_cast<unsigned char*>(next->data()), static_cast<unsigned int>(next->size()), pool_);
@@ -65,6 +86,7 @@ FleetCache::Status SocacheFleetCache::update(std::string_view key, UnixTime expi
 bool SocacheFleetCache::put(std::string_view key, std::string_view value, UnixTime expires) {
     const Locked lock(mutex_, true);
     std::string copy(value);
+    const Waiting waiting(shared_);
     return lock.ok() &&
            store_.provider->store(store_.instance, server_, id(key), static_cast<unsigned int>(key.size()),
                                   apr_time_from_sec(expires), reinterpret_cast<unsigned char*>(copy.data()),

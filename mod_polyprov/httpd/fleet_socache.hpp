@@ -19,8 +19,11 @@ inline constexpr unsigned kMaxFleetEntry = 16384;
 class SocacheFleetCache : public FleetCache {
 public:
     // `pool` takes the providers' temporary allocations; clear it between uses.
-    SocacheFleetCache(const FleetStore& store, apr_global_mutex_t* mutex, server_rec* s, apr_pool_t* pool) noexcept
-        : store_(store), mutex_(mutex), server_(s), pool_(pool) {}
+    // `shared` (may be null) learns when a call is under way, so others can
+    // tell a cache that hangs (FleetSharedState::stalled).
+    SocacheFleetCache(const FleetStore& store, apr_global_mutex_t* mutex, server_rec* s, apr_pool_t* pool,
+                      FleetSharedState* shared = nullptr) noexcept
+        : store_(store), mutex_(mutex), server_(s), pool_(pool), shared_(shared) {}
 
     Status get(std::string_view key, std::string& value) override;
     Status update(std::string_view key, UnixTime expires, const Change& change) override;
@@ -38,6 +41,7 @@ private:
     apr_global_mutex_t* mutex_;
     server_rec* server_;
     apr_pool_t* pool_;
+    FleetSharedState* shared_;
 };
 
 }  // namespace polyprov::glue

@@ -35,8 +35,14 @@ int answer(request_rec* r, int status, const char* type, const std::string& body
 // the others take it as down without touching the network.
 bool cache_answers(const FleetConfig& config, const FleetStore& store, SocacheFleetCache& cache, server_rec* s) {
     FleetSharedState& shared = config.shared[store.slot];
-    if (shared.down_since.load() == 0) return true;
     const UnixTime now = apr_time_sec(apr_time_now());
+    // A call that has waited for seconds: the cache hangs; another wait
+    // would hold this worker too (memcache calls have no read timeout).
+    if (shared.stalled(now)) {
+        if (shared.mark_down(now, FleetUpdater::kRetryAfterFailure)) FleetUpdater::log_down(s, store);
+        return false;
+    }
+    if (shared.down_since.load() == 0) return true;
     if (!shared.may_try(now, FleetUpdater::kRetryAfterFailure) || !cache.probe(now)) return false;
     std::int64_t since = 0;
     if (shared.mark_up(since)) FleetUpdater::log_up(s, store, since, now);
@@ -75,7 +81,7 @@ int handle_fleet_status(request_rec* r) noexcept {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, PP_TAG(521) "fleet status: bad query: %s: 400", error.c_str());
             return answer(r, HTTP_BAD_REQUEST, "text/plain; charset=utf-8", error + "\n");
         }
-        SocacheFleetCache cache(*store, config->mutex, r->server, r->pool);
+        SocacheFleetCache cache(*store, config->mutex, r->server, r->pool, &config->shared[store->slot]);
         // A cache marked down answers reads with "not found" (memcache,
         // redis): an empty fleet would be a lie, so say it is down.
         std::optional<FleetSnapshot> snapshot;
@@ -120,7 +126,7 @@ int fleet_server_status(request_rec* r, int flags) noexcept {
         for (const auto& s : config->stores())
             if (!store && s->used) store = s.get();
         if (!store) return OK;
-        SocacheFleetCache cache(*store, config->mutex, r->server, r->pool);
+        SocacheFleetCache cache(*store, config->mutex, r->server, r->pool, &config->shared[store->slot]);
         const FleetPageContext context = page_context(*config, *store, FleetQuery{});
         std::optional<FleetSnapshot> snapshot;
         if (cache_answers(*config, *store, cache, r->server)) snapshot = read_fleet(cache, context.now, store->expire);

@@ -159,12 +159,18 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
             requests += entry.second;
         }
         const UnixTime now = now_seconds();
+        if (shared.stalled(now)) {
+            // Another call has waited for the cache for seconds: it hangs.
+            if (shared.mark_down(now, kRetryAfterFailure)) log_down(server_, store);
+            shared.dropped.fetch_add(requests, std::memory_order_relaxed);
+            continue;
+        }
         if (!shared.may_try(now, kRetryAfterFailure)) {
             shared.dropped.fetch_add(requests, std::memory_order_relaxed);
             continue;
         }
 
-        SocacheFleetCache cache(store, config_.mutex, server_, pool);
+        SocacheFleetCache cache(store, config_.mutex, server_, pool, &shared);
         const FlushReport report = writers_[i].flush(cache, records, now);
 
         if (report.failed) {

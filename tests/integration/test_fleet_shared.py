@@ -4,12 +4,14 @@ PID: a phone seen on one server shows on the other's page. With the cache
 server stopped mid-test, both keep serving phones (no 5xx, no request
 slower than STALL_BOUND), each says so once in its error log, the status
 page answers 503 rather than an empty fleet, and when the cache server
-comes back (empty) the view fills again."""
+comes back (empty) the view fills again. A cache server that hangs
+(SIGSTOP) costs phones nothing either, and the page does not hang with it."""
 
 import json
 import os
 import re
 import shutil
+import signal
 import time
 
 import pytest
@@ -114,3 +116,57 @@ def test_two_servers_one_view_and_a_cache_server_that_stops(shared, pki):
         assert log.count("PP511") == 1, log[-2000:]
         dropped = int(counters(node.port, cacert=ca)["UpdatesDropped"])
         assert dropped >= 8, "the requests made while the cache was down are counted as not recorded"
+
+
+@pytest.fixture(params=["memcache", "redis"])
+def one_node(request, pki):
+    cache = CacheServer(request.param)
+    node = Apache(new_server_root(), mpm="event")
+    try:
+        cache.start()
+        node.start(fleet_site(node.root, node.port, pki, socache_load_line(request.param) +
+                              f"PolyProvFleet {cache.provider()}\n"), extra_modules=FLEET_MODULES)
+        yield cache, node
+    finally:
+        if cache.proc is not None:
+            os.kill(cache.proc.pid, signal.SIGCONT)
+        node.stop()
+        cache.cleanup()
+        shutil.rmtree(node.root, ignore_errors=True)
+
+
+def test_a_cache_server_that_hangs(one_node, pki):
+    """A cache server that stops answering without closing its connections
+    (SIGSTOP): memcache calls have no timeout of their own, yet phones are
+    served promptly, the page answers 503 at once instead of joining the
+    wait, and the server still stops cleanly."""
+    cache, node = one_node
+    ca = pki["server_ca"]
+    assert phone(node.port, pki, "valid", f"/{ME}.cfg", VVX).status == 200
+    wait_for("the phone", lambda: device(node, pki, ME))
+    mark = node.log_mark()
+    os.kill(cache.proc.pid, signal.SIGSTOP)
+    for _ in range(6):
+        start = time.monotonic()
+        assert phone(node.port, pki, "valid", f"/{ME}.cfg", VVX).status == 200
+        assert time.monotonic() - start < STALL_BOUND
+        time.sleep(0.3)
+    time.sleep(6)  # the writer's call has now waited past FleetSharedState::kStalledAfter
+    for _ in range(3):
+        start = time.monotonic()
+        r = fetch(node.port, "/fleet?json", cacert=ca, timeout=15)
+        assert r.ok and r.status == 503, (r.status, r.error)
+        assert time.monotonic() - start < 7, "the page joined the wait for a hung cache"
+    assert node.log_since(mark, wait=0).count("PP510") == 1
+    # It answers again: the view comes back.
+    os.kill(cache.proc.pid, signal.SIGCONT)
+
+    def back():
+        assert phone(node.port, pki, "valid", f"/{ME}.cfg", VVX).status == 200
+        return fetch(node.port, "/fleet?json", cacert=ca).status == 200, None
+    wait_for("the page after the cache server resumed", back, timeout=40, interval=1)
+    assert node.log_since(mark, wait=0).count("PP511") == 1
+    start = time.monotonic()
+    node.stop()
+    assert time.monotonic() - start < 10
+    assert "AH00045" not in node.read_error_log(), "a child had to be killed"
