@@ -39,6 +39,15 @@ public:
 
     const std::string& node_name() const noexcept { return node_; }
 
+    // Forgets what this writer asserted, so its next flush writes the
+    // directory and every MAC's index entry again: after the cache may have
+    // lost everything (a restarted memcached), even if this writer saw no
+    // failure itself.
+    void forget() noexcept {
+        directory_asserted_ = 0;
+        asserted_.clear();
+    }
+
 private:
     struct Asserted {
         UnixTime when;

@@ -23,12 +23,9 @@ bool FleetWriter::write_directory(FleetCache& cache, UnixTime now, FlushReport& 
 
 FlushReport FleetWriter::flush(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now) {
     FlushReport report = write(cache, pending, now);
-    if (report.failed) {
-        // The cache may come back empty (a restarted memcached): then the
-        // directory and the index need everything again, at once.
-        directory_asserted_ = 0;
-        asserted_.clear();
-    }
+    // The cache may come back empty (a restarted memcached): then the
+    // directory and the index need everything again, at once.
+    if (report.failed) forget();
     return report;
 }
 

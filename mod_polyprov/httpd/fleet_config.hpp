@@ -37,6 +37,7 @@ struct FleetSharedState {
     std::atomic<std::int64_t> next_attempt{0};  // while down: when one process may try again
     std::atomic<std::int64_t> waiting_since{0}; // a cache call under way since then; 0: none
     std::atomic<std::uint64_t> dropped{0};      // decided requests that could not be recorded
+    std::atomic<std::uint64_t> outages{0};      // how many times the cache came back: it may be empty
 
     // A call has been waiting for the cache for kStalledAfter or more: do
     // not add another thread to the wait.
@@ -61,7 +62,9 @@ struct FleetSharedState {
     }
     bool mark_up(std::int64_t& was_down_since) noexcept {
         was_down_since = down_since.load();
-        return was_down_since != 0 && down_since.compare_exchange_strong(was_down_since, 0);
+        const bool changed = was_down_since != 0 && down_since.compare_exchange_strong(was_down_since, 0);
+        if (changed) outages.fetch_add(1);
+        return changed;
     }
 };
 

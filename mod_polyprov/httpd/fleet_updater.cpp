@@ -24,6 +24,7 @@ FleetUpdater* FleetUpdater::start(FleetConfig& config, server_rec* s, apr_pool_t
     try {
         auto* updater = new FleetUpdater(config, s);
         for (const auto& store : config.stores()) updater->writers_.emplace_back(config.node, store->expire);
+        updater->outages_seen_.assign(config.stores().size(), 0);
         // The thread takes no signals: httpd's handlers (prefork's SIGTERM
         // handler exits the process) must run on the threads they expect.
         sigset_t all, old;
@@ -170,6 +171,13 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
             continue;
         }
 
+        // The cache came back since this process last wrote (any process
+        // may have seen it go): what this one listed may be gone.
+        const std::uint64_t outages = shared.outages.load();
+        if (outages != outages_seen_[i]) {
+            writers_[i].forget();
+            outages_seen_[i] = outages;
+        }
         SocacheFleetCache cache(store, config_.mutex, server_, pool, &shared);
         const FlushReport report = writers_[i].flush(cache, records, now);
 

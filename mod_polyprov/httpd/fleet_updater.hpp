@@ -67,6 +67,7 @@ private:
 
     // The thread's own state, one of each per store.
     std::vector<FleetWriter> writers_;
+    std::vector<std::uint64_t> outages_seen_;  // FleetSharedState::outages at the last flush
     bool evictions_logged_ = false;
     bool unreadable_logged_ = false;
 };

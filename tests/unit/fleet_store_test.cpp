@@ -137,6 +137,19 @@ TEST(FleetStore, AfterAFailureAnEmptiedCacheIsRefilled) {
     EXPECT_EQ(snapshot->nodes.size(), 1u);
 }
 
+TEST(FleetStore, AWriterThatForgetsRefillsAnEmptiedCache) {
+    // Another process saw the outage; this one only learns of it.
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    cache.entries.clear();
+    writer.flush(cache, pending({fetch("0004F2000001", kNow + 5)}), kNow + 5);
+    EXPECT_EQ(read_fleet(cache, kNow + 6, kExpire)->records.size(), 0u);  // written, but neither listed nor indexed
+    writer.forget();
+    writer.flush(cache, pending({fetch("0004F2000001", kNow + 7)}), kNow + 7);
+    EXPECT_EQ(read_fleet(cache, kNow + 8, kExpire)->records.size(), 1u);
+}
+
 TEST(FleetStore, GarbageInTheCacheIsReplacedOrSkipped) {
     MemoryCache cache;
     FleetWriter writer("web1:443", kExpire);
