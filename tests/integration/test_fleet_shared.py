@@ -81,7 +81,10 @@ def test_two_servers_one_view_and_a_cache_server_that_stops(shared, pki):
     # The cache server stops: phones are served as before, promptly.
     marks = [node.log_mark() for node in (node1, node2)]
     cache.stop()
-    for _ in range(8):
+    # Long enough for retries (one process a server, every 10 s): phones all
+    # along, each served promptly.
+    outage_end = time.monotonic() + 14
+    while time.monotonic() < outage_end:
         for node, device_name, path, ua in ((node1, "valid", f"/{ME}.cfg", VVX),
                                             (node2, "expired", f"/{EXPIRED}.cfg", SOUNDPOINT)):
             start = time.monotonic()
@@ -90,12 +93,13 @@ def test_two_servers_one_view_and_a_cache_server_that_stops(shared, pki):
             assert r.ok and r.status == 200, (r.status, r.error)
             assert elapsed < STALL_BOUND, f"a phone waited {elapsed:.2f} s with the cache server down"
         time.sleep(0.3)
-    # Each server says so once, whatever number of its processes noticed.
+    # Each server says so once, whatever number of its processes noticed,
+    # and tries again rarely: the provider logs each failed call itself.
     for node, mark in zip((node1, node2), marks):
-        wait_for("PP510 in the error log", lambda: (node.log_since(mark, wait=0).count("PP510") == 1, None))
-    time.sleep(2)  # more flushes, more processes: still once
-    for node, mark in zip((node1, node2), marks):
-        assert node.log_since(mark, wait=0).count("PP510") == 1
+        log = node.log_since(mark, wait=0)
+        assert log.count("PP510") == 1, log[-3000:]
+        provider_lines = len(re.findall(r"AH0079[01]|AH0347[89]", log))
+        assert 1 <= provider_lines <= 4, log[-3000:]
         r = fetch(node.port, "/fleet?json", cacert=ca)
         assert r.status == 503 and b"does not answer" in r.body
         assert fetch(node.port, "/fleet", cacert=ca).status == 503
@@ -115,7 +119,7 @@ def test_two_servers_one_view_and_a_cache_server_that_stops(shared, pki):
         assert log.count("PP510") == 1, log[-2000:]
         assert log.count("PP511") == 1, log[-2000:]
         dropped = int(counters(node.port, cacert=ca)["UpdatesDropped"])
-        assert dropped >= 8, "the requests made while the cache was down are counted as not recorded"
+        assert dropped >= 20, "the requests made while the cache was down are counted as not recorded"
 
 
 @pytest.fixture(params=["memcache", "redis"])
