@@ -26,6 +26,8 @@ int answer(request_rec* r, int status, const char* type, const std::string& body
     ap_set_content_type(r, type);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+    // Stated, so a client can tell a cut-off document (polyprov fleet does).
+    ap_set_content_length(r, static_cast<apr_off_t>(body.size()));
     if (!r->header_only) ap_rwrite(body.data(), static_cast<int>(body.size()), r);
     return OK;
 }
