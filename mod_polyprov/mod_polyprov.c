@@ -42,7 +42,7 @@ static const command_rec polyprov_directives[] = {
                   "provider[:args] | none: the socache (shmcb, memcache, redis) that keeps a record "
                   "per device for SetHandler polyprov-status"),
     AP_INIT_TAKE1("PolyProvFleetExpire", polyprov_set_fleet_expire, NULL, RSRC_CONF,
-                  "how long a device's record is kept after it was last seen (s, m, h, d); default 30d"),
+                  "how long a device's record is kept after it was last seen (s, m, h, d, w); default 30d"),
     { NULL, { NULL }, NULL, 0, RAW_ARGS, NULL }  /* end of table */
 };
 

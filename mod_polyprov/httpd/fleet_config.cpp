@@ -145,11 +145,11 @@ extern "C" const char* polyprov_set_fleet(cmd_parms* cmd, void*, const char* arg
 
 extern "C" const char* polyprov_set_fleet_expire(cmd_parms* cmd, void*, const char* arg) {
     try {
-        const auto seconds = polyprov::parse_duration_seconds(arg);
+        const auto seconds = polyprov::parse_duration(arg);
         if (!seconds || *seconds < 60 || *seconds > 3650LL * 86400)
             return apr_psprintf(cmd->pool,
                                 "%s: '%s' is not a duration from 1 minute to 3650 days: a whole number "
-                                "followed by s, m, h or d (30d)",
+                                "followed by s, m, h, d or w (30d)",
                                 cmd->cmd->name, arg);
         auto& settings = FleetConfig::of(cmd->pool).settings(cmd->server);
         settings.expire = *seconds;

@@ -1,6 +1,5 @@
 #include <gtest/gtest.h>
 
-#include <polyprov/duration.hpp>
 #include <polyprov/time_text.hpp>
 
 using namespace polyprov;
@@ -31,15 +30,4 @@ TEST(TimeText, OpenSslDatesAsModSslPrintsThem) {
                             "Feb 30 12:00:00 2024 GMT", "Mar  1 12:00 2024 GMT", "Mar   1 12:00:00 2024 GMT",
                             "Mar  1 12:00:00 24 GMT", "Mar  1 12:00:00 2024 GMT "})
         EXPECT_FALSE(parse_openssl_date(bad)) << bad;
-}
-
-TEST(Duration, UnitsAndBareSeconds) {
-    EXPECT_EQ(parse_duration_seconds("30d"), 30 * 86400);
-    EXPECT_EQ(parse_duration_seconds("12h"), 12 * 3600);
-    EXPECT_EQ(parse_duration_seconds("90m"), 90 * 60);
-    EXPECT_EQ(parse_duration_seconds("45s"), 45);
-    EXPECT_EQ(parse_duration_seconds("3600"), 3600);
-    for (const char* bad : {"", "d", "0", "0d", "-1d", "+1d", "1.5d", "1 d", " 1d", "1dd", "1w", "1D",
-                            "9999999999999d"})
-        EXPECT_FALSE(parse_duration_seconds(bad)) << bad;
 }
