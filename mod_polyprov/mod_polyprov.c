@@ -44,6 +44,11 @@ static const command_rec polyprov_directives[] = {
     AP_INIT_ITERATE("PolyProvAllowMethods", polyprov_set_allow_methods, NULL, RSRC_CONF | ACCESS_CONF,
                     "methods besides GET, HEAD, OPTIONS and PUT that an authenticated device may use "
                     "here (decided by the path rule); everything else is refused"),
+    AP_INIT_TAKE1("PolyProvFleet", polyprov_set_fleet, NULL, RSRC_CONF,
+                  "provider[:args] | none: the socache (shmcb, memcache, redis) that keeps a record "
+                  "per device for SetHandler polyprov-status"),
+    AP_INIT_TAKE1("PolyProvFleetExpire", polyprov_set_fleet_expire, NULL, RSRC_CONF,
+                  "how long a device's record is kept after it was last seen (s, m, h, d, w); default 30d"),
     { NULL, { NULL }, NULL, 0, RAW_ARGS, NULL }  /* end of table */
 };
 

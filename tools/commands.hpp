@@ -15,6 +15,7 @@ int check_cert(const Args& args);
 int fetch_ca(const Args& args);
 int fetch_crl(const Args& args);
 int check_crl(const Args& args);
+int fleet(const Args& args);
 
 // "--name value" options and positional arguments, in any order.
 struct Options {

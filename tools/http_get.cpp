@@ -267,4 +267,78 @@ Download http_get_bytes(const std::string& url, std::size_t max_bytes, int timeo
     return http_get(url, Expect::bytes, max_bytes, timeout_seconds);
 }
 
+namespace {
+
+// OSSL_HTTP_exchange hands out one more reference to the connection BIO: drop
+// that one, not the chain (OSSL_HTTP_close takes the chain down).
+using BodyPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO, BIO_vfree>>;
+
+SslCtxPtr client_context(const ClientTls& files, const std::string& url) {
+    SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+    if (!ctx || SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) != 1)
+        throw DownloadError(url + ": cannot set up TLS: " + drain_openssl_errors());
+    const bool trusted = files.cacert.empty() ? SSL_CTX_set_default_verify_paths(ctx.get()) == 1
+                                              : SSL_CTX_load_verify_file(ctx.get(), files.cacert.c_str()) == 1;
+    if (!trusted) throw DownloadError(files.cacert + ": cannot read the CA certificates: " + drain_openssl_errors());
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+    // A server may ask for the certificate only for the status location
+    // (per-directory SSLVerifyClient): TLS 1.3 does that after the handshake.
+    SSL_CTX_set_post_handshake_auth(ctx.get(), 1);
+    if (!files.cert.empty()) {
+        if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert.c_str()) != 1)
+            throw DownloadError(files.cert + ": cannot read the client certificate: " + drain_openssl_errors());
+        if (SSL_CTX_use_PrivateKey_file(ctx.get(), files.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(ctx.get()) != 1)
+            throw DownloadError(files.key + ": cannot use the key for " + files.cert + ": " + drain_openssl_errors());
+    }
+    return ctx;
+}
+
+}  // namespace
+
+std::string http_get_body(const std::string& url, const ClientTls& files, std::size_t max_bytes, int timeout_seconds) {
+    ERR_clear_error();
+    const Url u = parse_url(url);
+    SslCtxPtr ctx;
+    if (u.https) ctx = client_context(files, url);
+    TlsSetup tls{u, timeout_seconds, ctx.get()};
+    const std::time_t deadline = std::time(nullptr) + timeout_seconds;
+
+    ReqCtxPtr rctx(OSSL_HTTP_open(u.host.c_str(), u.port.c_str(), nullptr, nullptr, u.https, nullptr, nullptr,
+                                  &tls_connection_hook, &tls, 0, timeout_seconds));
+    OpenSslString location;
+    BodyPtr body;
+    // expect_asn1 0: the body is left on the connection for us to read.
+    if (rctx && OSSL_HTTP_set1_request(rctx.get(), u.path.c_str(), nullptr, nullptr, nullptr, nullptr, 0, max_bytes,
+                                       -1, 0) == 1)
+        body.reset(OSSL_HTTP_exchange(rctx.get(), &location.p));
+    if (!body) {
+        if (location.p) throw DownloadError(url + ": redirected to " + location.str() + "; give that URL");
+        std::string why = drain_openssl_errors();
+        if (why.find("timeout") != std::string::npos) why += " (limit " + std::to_string(timeout_seconds) + " s)";
+        rctx.reset();
+        if (!tls.verify_error.empty()) why += " (server certificate: " + tls.verify_error + ")";
+        throw DownloadError(url + ": download failed: " + why);
+    }
+    std::string text;
+    char buf[16384];
+    for (;;) {
+        const int n = BIO_read(body.get(), buf, sizeof buf);
+        if (n > 0) {
+            text.append(buf, static_cast<std::size_t>(n));
+            if (text.size() > max_bytes)
+                throw DownloadError(url + ": more than " + std::to_string(max_bytes) + " bytes");
+            continue;
+        }
+        if (BIO_should_retry(body.get()) && BIO_wait(body.get(), deadline, 100) == 1) continue;
+        break;
+    }
+    const std::size_t expected = OSSL_HTTP_REQ_CTX_get_resp_len(rctx.get());
+    if (expected != 0 && text.size() != expected)
+        throw DownloadError(url + ": the body ended after " + std::to_string(text.size()) + " of " +
+                            std::to_string(expected) + " bytes");
+    ERR_clear_error();
+    return text;
+}
+
 }  // namespace polyprov::cli

@@ -36,5 +36,17 @@ Download http_get_der(const std::string& url, std::size_t max_bytes, int timeout
 // DownloadError also when the body ends before its Content-Length, or
 // polyprov::Error when the server announces or sends more than `max_bytes`.
 Download http_get_bytes(const std::string& url, std::size_t max_bytes, int timeout_seconds);
+// For https: a client certificate and key (PEM files, both or neither), and
+// the CAs to trust for the server instead of the system's (cacert).
+struct ClientTls {
+    std::string cert, key, cacert;
+};
+
+// GETs `url` and returns its body (any content), at most `max_bytes`,
+// within `timeout_seconds`. No redirects are followed (a status page does
+// not move): a redirect is a DownloadError naming the new URL, as are
+// every other status but 200, a body cut short of its Content-Length, and
+// TLS failures. Proxies as for http_get_der.
+std::string http_get_body(const std::string& url, const ClientTls& tls, std::size_t max_bytes, int timeout_seconds);
 
 }  // namespace polyprov::cli

@@ -30,10 +30,14 @@ const char* const kUsage =
     "  check-crl FILE|DIR [--warn DURATION]\n"
     "      print each CRL's issuer, thisUpdate, nextUpdate and entries; exit 1 when one\n"
     "      expires within DURATION (default 3d)\n"
+    "  fleet URL [--cert FILE --key FILE] [--cacert FILE] [--expiring DAYS]\n"
+    "      summarise the fleet view of a server's polyprov-status page; with --expiring, list the phones\n"
+    "      whose certificates run out within DAYS (exit status 1 when one needs attention)\n"
     "  help\n"
     "      this text\n"
     "\n"
-    "exit status: 0 valid / accepted / written / fresh, 1 invalid / refused / expiring,\n"
+    "exit status: 0 valid / accepted / written / fresh, 1 invalid / refused / expiring / a phone\n"
+    "             needs attention,\n"
     "             2 usage error, unreadable input, failed download or write\n";
 
 const std::string* Options::get(const std::string& name) const {
@@ -97,6 +101,7 @@ int main(int argc, char** argv) {
         if (args[0] == "fetch-ca") return fetch_ca(Args(args.begin() + 1, args.end()));
         if (args[0] == "fetch-crl") return fetch_crl(Args(args.begin() + 1, args.end()));
         if (args[0] == "check-crl") return check_crl(Args(args.begin() + 1, args.end()));
+        if (args[0] == "fleet") return fleet(Args(args.begin() + 1, args.end()));
         std::fprintf(stderr, "polyprov: unknown command '%s'\n\n%s", args[0].c_str(), kUsage);
         return 2;
     } catch (const std::exception& e) {

@@ -31,6 +31,9 @@ const char *polyprov_set_accept_expired(cmd_parms *cmd, void *dir, const char *m
 const char *polyprov_set_trust_anchor_file(cmd_parms *cmd, void *dir, const char *path);
 const char *polyprov_set_revocation_history(cmd_parms *cmd, void *dir, const char *path);
 
+const char *polyprov_set_fleet(cmd_parms *cmd, void *dir, const char *provider);
+const char *polyprov_set_fleet_expire(cmd_parms *cmd, void *dir, const char *duration);
+
 void polyprov_register_hooks(apr_pool_t *p);
 
 #ifdef __cplusplus

@@ -32,4 +32,7 @@ int serve_uploads_as_data(request_rec* r) noexcept;
 // crl_freshness_hook.cpp
 int log_crl_freshness(server_rec* s, apr_pool_t* pconf, int is_proxy, SSL_CTX* ctx) noexcept;
 
+// fleet_hooks.cpp: the fleet view's hooks, registered together.
+void register_fleet_hooks();
+
 }  // namespace polyprov::glue

@@ -34,4 +34,5 @@ extern "C" void polyprov_register_hooks(apr_pool_t*) {
     APR_OPTIONAL_HOOK(ssl, init_server, install_waiver, nullptr, nullptr, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ssl, pre_handshake, note_tls_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ssl, init_server, log_crl_freshness, nullptr, nullptr, APR_HOOK_MIDDLE);
+    register_fleet_hooks();
 }

@@ -93,7 +93,10 @@ const char* reason_of(UploadStatus s) {
 }
 
 int refuse(request_rec* r, const Failure& f, const std::optional<Mac>& mac, const char* range) {
-    if (f.status == HTTP_FORBIDDEN) apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", "deny:not-writable");
+    if (f.status == HTTP_FORBIDDEN) {
+        apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", "deny:not-writable");
+        request_note(r).denial = Denial::not_writable;
+    }
     ap_log_rerror(APLOG_MARK, f.status >= 500 ? APLOG_ERR : APLOG_INFO, 0, r,
                   PP_TAG(301) "upload refused (%d %s): MAC %s, path %s, range %s%s%s", f.status, f.reason,
                   mac ? mac->str().c_str() : "-", r->uri, range ? range : "-", f.detail.empty() ? "" : ": ",

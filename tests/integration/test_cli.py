@@ -98,7 +98,8 @@ def test_help_and_man_page_agree():
     rc, out, _ = run("--help")
     assert rc == 0
     commands = re.findall(r"^  ((?:acl \w+|[a-z-]+))\b", out, re.M)
-    assert set(commands) == {"acl check", "acl pin", "check-cert", "fetch-ca", "fetch-crl", "check-crl", "help"}
+    assert set(commands) == {"acl check", "acl pin", "check-cert", "fetch-ca", "fetch-crl", "check-crl", "fleet",
+                             "help"}
     with open(os.path.join(SRC, "man", "polyprov.1")) as f:
         man = f.read().replace("\\-", "-")
     for c in commands:

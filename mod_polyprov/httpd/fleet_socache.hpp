@@ -1,0 +1,47 @@
+// The core's FleetCache on an Apache socache provider: get, and a
+// read-modify-write under the fleet's global mutex, which serialises this
+// server's writers (and, for providers that are not MP-safe such as shmcb,
+// every access).
+#pragma once
+
+#include "httpd.h"
+
+#include <polyprov/fleet_cache.hpp>
+
+#include "fleet_config.hpp"
+
+namespace polyprov::glue {
+
+// The largest entry the fleet writes (a full index shard, about 6 KiB) fits
+// with room to spare.
+inline constexpr unsigned kMaxFleetEntry = 16384;
+
+class SocacheFleetCache : public FleetCache {
+public:
+    // `pool` takes the providers' temporary allocations; clear it between uses.
+    // `shared` (may be null) learns when a call is under way, so others can
+    // tell a cache that hangs (FleetSharedState::stalled).
+    SocacheFleetCache(const FleetStore& store, apr_global_mutex_t* mutex, server_rec* s, apr_pool_t* pool,
+                      FleetSharedState* shared = nullptr) noexcept
+        : store_(store), mutex_(mutex), server_(s), pool_(pool), shared_(shared) {}
+
+    Status get(std::string_view key, std::string& value) override;
+    Status update(std::string_view key, UnixTime expires, const Change& change) override;
+
+    // Stores `value` under `key` as it is (the restart carry-over).
+    bool put(std::string_view key, std::string_view value, UnixTime expires);
+
+    // One small write: does the cache answer?
+    bool probe(UnixTime now) { return put("PPFP", "1", now + 60); }
+
+private:
+    Status retrieve(std::string_view key, std::string& value);
+
+    const FleetStore& store_;
+    apr_global_mutex_t* mutex_;
+    server_rec* server_;
+    apr_pool_t* pool_;
+    FleetSharedState* shared_;
+};
+
+}  // namespace polyprov::glue

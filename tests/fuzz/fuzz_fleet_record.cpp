@@ -1,0 +1,39 @@
+// Fleet entries come back from a cache that other servers write (memcache,
+// redis): whatever is there, decoding must fail safe. What does decode is
+// exactly what encode writes, merges, and renders as valid JSON.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include <polyprov/fleet_index.hpp>
+#include <polyprov/fleet_record.hpp>
+#include <polyprov/fleet_render.hpp>
+#include <polyprov/json_reader.hpp>
+
+using namespace polyprov;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+    if (const auto record = decode_device_record(bytes)) {
+        if (encode(*record) != bytes) std::abort();
+        DeviceRecord twice = *record;
+        merge(twice, *record);
+        FleetSnapshot snapshot;
+        snapshot.nodes = {"fuzz:443"};
+        snapshot.records = {*record, twice};
+        FleetPageContext context;
+        context.node = "fuzz:443";
+        context.now = 1767225600;
+        const std::string json = render_fleet_json(snapshot, context);
+        std::string error;
+        if (!JsonValue::parse(json, error)) std::abort();
+        (void)render_fleet_html(snapshot, summarize(snapshot, context.now, context.query), context);
+    }
+    if (const auto shard = IndexShard::decode(bytes))
+        if (shard->encode() != bytes) std::abort();
+    if (const auto dir = NodeDirectory::decode(bytes))
+        if (dir->encode() != bytes) std::abort();
+    return 0;
+}

@@ -1,0 +1,140 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include <polyprov/fleet_index.hpp>
+
+#include "fleet_test_support.hpp"
+
+using namespace polyprov;
+using namespace polyprov::test;
+
+namespace {
+
+Mac nth(std::uint64_t i) {
+    char hex[13];
+    std::snprintf(hex, sizeof hex, "%012llX", static_cast<unsigned long long>(0x0004F2000000ull + i));
+    return mac(hex);
+}
+
+}  // namespace
+
+TEST(FleetIndex, ShardsSpreadAVendorsMacs) {
+    // The README promises room for 25,000 devices: consecutive MACs (one
+    // vendor's production run), and MACs drawn at random from a few OUIs.
+    constexpr std::size_t kFleet = 25000;
+    std::vector<std::size_t> consecutive(kIndexShards), scattered(kIndexShards);
+    std::mt19937_64 rng(42);
+    const std::uint64_t ouis[] = {0x0004F2, 0x64167F, 0x482567, 0x00E0DB};
+    for (std::size_t i = 0; i < kFleet; ++i) {
+        ++consecutive[shard_of(nth(i))];
+        char hex[13];
+        std::snprintf(hex, sizeof hex, "%06llX%06llX", static_cast<unsigned long long>(ouis[rng() % 4]),
+                      static_cast<unsigned long long>(rng() & 0xFFFFFF));
+        ++scattered[shard_of(mac(hex))];
+    }
+    for (const auto* load : {&consecutive, &scattered}) {
+        const std::size_t fullest = *std::max_element(load->begin(), load->end());
+        EXPECT_LT(fullest, kShardCapacity * 19 / 20);
+        std::cout << "[ info     ] 25,000 " << (load == &consecutive ? "consecutive" : "random") << " MACs: fullest shard "
+                  << fullest << " of " << kShardCapacity << "\n";
+    }
+}
+
+TEST(FleetIndex, KeysAreDistinctPerNodeAndMac) {
+    const NodeId a = node_id("web1:443"), b = node_id("web2:443");
+    EXPECT_NE(a, b);
+    EXPECT_EQ(a, node_id("web1:443"));
+    std::set<std::string> keys{node_directory_key(), index_key(a, 0), index_key(a, 63), index_key(b, 0),
+                               record_key(a, nth(1)), record_key(a, nth(2)), record_key(b, nth(1))};
+    EXPECT_EQ(keys.size(), 7u);
+    for (const auto& k : keys) {
+        EXPECT_LT(k.size(), 100u);  // memcache keys are hex, at most 250 bytes
+        EXPECT_GE(k.size(), 4u);    // shmcb refuses shorter ids
+    }
+}
+
+TEST(FleetIndex, AddRefreshesAndKeepsOrder) {
+    IndexShard s;
+    s.add(nth(5), 100, false);
+    s.add(nth(1), 50, true);
+    s.add(nth(5), 200, true);
+    s.add(nth(5), 150, false);
+    ASSERT_EQ(s.entries().size(), 2u);
+    EXPECT_EQ(s.entries()[0].mac, nth(1));
+    EXPECT_EQ(s.entries()[1].last_seen, 200);
+    EXPECT_TRUE(s.entries()[1].device);  // once a device, always a device
+    s.prune(100);
+    ASSERT_EQ(s.entries().size(), 1u);
+    EXPECT_EQ(s.entries()[0].mac, nth(5));
+}
+
+TEST(FleetIndex, AFullShardDropsItsLeastRecentDevice) {
+    IndexShard s;
+    for (std::size_t i = 0; i < kShardCapacity; ++i) EXPECT_FALSE(s.add(nth(i), 1000 + i, true).evicted_device);
+    const IndexChange change = s.add(nth(9999), 5000, true);
+    ASSERT_TRUE(change.evicted_device);
+    EXPECT_EQ(*change.evicted_device, nth(0));
+    EXPECT_EQ(s.entries().size(), kShardCapacity);
+}
+
+TEST(FleetIndex, RefusedMacsNeverDisplaceDevices) {
+    IndexShard s;
+    for (std::size_t i = 0; i < kShardCapacity; ++i) s.add(nth(i), 1000, true);
+    EXPECT_TRUE(s.add(nth(9999), 5000, false).refused_dropped);
+    EXPECT_EQ(s.entries().size(), kShardCapacity);
+    for (const auto& e : s.entries()) EXPECT_TRUE(e.device);
+}
+
+TEST(FleetIndex, RefusedMacsTakeTurnsInTheirOwnPlaces) {
+    IndexShard s;
+    for (std::size_t i = 0; i < 10; ++i) s.add(nth(100000 + i), 1000, true);
+    // A flood of made-up CNs: the refused places cycle, the devices stay.
+    for (std::size_t i = 0; i < 10 * kShardRefusedCapacity; ++i) s.add(nth(i), 2000 + i, false);
+    std::size_t devices = 0, refused = 0;
+    for (const auto& e : s.entries()) (e.device ? devices : refused)++;
+    EXPECT_EQ(devices, 10u);
+    EXPECT_EQ(refused, kShardRefusedCapacity);
+    // The newest refused MACs are the ones kept.
+    EXPECT_EQ(s.entries().back().mac, nth(100009));
+    EXPECT_TRUE(std::any_of(s.entries().begin(), s.entries().end(),
+                            [](const IndexEntry& e) { return e.mac == nth(10 * kShardRefusedCapacity - 1); }));
+    // A device still gets in, taking a refused place when the shard is full.
+    for (std::size_t i = 0; i < kShardCapacity; ++i) s.add(nth(200000 + i), 3000, true);
+    EXPECT_EQ(s.entries().size(), kShardCapacity);
+}
+
+TEST(FleetIndex, ShardBytesAreStrict) {
+    IndexShard s;
+    for (std::size_t i = 0; i < 20; ++i) s.add(nth(i * 7), 1000 + i, i % 3 == 0);
+    const std::string bytes = s.encode();
+    const auto back = IndexShard::decode(bytes);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->encode(), bytes);
+    for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(IndexShard::decode(bytes.substr(0, n)));
+    EXPECT_FALSE(IndexShard::decode(bytes + "x"));
+    // Two entries swapped: unsorted input is refused.
+    std::string swapped = bytes;
+    std::rotate(swapped.begin() + 3, swapped.begin() + 3 + 9, swapped.begin() + 3 + 18);  // 9 bytes an entry
+    EXPECT_FALSE(IndexShard::decode(swapped));
+    EXPECT_TRUE(IndexShard::decode(IndexShard().encode()));
+}
+
+TEST(FleetIndex, NodeDirectory) {
+    NodeDirectory d;
+    d.assert_node("web2:443", 100);
+    d.assert_node("web1:443", 200);
+    d.assert_node("web2:443", 300);
+    ASSERT_EQ(d.nodes().size(), 2u);
+    EXPECT_EQ(d.nodes()[0].name, "web1:443");
+    EXPECT_EQ(d.nodes()[1].last_seen, 300);
+    const auto back = NodeDirectory::decode(d.encode());
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->encode(), d.encode());
+    d.prune(250);
+    ASSERT_EQ(d.nodes().size(), 1u);
+    for (std::size_t i = 0; i < kMaxNodes + 5; ++i) d.assert_node("n" + std::to_string(i), 1000 + i);
+    EXPECT_EQ(d.nodes().size(), kMaxNodes);
+    EXPECT_FALSE(NodeDirectory::decode(""));
+    EXPECT_FALSE(NodeDirectory::decode(d.encode() + "\x01"));
+}

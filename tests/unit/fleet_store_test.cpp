@@ -1,0 +1,194 @@
+// The writer and the reader together, over an in-memory cache: what one
+// node writes, every node reads; what several write, merges.
+#include <gtest/gtest.h>
+
+#include <polyprov/fleet_reader.hpp>
+#include <polyprov/fleet_writer.hpp>
+
+#include "fleet_test_support.hpp"
+
+using namespace polyprov;
+using namespace polyprov::test;
+
+namespace {
+
+constexpr std::int64_t kExpire = 30 * 86400;
+
+std::vector<DeviceRecord> pending(std::initializer_list<FleetEvent> events) {
+    std::vector<DeviceRecord> out;
+    for (const FleetEvent& e : events) {
+        auto same = std::find_if(out.begin(), out.end(), [&](const DeviceRecord& r) { return r.mac == *e.mac; });
+        if (same == out.end())
+            out.push_back(record_of(e));
+        else
+            apply(*same, e);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(FleetStore, WhatOneNodeWritesTheReaderSees) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    const FlushReport report = writer.flush(cache, pending({fetch("0004F2000001", kNow), fetch("0004F2000003", kNow)}), kNow);
+    EXPECT_FALSE(report.failed);
+    EXPECT_EQ(report.records_written, 2u);
+    const auto snapshot = read_fleet(cache, kNow + 5, kExpire);
+    ASSERT_TRUE(snapshot);
+    ASSERT_EQ(snapshot->records.size(), 2u);
+    EXPECT_EQ(snapshot->records[0].mac, mac("0004F2000001"));
+    EXPECT_EQ(snapshot->nodes, std::vector<std::string>{"web1:443"});
+    EXPECT_EQ(snapshot->missing, 0u);
+    // Entries expire with the configured time.
+    for (const auto& [key, entry] : cache.entries) EXPECT_EQ(entry.expires, kNow + kExpire);
+}
+
+TEST(FleetStore, FlushesAddUp) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    FleetEvent probe = fetch("0004F2000001", kNow + 10, "/0004F2000002.cfg");
+    probe.decision = FleetDecision::mac_mismatch;
+    writer.flush(cache, pending({probe}), kNow + 10);
+    const auto snapshot = read_fleet(cache, kNow + 20, kExpire);
+    ASSERT_TRUE(snapshot);
+    ASSERT_EQ(snapshot->records.size(), 1u);
+    const DeviceRecord& r = snapshot->records[0];
+    EXPECT_EQ(r.first_seen, us(kNow));
+    EXPECT_EQ(r.latest.time, us(kNow + 10));
+    EXPECT_EQ(r.last_config_fetch, us(kNow));
+    ASSERT_EQ(r.probes.size(), 1u);
+}
+
+TEST(FleetStore, TwoNodesOneView) {
+    MemoryCache cache;
+    FleetWriter web1("web1:443", kExpire), web2("web2:443", kExpire);
+    web1.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    FleetEvent later = fetch("0004F2000001", kNow + 30);
+    later.address = "192.0.2.77";
+    FleetEvent refused = fetch("64167F000002", kNow + 31);
+    refused.decision = FleetDecision::not_in_acl;
+    web2.flush(cache, pending({later, refused}), kNow + 30);
+    const auto snapshot = read_fleet(cache, kNow + 40, kExpire);
+    ASSERT_TRUE(snapshot);
+    EXPECT_EQ(snapshot->nodes.size(), 2u);
+    ASSERT_EQ(snapshot->records.size(), 2u);
+    const DeviceRecord& phone = snapshot->records[0];
+    EXPECT_EQ(phone.first_seen, us(kNow));
+    EXPECT_EQ(phone.latest.time, us(kNow + 30));
+    EXPECT_EQ(phone.latest.address, "192.0.2.77");
+    EXPECT_FALSE(snapshot->records[1].is_device());
+}
+
+TEST(FleetStore, ALostDirectoryEntryIsRepaired) {
+    MemoryCache cache;
+    FleetWriter web1("web1:443", kExpire), web2("web2:443", kExpire);
+    web1.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    web2.flush(cache, pending({fetch("0004F2000003", kNow)}), kNow);
+    // A concurrent write elsewhere lost web1's entry.
+    NodeDirectory only_web2;
+    only_web2.assert_node("web2:443", kNow);
+    cache.entries[node_directory_key()].value = only_web2.encode();
+    EXPECT_EQ(read_fleet(cache, kNow + 1, kExpire)->records.size(), 1u);
+    // web1's next flush within the minute leaves it alone; the one after repairs it.
+    web1.flush(cache, pending({fetch("0004F2000001", kNow + 30)}), kNow + 30);
+    EXPECT_EQ(read_fleet(cache, kNow + 31, kExpire)->records.size(), 1u);
+    web1.flush(cache, pending({}), kNow + FleetWriter::kDirectoryRefresh);
+    EXPECT_EQ(read_fleet(cache, kNow + 61, kExpire)->records.size(), 2u);
+}
+
+TEST(FleetStore, ALostIndexEntryIsRepaired) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    const std::string shard = index_key(node_id("web1:443"), shard_of(mac("0004F2000001")));
+    cache.entries.erase(shard);  // evicted by the cache, say
+    writer.flush(cache, pending({fetch("0004F2000001", kNow + 5)}), kNow + 5);
+    EXPECT_EQ(read_fleet(cache, kNow + 6, kExpire)->records.size(), 0u);  // not re-asserted yet
+    writer.flush(cache, pending({fetch("0004F2000001", kNow + FleetWriter::kIndexRefresh)}), kNow + FleetWriter::kIndexRefresh);
+    EXPECT_EQ(read_fleet(cache, kNow + FleetWriter::kIndexRefresh + 1, kExpire)->records.size(), 1u);
+}
+
+TEST(FleetStore, ACacheFailureStopsTheFlush) {
+    MemoryCache cache;
+    cache.fail_after = 2;  // the directory, one record, then nothing
+    FleetWriter writer("web1:443", kExpire);
+    const FlushReport report = writer.flush(
+        cache, pending({fetch("0004F2000001", kNow), fetch("0004F2000003", kNow), fetch("0004F2000005", kNow)}), kNow);
+    EXPECT_TRUE(report.failed);
+    EXPECT_EQ(report.records_written, 1u);
+    EXPECT_FALSE(read_fleet(cache, kNow, kExpire));  // the reader says so too
+}
+
+TEST(FleetStore, AfterAFailureAnEmptiedCacheIsRefilled) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    // The cache server restarts empty; the first flush that tries fails.
+    cache.entries.clear();
+    cache.fail_after = 0;
+    EXPECT_TRUE(writer.flush(cache, pending({fetch("0004F2000001", kNow + 5)}), kNow + 5).failed);
+    cache.fail_after = -1;
+    writer.flush(cache, pending({fetch("0004F2000003", kNow + 10)}), kNow + 10);
+    const auto snapshot = read_fleet(cache, kNow + 11, kExpire);
+    ASSERT_TRUE(snapshot);
+    EXPECT_EQ(snapshot->records.size(), 1u);  // listed at once, not a minute later
+    EXPECT_EQ(snapshot->nodes.size(), 1u);
+}
+
+TEST(FleetStore, AWriterThatForgetsRefillsAnEmptiedCache) {
+    // Another process saw the outage; this one only learns of it.
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    cache.entries.clear();
+    writer.flush(cache, pending({fetch("0004F2000001", kNow + 5)}), kNow + 5);
+    EXPECT_EQ(read_fleet(cache, kNow + 6, kExpire)->records.size(), 0u);  // written, but neither listed nor indexed
+    writer.forget();
+    writer.flush(cache, pending({fetch("0004F2000001", kNow + 7)}), kNow + 7);
+    EXPECT_EQ(read_fleet(cache, kNow + 8, kExpire)->records.size(), 1u);
+}
+
+TEST(FleetStore, GarbageInTheCacheIsReplacedOrSkipped) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    const NodeId id = node_id("web1:443");
+    cache.entries[record_key(id, mac("0004F2000001"))] = {"\x01" "Dgarbage", kNow + 100};
+    const FlushReport report = writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    EXPECT_EQ(report.unreadable, 1u);
+    auto snapshot = read_fleet(cache, kNow, kExpire);
+    ASSERT_TRUE(snapshot);
+    EXPECT_EQ(snapshot->records.size(), 1u);
+    // A record stored under another MAC's key is not believed.
+    cache.entries[record_key(id, mac("0004F2000001"))].value = encode(record_of(fetch("0004F2000099", kNow)));
+    snapshot = read_fleet(cache, kNow, kExpire);
+    EXPECT_EQ(snapshot->records.size(), 0u);
+    EXPECT_EQ(snapshot->unreadable, 1u);
+    cache.entries[node_directory_key()].value = "nonsense";
+    snapshot = read_fleet(cache, kNow, kExpire);
+    ASSERT_TRUE(snapshot);
+    EXPECT_EQ(snapshot->unreadable, 1u);
+    EXPECT_TRUE(snapshot->records.empty());
+}
+
+TEST(FleetStore, OldRecordsLeaveTheView) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", 3600);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    writer.flush(cache, pending({fetch("0004F2000003", kNow + 3000)}), kNow + 3000);
+    const auto snapshot = read_fleet(cache, kNow + 3700, 3600);
+    ASSERT_TRUE(snapshot);
+    ASSERT_EQ(snapshot->records.size(), 1u);
+    EXPECT_EQ(snapshot->records[0].mac, mac("0004F2000003"));
+}
+
+TEST(FleetStore, MissingRecordsAreCounted) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow), fetch("0004F2000003", kNow)}), kNow);
+    cache.entries.erase(record_key(node_id("web1:443"), mac("0004F2000003")));
+    const auto snapshot = read_fleet(cache, kNow, kExpire);
+    EXPECT_EQ(snapshot->records.size(), 1u);
+    EXPECT_EQ(snapshot->missing, 1u);
+}
