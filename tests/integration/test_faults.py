@@ -8,6 +8,7 @@ every client gives up well before the test would."""
 import fcntl
 import os
 import re
+import select
 import shutil
 import socket
 import ssl
@@ -179,10 +180,11 @@ def start_slow_put(server, pki, path, start, declared, trickle):
         began = time.monotonic()
         try:
             sent = 0
-            while trickle and sent < declared:
-                sock.sendall(b"s" * trickle)
-                sent += trickle
-                time.sleep(1)
+            # Until the server answers (or the body is all sent): a trickle.
+            while not select.select([sock], [], [], 1 if trickle else 30)[0] and sent < declared:
+                if trickle:
+                    sock.sendall(b"s" * trickle)
+                    sent += trickle
         except OSError:
             pass   # the server gave up on us: its answer is still to be read
         try:
