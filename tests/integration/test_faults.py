@@ -250,6 +250,7 @@ def test_stuck_writer_makes_others_wait_then_503(server, phone):
     name = os.path.basename(LOG)
     lock_file = os.path.join(server.docs, "logs", ".polyprov.lock")
     fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    as_www_data(lock_file)   # as the module makes it, if no upload has yet
     try:
         fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, lock_offset(name))
         mark = server.log_mark()
