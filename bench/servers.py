@@ -6,6 +6,8 @@ same server key:
            Debian settings: shmcb session cache, tickets off), the module
            not loaded; SSLVerifyClient require against the Polycom CAs;
            mod_dav on logs/, the way operators take log uploads today
+  loaded   stock with mod_polyprov loaded and none of its directives: what
+           the module costs a server that does not use it
   module   the same apache2 and vhost with mod_polyprov: PolyProvAcceptExpired
            leaf, PolyProvRequireDevice on with the fleet's ACL (the MAC in the
            path checked), PolyProvUpload on logs/
@@ -124,7 +126,7 @@ class BenchApache(Apache):
     def write_config(self, vhosts="", **kw):
         root = self.root
         modules = ["authz_core", "mime", "socache_shmcb", "ssl", "reqtimeout", "log_config"]
-        if self.kind == "stock":
+        if self.kind in ("stock", "loaded"):
             modules += ["dav", "dav_fs"]
         lines = [f"ServerRoot {root}", "ServerName localhost", f"Listen 127.0.0.1:{self.port}",
                  f"PidFile {root}/run/httpd.pid", f"DefaultRuntimeDir {root}/run", f"Mutex file:{root}/run default",
@@ -140,7 +142,7 @@ class BenchApache(Apache):
                   'LogFormat "%h %l %u %t \\"%r\\" %>s %O" common',
                   f"CustomLog {root}/logs/access.log common"]
         text = "\n".join(lines) + "\n" + DEBIAN_APACHE.format(root=root) + self.extra_server
-        if self.kind == "stock":
+        if self.kind in ("stock", "loaded"):
             os.makedirs(f"{root}/davlock", exist_ok=True)
             if os.geteuid() == 0:
                 shutil.chown(f"{root}/davlock", "www-data", "www-data")
