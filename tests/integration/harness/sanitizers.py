@@ -1,12 +1,13 @@
 """The module built with ASan+UBSan (./configure --enable-module-sanitizers)
 inside the real apache2: apache2 itself is not instrumented, so the
 sanitizer runtimes are preloaded into it (POLYPROV_SANITIZER_PRELOAD, set by
-make check from the compiler that built the module). Reports go to files
-under each server's ServerRoot (ASan honours log_path) and, for UBSan
-(whose handlers g++'s preloaded libasan serves, to stderr), in the server's
-stderr: its stdout.log and error.log, which httpd makes the children's
-stderr. Every report found fails the test that was running (conftest.py),
-or the module's last test when it appears as a server stops.
+make check from the compiler that built the module). ASan's reports go to
+files under each server's ServerRoot (log_path); UBSan's do not follow
+log_path when the runtimes are preloaded (seen with g++ 12) and appear on
+the server's stderr instead: its stdout.log, and error.log, which httpd
+makes its processes' stderr once started. Both are searched. Every report
+found fails the test that was running (conftest.py), or the module's last
+test when it appears as a server stops.
 
 Leak checking is off: httpd frees by destroying pools at exit, or not at
 all (the parent's pconf), so LeakSanitizer would report httpd, not us."""
