@@ -79,6 +79,17 @@ def render(res):
                "the module ran at about 0.84 of stock (being fixed on main), ranged PUT appends at 0.64x of "
                "mod_dav.\n")
 
+    if "instructions" in s:
+        per = s["instructions"]["per_request"]
+        out.append("## Instructions per request\n")
+        out.append("`bench/instructions.py` (callgrind, `apache2 -X`, prefork): the instructions one keep-alive GET "
+                   "of a phone's config costs the server, stock against the module (device check with a "
+                   "100,000-device ACL, the waiver installed). A count, not a time: other work on the machine "
+                   "does not change it.\n")
+        out.append(table(["case", "instructions per request", "vs stock"],
+                         [[k, f"{v:,}", f(v / per["stock"])] for k, v in per.items()]))
+        out.append(f"\nThe module's own work: {per['module'] - per['stock']:,} instructions per request.\n")
+
     if "keepalive" in s:
         k = s["keepalive"]
         r = k["results"]
@@ -242,7 +253,7 @@ def render(res):
     out.append("## Reproduce\n")
     out.append("```sh\nscripts/build gcc --enable-werror --enable-sanitizers   # or any build directory\n"
                "make -C build/gcc -j2 check                                 # builds bench/phoneboot, bench/acl_figures too\n"
-               "bench/run-all build/gcc                                      # about 25 min; writes bench/RESULTS.md and .json\n"
+               "bench/run-all build/gcc                                      # about 30 min; writes bench/RESULTS.md and .json\n"
                "bench/run-all build/gcc --only bootstorm --rounds 5          # one section\n```\n")
     out.append("Only 127.0.0.1 is ever a target. Each section's time: "
                + ", ".join(f"{k} {v['_seconds'] / 60:.1f} min" for k, v in s.items() if "_seconds" in v) + ".\n")
