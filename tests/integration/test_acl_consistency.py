@@ -157,7 +157,7 @@ def test_every_child_answers_from_the_same_list(server, pki):
 
     # 6. A graceful restart with a broken file fails configtest; the server keeps serving.
     replace_by_rename(server.acl, acl_with(me=True, extra="nonsense\n"))
-    p = subprocess.run([HTTPD, "-t", "-f", server.conf], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([HTTPD, "-t", "-f", server.conf], capture_output=True, text=True, timeout=60, env=server.env)
     assert p.returncode != 0
     assert re.search(r"phones\.acl:4: 'nonsense' is not a MAC address", p.stdout + p.stderr), p.stdout + p.stderr
     assert ask(busy) == 403, "the last good version (without the phone) still answers"
