@@ -178,8 +178,17 @@ class BenchApache(Apache):
         return common.server_cpu_seconds(self.proc.pid)
 
     def remove(self):
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Stops and deletes the server; returns the error-log lines at error
+        or worse (the harness would fail a test on them: a benchmark reports
+        them instead)."""
+        problems = self.unexpected_log_lines()
+        try:
+            self.stop()
+        except AssertionError as e:   # logged on the way down
+            problems += str(e).splitlines()[1:]
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+        return problems
 
 
 def example_config(apache, site):
@@ -311,8 +320,13 @@ http {{
 
     def remove(self):
         self.stop()
+        problems = self.error_lines()
         shutil.rmtree(self.prefix, ignore_errors=True)
+        return problems
 
     def error_lines(self):
-        with open(os.path.join(self.prefix, "logs", "error.log"), errors="replace") as f:
-            return [line for line in f if re.search(r"\[(emerg|alert|crit)\]", line)]
+        try:
+            with open(os.path.join(self.prefix, "logs", "error.log"), errors="replace") as f:
+                return [line.rstrip("\n") for line in f if re.search(r"\[(error|crit|alert|emerg)\]", line)]
+        except FileNotFoundError:
+            return []
