@@ -15,7 +15,8 @@ same server key:
            ssl_verify_client on, a map of $ssl_client_s_dn to known phones
            and `if ($knownphone = 0) { return 403; }` (no MAC-to-path check)
   example  conf/examples/polyprov-vhost.conf as shipped, with
-           conf/examples/polyprov-tuning.conf, paths pointed here
+           conf/examples/polyprov-tuning.conf, paths pointed here, its two
+           lines for an ECDSA certificate uncommented
 
 Session variants: apache2 as Debian ships it resumes from its shmcb cache
 (tickets off); `tickets=True` turns SSLSessionTickets on. nginx's recipe
@@ -191,14 +192,23 @@ class BenchApache(Apache):
         return problems
 
 
+ECDSA_LINES = ("#SSLCertificateFile    /etc/ssl/certs/prov.example.com-ecdsa.pem",
+               "#SSLCertificateKeyFile /etc/ssl/private/prov.example.com-ecdsa.key")
+
+
 def example_config(apache, site):
     """conf/examples/polyprov-vhost.conf and polyprov-tuning.conf as shipped,
-    pointed at the bench's files, as an operator would edit them."""
+    pointed at the bench's files, as an operator would edit them; one with
+    an ECDSA certificate too uncomments the example's two lines for it."""
     pki = site.pki
     text = ""
     for name in ("polyprov-tuning.conf", "polyprov-vhost.conf"):
         with open(os.path.join(SRC, "conf", "examples", name)) as f:
             text += f.read() + "\n"
+    for line in ECDSA_LINES:
+        if line not in text:
+            raise RuntimeError(f"conf/examples/polyprov-vhost.conf no longer has {line!r}")
+        text = text.replace(line, line[1:])
     for old, new in {"/etc/ssl/certs/prov.example.com.pem": pki["server"]["rsa"][0],
                      "/etc/ssl/private/prov.example.com.key": pki["server"]["rsa"][1],
                      "/etc/ssl/certs/prov.example.com-ecdsa.pem": pki["server"]["ecdsa"][0],
