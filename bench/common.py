@@ -1,6 +1,7 @@
 """What the benchmarks share: the harness on the path, server CPU time, and
 the printed table of medians and ratios."""
 
+import importlib
 import os
 import statistics
 import sys
@@ -9,12 +10,19 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 
 
+def harness(name):
+    """A module of the integration tests' harness (tests/integration/harness)."""
+    return importlib.import_module("harness." + name)
+
+
 def use_module(path):
     os.environ["POLYPROV_MODULE"] = os.path.abspath(path)
 
 
 def server_cpu_seconds(pgid):
-    """utime+stime of every apache2 process of the server (one process group)."""
+    """utime+stime of every process of the server (one process group), and
+    of the children its parent has already reaped (cutime+cstime), so a
+    child that exits during a run still counts."""
     total = 0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -26,6 +34,8 @@ def server_cpu_seconds(pgid):
             continue
         if int(fields[2]) == pgid:  # fields after the name: state ppid pgrp ...
             total += int(fields[11]) + int(fields[12])
+            if int(pid) == pgid:
+                total += int(fields[13]) + int(fields[14])
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -40,3 +50,15 @@ def print_table(title, unit, results, base):
         cpu = statistics.median(v[1] for v in values)
         print(f"{name:10} {rate:10.1f} {rate / base_rate:10.3f} {cpu:17.1f} {cpu / base_cpu:10.3f}   "
               + ", ".join(f"{v[0]:.0f}" for v in values))
+
+
+def filesystem_of(path):
+    """The type and device of the file system holding `path` (/proc/mounts)."""
+    path = os.path.realpath(path)
+    best = ("", "?", "?")
+    with open("/proc/mounts") as f:
+        for line in f:
+            device, mount, fstype = line.split()[:3]
+            if (path == mount or path.startswith(mount.rstrip("/") + "/")) and len(mount) >= len(best[0]):
+                best = (mount, fstype, device)
+    return f"{best[1]} on {best[2]} (mounted at {best[0]})"

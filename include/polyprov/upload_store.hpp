@@ -4,6 +4,7 @@
 // byte for byte as it was.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,6 +14,9 @@ namespace polyprov {
 struct UploadLimits {
     std::uint64_t max_size;  // a file never grows past this; one body larger is refused
     unsigned keep;           // rotated generations kept: name.1 .. name.keep
+    // How long a writer waits while another holds the same file (normally
+    // for one fsync); the module passes the server's Timeout.
+    std::chrono::milliseconds lock_wait{60000};
 };
 
 enum class UploadStatus {
@@ -25,6 +29,7 @@ enum class UploadStatus {
     too_large,          // 413 one body larger than max_size
     disk_full,          // 507 ENOSPC or EDQUOT
     failed,             // 500 any other I/O error
+    busy,               // 503 another writer held the file for longer than lock_wait: left untouched
 };
 
 struct UploadResult {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <dirent.h>
@@ -143,29 +144,57 @@ bool StagedBody::read_at(char* out, std::size_t length, std::uint64_t offset) co
 // An exclusive lock on one byte of the directory's lock file, chosen by the
 // name. Open-file-description locks: they exclude other threads of this
 // process as well as other processes, which classic fcntl locks do not.
+// The wait is bounded: a writer stuck while holding the lock (a hung
+// fsync) must not hang every later request for the file. Blocking waits
+// cannot be bounded without signals, which a threaded httpd child may not
+// use, so it polls, briefly at first: a healthy holder needs one fsync.
 class UploadDirectory::NameLock {
 public:
-    NameLock(int dir_fd, const std::string& name) {
+    NameLock(int dir_fd, const std::string& name, std::chrono::milliseconds wait) {
         fd_ = ::openat(dir_fd, kLockFile, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd_ < 0) throw Error(std::string(kLockFile) + ": " + errno_text(errno));
+        if (fd_ < 0) {
+            result_ = io_failure(errno, std::string("lock file ") + kLockFile);
+            return;
+        }
         struct flock fl {};
         fl.l_type = F_WRLCK;
         fl.l_whence = SEEK_SET;
         fl.l_start = static_cast<off_t>(name_hash(name) % (1ull << 40));
         fl.l_len = 1;
-        while (::fcntl(fd_, F_OFD_SETLKW, &fl) != 0) {
+        const auto deadline = std::chrono::steady_clock::now() + wait;
+        std::chrono::microseconds pause(50);
+        while (::fcntl(fd_, F_OFD_SETLK, &fl) != 0) {
             if (errno == EINTR) continue;
-            const int err = errno;
-            ::close(fd_);
-            throw Error(std::string(kLockFile) + ": cannot lock: " + errno_text(err));
+            if (errno != EAGAIN && errno != EACCES) {
+                result_ = io_failure(errno, std::string("lock ") + kLockFile);
+                return;
+            }
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= deadline) {
+                result_ = {UploadStatus::busy, 0,
+                           "another writer held the file's lock for " + std::to_string(wait.count()) + " ms"};
+                return;
+            }
+            std::this_thread::sleep_for(
+                std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+            pause = std::min(pause * 2, std::chrono::microseconds(2000));
         }
+        held_ = true;
     }
-    ~NameLock() { ::close(fd_); }  // closing the description releases its locks
+    ~NameLock() {
+        if (fd_ >= 0) ::close(fd_);  // closing the description releases its locks
+    }
     NameLock(const NameLock&) = delete;
     NameLock& operator=(const NameLock&) = delete;
 
+    bool held() const noexcept { return held_; }
+    // Why it is not held.
+    const UploadResult& failure() const noexcept { return result_; }
+
 private:
-    int fd_;
+    int fd_ = -1;
+    bool held_ = false;
+    UploadResult result_{UploadStatus::failed, 0, {}};
 };
 
 // ---------------------------------------------------------------- directory
@@ -217,7 +246,8 @@ UploadResult UploadDirectory::install(const std::string& name, StagedBody& body,
 
 UploadResult UploadDirectory::replace(const std::string& name, StagedBody& body, const UploadLimits& limits) const {
     if (body.size() > limits.max_size) return {UploadStatus::too_large, 0, "body larger than the size limit"};
-    NameLock lock(fd_, name);
+    NameLock lock(fd_, name, limits.lock_wait);
+    if (!lock.held()) return lock.failure();
     struct stat st {};
     if (::fstatat(fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (!S_ISREG(st.st_mode)) return {UploadStatus::not_regular, 0, "the target is not a regular file"};
@@ -256,7 +286,8 @@ UploadResult UploadDirectory::rotate_then_install(const std::string& name, Stage
 UploadResult UploadDirectory::write_at(const std::string& name, std::uint64_t start, StagedBody& body,
                                        const UploadLimits& limits) const {
     if (body.size() > limits.max_size) return {UploadStatus::too_large, 0, "body larger than the size limit"};
-    NameLock lock(fd_, name);
+    NameLock lock(fd_, name, limits.lock_wait);
+    if (!lock.held()) return lock.failure();
 
     // The type first, without following or opening: opening a fifo or a
     // device has effects of its own, and a refused open would hide the type.

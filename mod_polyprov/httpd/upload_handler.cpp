@@ -11,6 +11,8 @@
 #include "http_request.h"
 #include "util_filter.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -78,6 +80,7 @@ int status_of(UploadStatus s) {
     case UploadStatus::too_large: return HTTP_REQUEST_ENTITY_TOO_LARGE;
     case UploadStatus::disk_full: return HTTP_INSUFFICIENT_STORAGE;
     case UploadStatus::failed: return HTTP_INTERNAL_SERVER_ERROR;
+    case UploadStatus::busy: return HTTP_SERVICE_UNAVAILABLE;
     }
     return HTTP_INTERNAL_SERVER_ERROR;
 }
@@ -88,6 +91,7 @@ const char* reason_of(UploadStatus s) {
     case UploadStatus::start_beyond_end: return "beyond-end";
     case UploadStatus::too_large: return "too-large";
     case UploadStatus::disk_full: return "disk-full";
+    case UploadStatus::busy: return "busy";
     default: return "io";
     }
 }
@@ -142,7 +146,8 @@ int upload(request_rec* r, const DirConfig* conf) {
     const std::string name(slash + 1);
 
     const UploadLimits limits{conf->upload_max ? conf->upload_max : kDefaultUploadMax,
-                              static_cast<unsigned>(conf->upload_keep >= 0 ? conf->upload_keep : kDefaultUploadKeep)};
+                              static_cast<unsigned>(conf->upload_keep >= 0 ? conf->upload_keep : kDefaultUploadKeep),
+                              std::chrono::milliseconds(apr_time_as_msec(r->server->timeout))};
     const UploadPlan plan = plan_upload(name, *mac, range_header, apr_table_get(r->headers_in, "Content-Length"),
                                         limits.max_size);
     if (plan.status != 0) return refuse(r, {plan.status, plan.reason, plan.detail}, mac, range_header);
@@ -160,6 +165,9 @@ int upload(request_rec* r, const DirConfig* conf) {
     if (status == HTTP_RANGE_NOT_SATISFIABLE)
         apr_table_setn(r->err_headers_out, "Content-Range",
                        apr_psprintf(r->pool, "bytes */%" APR_UINT64_T_FMT, static_cast<apr_uint64_t>(result.current_size)));
+    if (status == HTTP_SERVICE_UNAVAILABLE)
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT, std::max<apr_time_t>(1, apr_time_sec(r->server->timeout))));
     if (status >= 300) return refuse(r, {status, reason_of(result.status), result.detail}, mac, range_header);
 
     if (result.status == UploadStatus::rotated)

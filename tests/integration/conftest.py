@@ -8,6 +8,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from harness import apache as apache_mod  # noqa: E402
 from harness import pki as pki_mod  # noqa: E402
+from harness import sanitizers  # noqa: E402
 from harness.apache import MODULE, Apache, new_server_root  # noqa: E402
 
 # Every name the tests' vhosts use; the server certificate covers them all.
@@ -39,6 +40,34 @@ def error_log_is_clean(request):
         unexpected += server.unexpected_log_lines()
     apache_mod.current_test_allows[:] = []
     assert not unexpected, "unexpected lines in the error log:\n" + "\n".join(unexpected)
+
+
+def _fail_on_sanitizer_reports():
+    sanitizers.collect()
+    reports = sanitizers.take_failures()
+    if reports:
+        pytest.fail("sanitizer reports from apache2 with the instrumented module:\n" + reports, pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def sanitizer_check_per_test():
+    """With the instrumented module: a report written while a test ran fails it."""
+    yield
+    _fail_on_sanitizer_reports()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sanitizer_check_per_module():
+    """Set up before a module's servers, so it runs after they have stopped:
+    reports written on the way down fail the module's last test."""
+    yield
+    _fail_on_sanitizer_reports()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if sanitizers.collect() or sanitizers.found:
+        print("\nsanitizer reports:\n" + sanitizers.take_failures())
+        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")

@@ -157,7 +157,7 @@ def test_every_child_answers_from_the_same_list(server, pki):
 
     # 6. A graceful restart with a broken file fails configtest; the server keeps serving.
     replace_by_rename(server.acl, acl_with(me=True, extra="nonsense\n"))
-    p = subprocess.run([HTTPD, "-t", "-f", server.conf], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([HTTPD, "-t", "-f", server.conf], capture_output=True, text=True, timeout=60, env=server.env)
     assert p.returncode != 0
     assert re.search(r"phones\.acl:4: 'nonsense' is not a MAC address", p.stdout + p.stderr), p.stdout + p.stderr
     assert ask(busy) == 403, "the last good version (without the phone) still answers"
@@ -185,6 +185,10 @@ def watcher_pids(server):
 
 @pytest.mark.allow_log(r"PP205 file watcher",
                        r"PP209 the file watcher has not looked")
+# Stopping the parent for half a minute leaves the event MPM's worker count
+# stale; when it runs again it may warn about it (AH10159), which is the
+# test's doing, not the module's.
+@pytest.mark.allow_log(r"AH10159: server is within MinSpareThreads")
 def test_a_stalled_watcher_is_restarted_and_meanwhile_nothing_is_trusted(server, pki):
     if server.mpm != "event":
         pytest.skip("the same code under both MPMs; once is enough for a test that waits this long")

@@ -5,6 +5,7 @@ legacy one serves it (own files only, expired and pinned phones too)."""
 import os
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -30,10 +31,17 @@ def server(pki):
         f.write(f"{ME}\n{OTHER}\n0004F2000003\n0004F200000C sha256={pki['devices']['self_signed']['sha256']}\n")
     apache.legacy_port = free_port()
     text = ""
-    for example in ("polyprov-vhost.conf", "polyprov-legacy-vhost.conf"):
+    for example in ("polyprov-tuning.conf", "polyprov-vhost.conf", "polyprov-legacy-vhost.conf"):
         with open(os.path.join(SRC, "conf", "examples", example)) as f:
             text += f.read() + "\n"
-    for old, new in {"/etc/ssl/certs/prov.example.com.pem": pki["server_cert"],
+    # As an operator with an ECDSA certificate too would have it.
+    for line in ("#SSLCertificateFile    /etc/ssl/certs/prov.example.com-ecdsa.pem",
+                 "#SSLCertificateKeyFile /etc/ssl/private/prov.example.com-ecdsa.key"):
+        assert line in text, line
+        text = text.replace(line, line[1:])
+    for old, new in {"/etc/ssl/certs/prov.example.com-ecdsa.pem": pki["server_ecdsa_cert"],
+                     "/etc/ssl/private/prov.example.com-ecdsa.key": pki["server_ecdsa_key"],
+                     "/etc/ssl/certs/prov.example.com.pem": pki["server_cert"],
                      "/etc/ssl/private/prov.example.com.key": pki["server_key"],
                      "/etc/polyprov/polycom-ca.pem": pki["ca_bundle"],
                      "/etc/polyprov/polycom-root.pem": pki["anchors"],
@@ -44,7 +52,7 @@ def server(pki):
                      "*:8443": f"127.0.0.1:{apache.legacy_port}",
                      "*:443": f"127.0.0.1:{apache.port}"}.items():
         text = text.replace(old, new)
-    apache.start(f"Define APACHE_LOG_DIR {root}/logs\n" + text)
+    apache.start(f"Define APACHE_LOG_DIR {root}/logs\nDefine APACHE_RUN_DIR {root}/run\n" + text)
     yield apache
     apache.stop()
     if not os.environ.get("POLYPROV_KEEP"):
@@ -113,7 +121,9 @@ def test_the_revocation_lines_work_when_uncommented(pki, tmp_path):
             for line in lines:
                 assert line in text, (example, line)
                 text = text.replace(line, line[1:])
-            for old, new in {"/etc/ssl/certs/prov.example.com.pem": pki["server_cert"],
+            for old, new in {"/etc/ssl/certs/prov.example.com-ecdsa.pem": pki["server_ecdsa_cert"],
+                             "/etc/ssl/private/prov.example.com-ecdsa.key": pki["server_ecdsa_key"],
+                             "/etc/ssl/certs/prov.example.com.pem": pki["server_cert"],
                              "/etc/ssl/private/prov.example.com.key": pki["server_key"],
                              "/etc/polyprov/polycom-ca.pem": pki["ca_bundle"],
                              "/etc/polyprov/polycom-root.pem": pki["anchors"],
@@ -130,3 +140,17 @@ def test_the_revocation_lines_work_when_uncommented(pki, tmp_path):
             assert rc == 0, (example, out)
     finally:
         shutil.rmtree(apache.root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("sigalgs,served", [(None, "ECDSA"), ("rsa_pss_rsae_sha256:rsa_pkcs1_sha256", "RSA")])
+@pytest.mark.parametrize("tls", ["tls1_2", "tls1_3"])
+def test_modern_vhost_serves_ecdsa_to_phones_that_offer_it(server, pki, tls, sigalgs, served):
+    d = pki["devices"]["valid"]
+    cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{server.port}", "-servername", "localhost",
+           "-CAfile", pki["server_ca"], "-cert", d["cert"], "-key", d["key"], f"-{tls}", "-verify_return_error", "-ign_eof"]
+    if sigalgs:
+        cmd += ["-sigalgs", sigalgs]
+    p = subprocess.run(cmd, input=f"GET /{ME}.cfg HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                       capture_output=True, text=True, timeout=30)
+    assert re.search(r"^Peer signature type: " + ("ECDSA" if served == "ECDSA" else "RSA"), p.stdout, re.M), p.stdout
+    assert "HTTP/1.1 200" in p.stdout, p.stdout

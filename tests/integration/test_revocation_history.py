@@ -114,14 +114,14 @@ def test_a_broken_history_fails_configtest_with_file_and_line(server, pki, tmp_p
         original = f.read()
     with open(conf, "w") as f:
         f.write(original.replace(server.history, bad))
-    p = subprocess.run([HTTPD, "-t", "-f", conf], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([HTTPD, "-t", "-f", conf], capture_output=True, text=True, timeout=60, env=server.env)
     out = p.stdout + p.stderr
     assert p.returncode != 0
     assert re.search(rf"PolyProvRevocationHistory: {re.escape(bad)}:2: ", out), out
     missing = original.replace(server.history, str(tmp_path / "none"))
     with open(conf, "w") as f:
         f.write(missing)
-    p = subprocess.run([HTTPD, "-t", "-f", conf], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([HTTPD, "-t", "-f", conf], capture_output=True, text=True, timeout=60, env=server.env)
     assert p.returncode != 0 and "cannot be read" in p.stdout + p.stderr
 
 

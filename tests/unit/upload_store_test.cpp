@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -212,4 +214,33 @@ TEST_F(UploadStoreTest, ConcurrentWritersNeverInterleaveOrLoseARecord) {
     EXPECT_EQ(entries(), (std::set<std::string>{"shared.log"}));
     std::printf("[ figures  ] %d threads wrote %d records into one file; %d writes found their slot not yet reached\n",
                 kThreads, kRecords, waits.load());
+}
+
+TEST_F(UploadStoreTest, AWriterStuckHoldingTheLockMakesOthersBusyNotHung) {
+    UploadDirectory d(dir_.string());
+    write("app.log", "0123");
+    // A writer that holds the file's lock and never comes back (an fsync on
+    // a dead file server): here, a lock over the whole lock file.
+    const int held = ::open((dir_ / UploadDirectory::kLockFile).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(held, 0);
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    ASSERT_EQ(::fcntl(held, F_OFD_SETLK, &fl), 0);
+
+    const UploadLimits limits{1 << 20, 2, std::chrono::milliseconds(300)};
+    for (const bool ranged : {true, false}) {
+        const auto began = std::chrono::steady_clock::now();
+        StagedBody b = body(d, "45");
+        const UploadResult r = ranged ? d.write_at("app.log", 4, b, limits) : d.replace("app.log", b, limits);
+        const auto waited = std::chrono::steady_clock::now() - began;
+        EXPECT_EQ(r.status, UploadStatus::busy) << r.detail;
+        EXPECT_GE(waited, std::chrono::milliseconds(300));
+        EXPECT_LT(waited, std::chrono::milliseconds(1500));
+        EXPECT_EQ(read("app.log"), "0123");
+    }
+    ::close(held);   // the stuck writer goes away: the next one gets through at once
+    EXPECT_EQ(put(d, "app.log", 4, "45", limits).status, UploadStatus::written);
+    EXPECT_EQ(read("app.log"), "012345");
+    EXPECT_EQ(entries(), (std::set<std::string>{"app.log"}));
 }

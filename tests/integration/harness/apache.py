@@ -10,6 +10,8 @@ import subprocess
 import tempfile
 import time
 
+from . import sanitizers
+
 HTTPD = os.environ.get("POLYPROV_HTTPD", "/usr/sbin/apache2")
 MODULE = os.environ.get("POLYPROV_MODULE", "")
 MODULE_DIR = os.environ.get("POLYPROV_MODULE_DIR", "/usr/lib/apache2/modules")
@@ -103,6 +105,7 @@ class Apache:
         self.conf = os.path.join(root, "conf", "httpd.conf")
         self.error_log = os.path.join(root, "logs", "error.log")
         self.access_log = os.path.join(root, "logs", "access.log")
+        self.env = sanitizers.httpd_env(root)   # None unless the module is instrumented
 
     def write_config(self, vhosts, **kw):
         with open(self.conf, "w") as f:
@@ -120,7 +123,8 @@ class Apache:
         cmd = [HTTPD, "-t", "-f", self.conf]
         if as_user:
             cmd = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups"] + cmd
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=self.env)
+        sanitizers.note_output(f"apache2 -t -f {self.conf}", p.stdout + p.stderr)
         return p.returncode, p.stdout + p.stderr
 
     def start(self, vhosts, **kw):
@@ -131,7 +135,8 @@ class Apache:
         self._stdout = open(os.path.join(self.root, "logs", "stdout.log"), "w")
         self.checked = self.log_mark()
         self.proc = subprocess.Popen([HTTPD, "-f", self.conf, "-DFOREGROUND"],
-                                     stdout=self._stdout, stderr=subprocess.STDOUT, start_new_session=True)
+                                     stdout=self._stdout, stderr=subprocess.STDOUT, start_new_session=True,
+                                     env=self.env)
         Apache.running.append(self)
         # Listening is not enough: until the MPM says it is serving, its
         # signal handlers (graceful restart) are not in place yet.
@@ -164,6 +169,7 @@ class Apache:
         self._stdout.close()
         if self in Apache.running:
             Apache.running.remove(self)
+        sanitizers.collect(self.root)   # reports written on the way down; conftest fails on them
         unexpected = self.unexpected_log_lines()
         assert not unexpected, "unexpected lines in the error log:\n" + "\n".join(unexpected)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -263,4 +263,9 @@ def generate(out_dir, ca_bits=4096, server_names=("localhost",)):
     paths["server_cert"] = write("server.pem", _pem(server.cert))
     paths["server_key"] = write("server.key", _key_pem(server_key))
     os.chmod(paths["server_key"], 0o600)
+    # The same names with an ECDSA key (the example vhost serves both).
+    ecdsa_key = ec.generate_private_key(ec.SECP256R1())
+    server_ecdsa = server_ca.issue(_name(server_names[0], "mod_polyprov tests"), ecdsa_key, *valid, sans=sans, server=True)
+    paths["server_ecdsa_cert"] = write("server-ecdsa.pem", _pem(server_ecdsa.cert))
+    paths["server_ecdsa_key"] = write("server-ecdsa.key", _key_pem(ecdsa_key))
     return paths

@@ -1,0 +1,103 @@
+// ACL figures for bench/run-all: for each size, the time to load a
+// PolyProvACLFile the way the module does at configuration time (read,
+// parse, index: open_acl_file), the memory the loaded list keeps and the peak
+// while loading, and the cost of one lookup (the hash lookup alone, and
+// with parsing the CN's MAC first, as a request does).
+//
+// usage: acl_figures DIR SIZE...   (writes DIR/acl-SIZE.txt; sizes ascending,
+//        since the peak is read from VmHWM, the process's high-water mark)
+// output: one line per size: "SIZE LOAD_MS RETAINED_KB PEAK_KB FIND_NS PARSE_FIND_NS"
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <polyprov/acl_file.hpp>
+#include <polyprov/mac.hpp>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+long status_kb(const char* field) {
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::string(field).size());
+    return -1;
+}
+
+std::string mac_text(unsigned i) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0004F3%06X", i);
+    return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: %s DIR SIZE...\n", argv[0]);
+        return 2;
+    }
+    const std::string dir = argv[1];
+    for (int a = 2; a < argc; ++a) {
+        const unsigned size = static_cast<unsigned>(std::atol(argv[a]));
+        const std::string path = dir + "/acl-" + std::to_string(size) + ".txt";
+        {
+            std::ofstream out(path);
+            for (unsigned i = 0; i < size; ++i) out << mac_text(i) << " label=phone-" << i << "\n";
+        }
+
+        // Load time: the median of three loads.
+        std::vector<double> ms;
+        for (int r = 0; r < 3; ++r) {
+            const auto t0 = Clock::now();
+            const auto file = polyprov::open_acl_file(path);
+            ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        }
+        std::sort(ms.begin(), ms.end());
+
+        // Memory: what one loaded list keeps (after the file's text is
+        // freed and returned), and the peak while loading it.
+        malloc_trim(0);
+        const long before = status_kb("VmRSS:");
+        auto file = polyprov::open_acl_file(path);
+        const long peak = status_kb("VmHWM:");
+        malloc_trim(0);
+        const long retained = status_kb("VmRSS:") - before;
+        const auto acl = file->current().value;
+        if (!acl) return 1;
+
+        // One lookup: half of the MACs listed, half not, in random order.
+        std::mt19937 rng(12);
+        std::vector<polyprov::Mac> macs;
+        std::vector<std::string> texts;
+        const unsigned lookups = 1000000;
+        for (unsigned i = 0; i < lookups; ++i) {
+            texts.push_back(mac_text(rng() % (2 * size)));
+            macs.push_back(*polyprov::Mac::parse(texts.back()));
+        }
+        std::size_t hits = 0;
+        auto t0 = Clock::now();
+        for (const auto& m : macs) hits += acl->find(m) != nullptr;
+        const double find_ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / lookups;
+        t0 = Clock::now();
+        for (const auto& t : texts) hits += acl->find(*polyprov::Mac::parse(t)) != nullptr;
+        const double parse_find_ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / lookups;
+        if (hits == 0) return 1;   // keeps the loops, and they found something
+
+        std::printf("%u %.1f %ld %ld %.1f %.1f\n", size, ms[1], retained,
+                    peak - before, find_ns, parse_find_ns);
+        std::fflush(stdout);
+        file.reset();
+        std::remove(path.c_str());
+    }
+    return 0;
+}
