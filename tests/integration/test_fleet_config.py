@@ -82,7 +82,8 @@ def test_a_shmcb_too_small_stops_the_start(pki, server_root):
                         extra_modules=FLEET_MODULES)
     # The listening socket opens before the caches are set up: run it and
     # wait for it to give up, rather than for the port.
-    p = subprocess.run([HTTPD, "-f", apache.conf, "-DFOREGROUND"], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([HTTPD, "-f", apache.conf, "-DFOREGROUND"], capture_output=True, text=True, timeout=60,
+                       env=apache.env)
     assert p.returncode != 0
     log = apache.read_error_log() + p.stdout + p.stderr
     assert "PP504" in log and "too small for the fleet's entries" in log, log[-2000:]
