@@ -107,7 +107,7 @@ def render(res):
         r = k["results"]
         out.append("## Keep-alive GETs\n")
         out.append(f"`ab -k -c {k['concurrency']} -t {k['seconds']} -E phone.pem https://localhost:PORT{k['path']}` "
-                   "(a phone's own config, 4 kB, TLS 1.3, the phone's certificate). apache2 closes a keep-alive "
+                   "(a phone's own config, 2 kB, TLS 1.3, the phone's certificate). apache2 closes a keep-alive "
                    "connection after 100 requests (Debian's MaxKeepAliveRequests), nginx after 1,000, so a "
                    "share of each server's cost is handshakes.\n")
         out.append(rate_table(r, "stock", "req/s"))
