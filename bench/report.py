@@ -87,9 +87,9 @@ def render(res):
                "`example` = conf/examples/polyprov-vhost.conf + polyprov-tuning.conf as shipped, with the "
                "example's two lines for an ECDSA certificate uncommented. Same RSA-2048 server key, same files, same Polycom-shaped chain (RSA-4096 root, policy and issuing CA); "
                "phone leaves are ECDSA P-256 (bench/phone_pki.py says why)\n")
-    out.append("Known before this run (from the issue, not measured here): on main, keep-alive GETs through "
-               "the module ran at about 0.84 of stock (being fixed on main), ranged PUT appends at 0.64x of "
-               "mod_dav.\n")
+    out.append("Reported before this work (issue 12, not measured here): keep-alive GETs through the module at "
+               "about 0.84 of stock (Boost.Regex over the path, PEM lookups of the client certificate; both "
+               "since removed), ranged PUT appends at 0.64x of mod_dav.\n")
 
     if "instructions" in s:
         per = s["instructions"]["per_request"]
