@@ -11,6 +11,8 @@ is the per-request cost, startup and handshake cancelled out.
   stock    the vhost without any PolyProv directive
   module   PolyProvRequireDevice on with a 100,000-device ACL, MatchURI on,
            PolyProvAcceptExpired leaf (the waiver installed)
+  fleet    module, and PolyProvFleet shmcb: every request recorded (its
+           updater thread's work included, as it runs in the same process)
 
 usage: bench/instructions.py MODULE.so [FEW] [MANY]
 """
@@ -98,22 +100,24 @@ with open(acl, "w") as f:
 os.chmod(acl, 0o644)
 results = {}
 try:
-    for case in ("stock", "module"):
+    for case in ("stock", "module", "fleet"):
         apache = Apache(new_server_root(), mpm="prefork")
         docs = os.path.join(apache.root, "htdocs")
         with open(os.path.join(docs, f"{MAC}.cfg"), "w") as f:
             f.write("<config/>\n" * 12)
         os.chmod(os.path.join(docs, f"{MAC}.cfg"), 0o644)
         extra = ""
-        if case == "module":
+        if case in ("module", "fleet"):
             extra = (f"    <Directory {docs}>\n        PolyProvRequireDevice on\n        PolyProvACLFile {acl}\n"
                      f"    </Directory>\n")
         vhost = tls_vhost(apache.port, "localhost", pki, verify="require",
-                          waiver="leaf" if case == "module" else None, extra=extra)
+                          waiver=None if case == "stock" else "leaf", extra=extra)
+        if case == "fleet":
+            vhost = f"PolyProvFleet shmcb:{apache.root}/run/fleet(1048576)\n" + vhost
         for d in ("logs", "run"):
             os.chmod(os.path.join(apache.root, d), 0o777)
         apache.write_config("KeepAliveTimeout 300\nMaxKeepAliveRequests 0\n" + vhost,
-                            with_polyprov=case == "module", log_level="warn")
+                            with_polyprov=case != "stock", log_level="warn")
         few, many = instructions(apache, pki, FEW), instructions(apache, pki, MANY)
         results[case] = (many - few) / (MANY - FEW)
         shutil.rmtree(apache.root, ignore_errors=True)

@@ -101,6 +101,9 @@ def render(res):
         out.append(table(["case", "instructions per request", "vs stock"],
                          [[k, f"{v:,}", f(v / per["stock"])] for k, v in per.items()]))
         out.append(f"\nThe module's own work: {per['module'] - per['stock']:,} instructions per request.\n")
+        if "fleet" in per:
+            out.append(f"The fleet view's (`PolyProvFleet shmcb`, its updater thread included): "
+                       f"{per['fleet'] - per['module']:,} more.\n")
 
     if "keepalive" in s:
         k = s["keepalive"]
