@@ -13,6 +13,7 @@
 #include <polyprov/error.hpp>
 #include <polyprov/printable.hpp>
 
+#include "pem_block.hpp"
 #include "read_file.hpp"
 
 namespace polyprov {
@@ -20,18 +21,7 @@ namespace {
 
 using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslDeleter<ASN1_TIME, ASN1_TIME_free>>;
 
-// PEM_read_bio hands back three OPENSSL_malloc'd buffers per block.
-struct PemBlock {
-    char* name = nullptr;
-    char* header = nullptr;
-    unsigned char* data = nullptr;
-    long length = 0;
-    ~PemBlock() {
-        OPENSSL_free(name);
-        OPENSSL_free(header);
-        OPENSSL_free(data);
-    }
-};
+using detail::PemBlock;
 
 // OpenSSL's hashed-directory lookup opens "%08lx.r%d" for CRLs.
 bool is_hashed_crl_name(const std::string& name) {

@@ -12,21 +12,12 @@
 #include <polyprov/client_cert.hpp>
 #include <polyprov/error.hpp>
 
+#include "pem_block.hpp"
+
 namespace polyprov {
 namespace {
 
-// PEM_read_bio hands back three OPENSSL_malloc'd buffers per block.
-struct PemBlock {
-    char* name = nullptr;
-    char* header = nullptr;
-    unsigned char* data = nullptr;
-    long length = 0;
-    ~PemBlock() {
-        OPENSSL_free(name);
-        OPENSSL_free(header);
-        OPENSSL_free(data);
-    }
-};
+using detail::PemBlock;
 
 bool at_clean_end_of_input() {
     // PEM_read_bio fails with "no start line" once only non-PEM text is
