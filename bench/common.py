@@ -19,11 +19,9 @@ def use_module(path):
     os.environ["POLYPROV_MODULE"] = os.path.abspath(path)
 
 
-def server_cpu_seconds(pgid):
-    """utime+stime of every process of the server (one process group), and
-    of the children its parent has already reaped (cutime+cstime), so a
-    child that exits during a run still counts."""
-    total = 0
+def group_processes(pgid):
+    """(pid, /proc/PID/stat fields after the name) of every process in the
+    process group `pgid` (a server started in its own group)."""
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -33,9 +31,18 @@ def server_cpu_seconds(pgid):
         except OSError:
             continue
         if int(fields[2]) == pgid:  # fields after the name: state ppid pgrp ...
-            total += int(fields[11]) + int(fields[12])
-            if int(pid) == pgid:
-                total += int(fields[13]) + int(fields[14])
+            yield int(pid), fields
+
+
+def server_cpu_seconds(pgid):
+    """utime+stime of every process of the server (one process group), and
+    of the children its parent has already reaped (cutime+cstime), so a
+    child that exits during a run still counts."""
+    total = 0
+    for pid, fields in group_processes(pgid):
+        total += int(fields[11]) + int(fields[12])
+        if pid == pgid:
+            total += int(fields[13]) + int(fields[14])
     return total / os.sysconf("SC_CLK_TCK")
 
 

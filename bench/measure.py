@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 import time
 
+import common
+
 
 def run_client(cmd, timeout):
     """Runs a load generator; returns (stdout, wall seconds, its CPU seconds)."""
@@ -131,13 +133,8 @@ def pss_kb(pgid):
     """Proportional set size of a server's processes: the memory they use,
     shared pages divided among the processes sharing them."""
     total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    for pid, _ in common.group_processes(pgid):
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                if int(f.read().rsplit(")", 1)[1].split()[2]) != pgid:
-                    continue
             with open(f"/proc/{pid}/smaps_rollup") as f:
                 total += int(re.search(r"^Pss:\s+(\d+) kB", f.read(), re.M).group(1))
         except (OSError, AttributeError, ValueError):

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from harness.apache import HTTPD, Apache, new_server_root
+from harness.files import replace_by_rename
 from harness.phone import Phone
 from harness.vhosts import tls_vhost
 
@@ -32,13 +33,6 @@ def acl_with(me=True, extra=""):
 def write_in_place(path, text):
     with open(path, "w") as f:   # truncate and write the same inode, as `>` does
         f.write(text)
-
-
-def replace_by_rename(path, text):
-    with open(path + ".new", "w") as f:
-        f.write(text)
-    os.chmod(path + ".new", 0o644)
-    os.rename(path + ".new", path)
 
 
 @pytest.fixture(scope="module", params=["prefork", "event"])

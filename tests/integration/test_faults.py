@@ -19,6 +19,7 @@ import time
 import pytest
 
 from harness.apache import HTTPD, Apache, new_server_root
+from harness.files import on_disk
 from harness.phone import Phone
 from harness.vhosts import tls_vhost
 
@@ -83,11 +84,6 @@ def phone(server, pki):
     p = Phone(server.port, pki["devices"]["valid"], pki["server_ca"])
     yield p
     p.close()
-
-
-def on_disk(server, rel):
-    with open(os.path.join(server.docs, rel.lstrip("/")), "rb") as f:
-        return f.read()
 
 
 def reset(server, rel, data):

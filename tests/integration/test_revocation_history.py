@@ -15,6 +15,7 @@ from cryptography import x509
 
 from harness.apache import HTTPD, Apache, new_server_root
 from harness.clients import curl
+from harness.files import replace_by_rename as replace
 from harness.vhosts import tls_vhost
 
 HEADER = "# polyprov revocation history (PolyProvRevocationHistory)\n"
@@ -28,13 +29,6 @@ def entry(cert_path):
     serial = f"{cert.serial_number:X}"
     serial = serial if len(serial) % 2 == 0 else "0" + serial
     return f"{issuer} {serial} 2024-03-01T12:00:00Z keyCompromise 2024-03-02T00:00:00Z test entry\n"
-
-
-def replace(path, text):
-    with open(path + ".new", "w") as f:
-        f.write(text)
-    os.chmod(path + ".new", 0o644)
-    os.rename(path + ".new", path)
 
 
 @pytest.fixture(scope="module", params=["event", "prefork"])

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from harness.apache import Apache, new_server_root
+from harness.files import on_disk
 from harness.phone import Phone, put_and_hang_up
 from harness.vhosts import tls_vhost
 
@@ -92,11 +93,6 @@ def phone(server, pki):
     p = Phone(server.port, pki["devices"]["valid"], pki["server_ca"])
     yield p
     p.close()
-
-
-def on_disk(server, rel):
-    with open(os.path.join(server.docs, rel.lstrip("/")), "rb") as f:
-        return f.read()
 
 
 def temp_files(server, rel_dir):
