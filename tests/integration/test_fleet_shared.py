@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -50,6 +51,17 @@ def shared(request, pki):
         assert not re.search(r"\[polyprov:(error|crit|alert|emerg)\]|PP9\d\d|PP549|exit signal", log), log[-3000:]
 
 
+def busy_all_processes(pki, node, device_name, path, ua):
+    """Concurrent phones, so that every process of the node (prefork has
+    several) serves some and its updater writes: each then holds a pooled
+    connection to the cache server."""
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        for _ in range(3):
+            results = list(pool.map(lambda _: phone(node.port, pki, device_name, path, ua), range(6)))
+            assert all(r.status == 200 for r in results), [(r.status, r.error) for r in results]
+    time.sleep(2.5)  # more than a flush interval: every updater has written
+
+
 def device(node, pki, mac):
     doc = fleet_json(node.port, cacert=pki["server_ca"])
     return mac in by_mac(doc["devices"]), doc
@@ -79,7 +91,10 @@ def test_two_servers_one_view_and_a_cache_server_that_stops(shared, pki):
         assert counters(node.port, cacert=ca)["Nodes"] == "2"
         assert len(fleet_json(node.port, cacert=ca)["devices"]) == 2
 
-    # The cache server stops: phones are served as before, promptly.
+    # The cache server stops: phones are served as before, promptly. Every
+    # process has a connection to it first, which the stop leaves stale.
+    busy_all_processes(pki, node1, "valid", f"/{ME}.cfg", VVX)
+    busy_all_processes(pki, node2, "expired", f"/{EXPIRED}.cfg", SOUNDPOINT)
     marks = [node.log_mark() for node in (node1, node2)]
     cache.stop()
     # Long enough for retries (one process a server, every 10 s): phones all
@@ -118,6 +133,10 @@ def test_two_servers_one_view_and_a_cache_server_that_stops(shared, pki):
             return r.status == 200 and mac in by_mac(json.loads(r.body)["devices"]), r.status
         wait_for("the view after the cache server is back", seen_again, timeout=40, interval=1)
     wait_for("both phones again", lambda: (len(fleet_json(node1.port, cacert=ca)["devices"]) == 2, None), timeout=20)
+    # Processes that held a connection from before the outage find it
+    # stale on their first write: that is not the cache going down again.
+    busy_all_processes(pki, node1, "valid", f"/{ME}.cfg", VVX)
+    busy_all_processes(pki, node2, "expired", f"/{EXPIRED}.cfg", SOUNDPOINT)
     for node, mark in zip((node1, node2), marks):
         log = node.log_since(mark, wait=0)
         assert log.count("PP510") == 1, log[-2000:]
