@@ -1,6 +1,7 @@
 // A device's MAC address, as phones, certificates and operators write it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,6 +18,9 @@ public:
 
     // Twelve upper-case hex digits: the form of POLYPROV_MAC and of logs.
     std::string str() const;
+    // The same into a caller's buffer, NUL-terminated: no allocation.
+    static constexpr std::size_t kTextSize = 13;
+    void format(char (&out)[kTextSize]) const noexcept;
 
     // 000000000000 names the files every phone shares (master config).
     bool is_shared() const noexcept { return value_ == 0; }

@@ -35,12 +35,23 @@ public:
     // two agree); any other pattern by Boost.Regex.
     std::vector<Match> find_all(std::string_view text) const;
 
+    // The same matches handed to `on_match` one by one, without building a
+    // list (every request's paths go through here); it returns false to
+    // stop. Returns false when it was stopped.
+    template <class OnMatch>
+    bool each_match(std::string_view text, OnMatch&& on_match) const {
+        return visit(text, [](void* f, const Match& m) { return (*static_cast<OnMatch*>(f))(m); }, &on_match);
+    }
+
     // The same through Boost.Regex whatever the pattern: the reference.
     std::vector<Match> find_all_by_regex(std::string_view text) const;
 
     const std::string& source() const noexcept { return source_; }
 
 private:
+    using Visitor = bool (*)(void* context, const Match& match);
+    bool visit(std::string_view text, Visitor visitor, void* context) const;
+
     MacPattern(boost::regex re, std::string source)
         : re_(std::move(re)), source_(std::move(source)), is_default_(source_ == kDefault) {}
     boost::regex re_;

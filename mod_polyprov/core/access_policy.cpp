@@ -33,11 +33,14 @@ PathCheck check_path(std::string_view path, Mac device, const MacPattern& patter
     if (const std::string_view alias = short_name_alias(path); !alias.empty())
         return {PathVerdict::foreign, std::string(alias) + " (a short-name alias could stand for any file)"};
     PathCheck result{PathVerdict::shared, {}};
-    for (const auto& match : pattern.find_all(path)) {
-        if (!match.mac || (*match.mac != device && !match.mac->is_shared()))
-            return {PathVerdict::foreign, std::string(match.text)};
+    pattern.each_match(path, [&](const MacPattern::Match& match) {
+        if (!match.mac || (*match.mac != device && !match.mac->is_shared())) {
+            result = {PathVerdict::foreign, std::string(match.text)};
+            return false;
+        }
         if (*match.mac == device) result.verdict = PathVerdict::own;
-    }
+        return true;
+    });
     return result;
 }
 
@@ -91,12 +94,10 @@ MethodRule method_rule(std::string_view method, bool upload_on, const std::vecto
 
 bool names_module_file(std::string_view path) noexcept {
     static constexpr std::string_view kPrefix = ".polyprov";
-    for (std::size_t at = 0; at < path.size();) {
-        const std::size_t slash = path.find('/', at);
-        const std::string_view component = path.substr(at, slash == std::string_view::npos ? path.npos : slash - at);
-        if (component.size() >= kPrefix.size() && iequals(component.substr(0, kPrefix.size()), kPrefix)) return true;
-        if (slash == std::string_view::npos) break;
-        at = slash + 1;
+    // Only a dot can start the prefix: jump from dot to dot.
+    for (std::size_t dot = path.find('.'); dot != std::string_view::npos; dot = path.find('.', dot + 1)) {
+        const bool starts_component = dot == 0 || path[dot - 1] == '/';
+        if (starts_component && iequals(path.substr(dot, kPrefix.size()), kPrefix)) return true;
     }
     return false;
 }

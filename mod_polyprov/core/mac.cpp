@@ -29,12 +29,24 @@ std::optional<std::uint64_t> read_grouped(std::string_view text, std::size_t gro
     return value;
 }
 
+// Twelve digits, the form in every phone's file names: no separators to
+// look for.
+std::optional<std::uint64_t> read_plain(std::string_view text) noexcept {
+    std::uint64_t value = 0;
+    for (const char c : text) {
+        const int v = hex_value(c);
+        if (v < 0) return std::nullopt;
+        value = (value << 4) | static_cast<std::uint64_t>(v);
+    }
+    return value;
+}
+
 }  // namespace
 
 std::optional<Mac> Mac::parse(std::string_view text) noexcept {
     std::optional<std::uint64_t> v;
     switch (text.size()) {
-    case 12: v = read_grouped(text, 12, 0); break;
+    case 12: v = read_plain(text); break;
     case 14: v = read_grouped(text, 4, '.'); break;
     case 17: v = read_grouped(text, 2, text[2] == '-' ? '-' : ':'); break;
     default: break;
@@ -43,12 +55,17 @@ std::optional<Mac> Mac::parse(std::string_view text) noexcept {
     return Mac(*v);
 }
 
-std::string Mac::str() const {
+void Mac::format(char (&out)[kTextSize]) const noexcept {
     static const char digits[] = "0123456789ABCDEF";
-    std::string out(12, '0');
     for (int i = 11, shift = 0; i >= 0; --i, shift += 4)
         out[static_cast<std::size_t>(i)] = digits[(value_ >> shift) & 0xF];
-    return out;
+    out[12] = '\0';
+}
+
+std::string Mac::str() const {
+    char text[kTextSize];
+    format(text);
+    return std::string(text, 12);
 }
 
 }  // namespace polyprov

@@ -70,24 +70,37 @@ std::size_t separated_at(std::string_view text, std::size_t at) noexcept {
 
 }  // namespace
 
-std::vector<MacPattern::Match> MacPattern::find_all(std::string_view text) const {
-    if (!is_default_) return find_all_by_regex(text);
-    std::vector<Match> out;
+bool MacPattern::visit(std::string_view text, Visitor visitor, void* context) const {
+    if (!is_default_) {
+        for (const Match& match : find_all_by_regex(text))
+            if (!visitor(context, match)) return false;
+        return true;
+    }
     for (std::size_t at = 0; at < text.size();) {
-        if (!is_hex(text[at]) || (at > 0 && is_hex(text[at - 1]))) {
+        if (!is_hex(text[at])) {
             ++at;
             continue;
         }
-        std::size_t length = hex_run(text, at);
-        if (length < 12) length = separated_at(text, at);
+        // `at` starts a run of hex digits (the one before, if any, was not).
+        const std::size_t run = hex_run(text, at);
+        const std::size_t length = run >= 12 ? run : separated_at(text, at);
         if (length == 0) {
-            at += hex_run(text, at);  // no match can start inside this run
+            at += run;  // no match can start inside this run
             continue;
         }
         const std::string_view found = text.substr(at, length);
-        out.push_back({found, Mac::parse(found)});
+        if (!visitor(context, Match{found, Mac::parse(found)})) return false;
         at += length;
     }
+    return true;
+}
+
+std::vector<MacPattern::Match> MacPattern::find_all(std::string_view text) const {
+    std::vector<Match> out;
+    each_match(text, [&out](const Match& match) {
+        out.push_back(match);
+        return true;
+    });
     return out;
 }
 

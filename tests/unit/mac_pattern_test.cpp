@@ -88,3 +88,24 @@ TEST(MacPattern, TheDefaultScanFindsWhatTheRegexFinds) {
         }
     }
 }
+
+TEST(MacPattern, EachMatchStopsWhenToldAndSaysSo) {
+    const std::string_view text = "/0004F2000001/0004F2000002/0004F2000003.cfg";
+    std::vector<std::string_view> seen;
+    const bool finished = def().each_match(text, [&](const MacPattern::Match& m) {
+        seen.push_back(m.text);
+        return seen.size() < 2;
+    });
+    EXPECT_FALSE(finished);
+    EXPECT_EQ(seen, (std::vector<std::string_view>{"0004F2000001", "0004F2000002"}));
+    EXPECT_TRUE(def().each_match(text, [](const MacPattern::Match&) { return true; }));
+
+    // A pattern of the operator's own goes through Boost.Regex the same way.
+    const MacPattern custom = MacPattern::compile("SEP([0-9A-F]{12})");
+    seen.clear();
+    EXPECT_FALSE(custom.each_match("SEP0004F2000001 SEP0004F2000002", [&](const MacPattern::Match& m) {
+        seen.push_back(m.text);
+        return false;
+    }));
+    EXPECT_EQ(seen, (std::vector<std::string_view>{"0004F2000001"}));
+}

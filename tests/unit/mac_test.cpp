@@ -32,3 +32,13 @@ TEST(Mac, ComparesByValueWhateverTheNotation) {
     EXPECT_NE(*Mac::parse("0004F2586A4B"), *Mac::parse("0004F2586A4C"));
     EXPECT_EQ(Mac::parse("FFFFFFFFFFFF")->str(), "FFFFFFFFFFFF");
 }
+
+TEST(Mac, FormatsIntoABufferAsStrDoes) {
+    for (const char* text : {"000000000000", "0004f2586a4b", "FFFFFFFFFFFF", "00:04:F2:00:00:01"}) {
+        char out[Mac::kTextSize];
+        const Mac mac = *Mac::parse(text);
+        mac.format(out);
+        EXPECT_EQ(std::string(out), mac.str()) << text;
+        EXPECT_EQ(out[12], '\0');
+    }
+}
