@@ -51,6 +51,7 @@ const char* destination_path(request_rec* r, bool* unusable) {
 // MOVE/COPY destination.
 std::vector<std::string_view> requested_paths(request_rec* r, const char* destination) {
     std::vector<std::string_view> paths;
+    paths.reserve(4);
     if (r->uri) paths.emplace_back(r->uri);
     if (r->filename) paths.emplace_back(r->filename);
     if (r->path_info && *r->path_info) paths.emplace_back(r->path_info);

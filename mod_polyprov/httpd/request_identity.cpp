@@ -1,6 +1,9 @@
 #include "request_identity.hpp"
 
+#include <cstring>
+
 #include "glue.hpp"
+#include "request_note.hpp"
 #include "server_config.hpp"
 #include "shared_files.hpp"
 
@@ -64,22 +67,44 @@ RequestIdentity identify_early(request_rec* r) {
     return id;
 }
 
+namespace {
+
+struct MacText {
+    char text[Mac::kTextSize];
+    const char* c_str = nullptr;  // null: no MAC
+    explicit MacText(const std::optional<Mac>& mac) {
+        if (mac) mac->format(text), c_str = text;
+    }
+};
+
+bool same_text(const char* a, const char* b) { return a == b || (a && b && std::strcmp(a, b) == 0); }
+
+// Sets or unsets one variable, unless it already holds `value` as this
+// module wrote it last (`*written`, in r->pool): every POLYPROV_ name
+// shares APR's table checksum, so each write compares against all of them.
+void write_env(request_rec* r, const char* name, const char* value, bool known, const char** written) {
+    if (known && same_text(*written, value) && apr_table_get(r->subprocess_env, name) == *written) return;
+    if (!value) {
+        apr_table_unset(r->subprocess_env, name);
+        *written = nullptr;
+        return;
+    }
+    *written = apr_pstrdup(r->pool, value);
+    apr_table_setn(r->subprocess_env, name, *written);
+}
+
+}  // namespace
+
 void set_identity_env(request_rec* r, const Authentication& auth) {
-    if (auth.device) {
-        apr_table_set(r->subprocess_env, "POLYPROV_MAC", auth.device->str().c_str());
-    } else {
-        apr_table_unset(r->subprocess_env, "POLYPROV_MAC");
-    }
-    if (auth.device && auth.entry && !auth.entry->label.empty()) {
-        apr_table_set(r->subprocess_env, "POLYPROV_LABEL", auth.entry->label.c_str());
-    } else {
-        apr_table_unset(r->subprocess_env, "POLYPROV_LABEL");
-    }
-    if (auth.claimed) {
-        apr_table_set(r->subprocess_env, "POLYPROV_CLAIMED_MAC", auth.claimed->str().c_str());
-    } else {
-        apr_table_unset(r->subprocess_env, "POLYPROV_CLAIMED_MAC");
-    }
+    const MacText mac(auth.device), claimed(auth.claimed);
+    const char* label = auth.device && auth.entry && !auth.entry->label.empty() ? auth.entry->label.c_str() : nullptr;
+    RequestNote& note = request_note(r);
+    // What the variables hold when nothing touched them since our last
+    // write (apr_table_setn keeps our pointers) need not be written again.
+    write_env(r, "POLYPROV_MAC", mac.c_str, note.env_written, &note.env_mac);
+    write_env(r, "POLYPROV_LABEL", label, note.env_written, &note.env_label);
+    write_env(r, "POLYPROV_CLAIMED_MAC", claimed.c_str, note.env_written, &note.env_claimed);
+    note.env_written = true;
 }
 
 }  // namespace polyprov::glue

@@ -27,6 +27,15 @@ struct RequestNote {
     bool has_cert = false;         // a client certificate came with the request
     std::optional<std::time_t> cert_not_after;   // its notAfter, when readable
 
+    // POLYPROV_MAC, POLYPROV_LABEL and POLYPROV_CLAIMED_MAC as the module
+    // last wrote them (in r->pool; null: unset), so that the access check
+    // rewrites them only when its answer differs from the early one or
+    // something else changed them meanwhile.
+    bool env_written = false;
+    const char* env_mac = nullptr;
+    const char* env_label = nullptr;
+    const char* env_claimed = nullptr;
+
     // What the decision was made on, so a second look (the type checker
     // decides first, fixups again) reuses it when nothing changed.
     const void* memo_dir = nullptr;
