@@ -52,6 +52,15 @@ public:
 
     const std::string& path() const noexcept { return path_; }
 
+    // The generation served now, when it is loaded already: false when the
+    // next current() would load another. For callers that remember what
+    // they derived from a value, so they can tell it still holds.
+    bool serving(std::uint64_t* generation) const noexcept {
+        const std::uint64_t published = published_->generation.load(std::memory_order_acquire);
+        *generation = published;
+        return published == loaded_.load(std::memory_order_acquire);
+    }
+
     // Before any process forks from this one: where the published number
     // lives and the path prefix of the snapshots (a directory the watcher
     // may write and the serving processes read).

@@ -35,6 +35,7 @@ struct ConnectionState {
     std::uint64_t certificates_seen = 0;
     std::optional<WaiverRecord> waiver;          // set during a full handshake
     Claim claim;
+    std::shared_ptr<const void> identities[2];   // by IdentitySlot; for the current certificate
 
     explicit ConnectionState(SSL* s) : ssl(s) {}
     ~ConnectionState() { X509_free(cert); }
@@ -111,6 +112,7 @@ std::shared_ptr<const CertificateFacts> certificate_facts(request_rec* r) {
         facts->serial = ++state->certificates_seen;
         state->facts = std::move(facts);
         state->claim = Claim{};
+        for (auto& identity : state->identities) identity.reset();
     }
     return state->facts;
 }
@@ -127,6 +129,20 @@ std::optional<Mac> remembered_claim(request_rec* r, const CertificateFacts& fact
         if (state->facts.get() == &facts) state->claim = Claim{&facts, &pattern, mac};
     }
     return mac;
+}
+
+std::shared_ptr<const void> remembered_identity(request_rec* r, IdentitySlot slot) {
+    ConnectionState* state = state_of(r->connection);
+    if (!state) return nullptr;
+    std::lock_guard<std::mutex> lock(state->mutex);
+    return state->identities[static_cast<int>(slot)];
+}
+
+void remember_identity(request_rec* r, IdentitySlot slot, std::shared_ptr<const void> value) {
+    ConnectionState* state = state_of(r->connection);
+    if (!state) return;
+    std::lock_guard<std::mutex> lock(state->mutex);
+    state->identities[static_cast<int>(slot)] = std::move(value);
 }
 
 HandshakeWaiver handshake_waiver(request_rec* r) {

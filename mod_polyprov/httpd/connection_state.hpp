@@ -54,6 +54,14 @@ std::optional<Mac> remembered_claim(request_rec* r, const CertificateFacts& fact
 
 HandshakeWaiver handshake_waiver(request_rec* r);
 
+// Per connection, what request_identity.cpp last derived for each of its
+// two callers (the early hook, the access check), so that the requests of
+// one keep-alive connection authenticate once rather than each. Opaque
+// here; dropped with the certificate it was derived from. Null when none.
+enum class IdentitySlot { early, access };
+std::shared_ptr<const void> remembered_identity(request_rec* r, IdentitySlot slot);
+void remember_identity(request_rec* r, IdentitySlot slot, std::shared_ptr<const void> value);
+
 // Whether `history` lists a certificate whose expiry the handshake may have
 // waived: the client certificate, and with `cas` the CAs of the verified
 // chain below the anchor. True (fail closed) when a CA must be checked and

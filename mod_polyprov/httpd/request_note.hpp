@@ -32,6 +32,7 @@ struct RequestNote {
     // rewrites them only when its answer differs from the early one or
     // something else changed them meanwhile.
     bool env_written = false;
+    std::optional<Mac> env_device, env_claimed_mac;   // what env_mac and env_claimed name
     const char* env_mac = nullptr;
     const char* env_label = nullptr;
     const char* env_claimed = nullptr;
