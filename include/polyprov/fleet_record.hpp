@@ -136,7 +136,11 @@ DeviceRecord record_of(const FleetEvent& event);
 // Adds what `other` knows about the same MAC to `into`.
 void merge(DeviceRecord& into, const DeviceRecord& other);
 
-inline void apply(DeviceRecord& record, const FleetEvent& event) { merge(record, record_of(event)); }
+// merge(record, record_of(event)), the same record to the byte. The
+// common case (an allowed request newer than all the record holds) is
+// written in place, without building the event's own record: the fleet
+// updater applies every request this way.
+void apply(DeviceRecord& record, const FleetEvent& event);
 
 // Versioned, compact bytes for a cache. decode() accepts exactly what
 // encode() writes: anything else (other versions, cut or padded input,

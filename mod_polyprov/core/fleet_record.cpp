@@ -155,6 +155,58 @@ void merge(DeviceRecord& into, const DeviceRecord& other) {
     merge_probes(into.probes, other.probes);
 }
 
+namespace {
+
+void assign_capped(std::string& into, std::string_view text, std::size_t max) {
+    if (text.size() > max) {
+        into = capped(text, max);
+        return;
+    }
+    into.assign(text.data(), text.size());
+}
+
+}  // namespace
+
+void apply(DeviceRecord& into, const FleetEvent& e) {
+    const EventTime t = clamp_event_time(e.time);
+    // What record_of(e) holds beside the device facts (denials, refusals,
+    // config fetch, upload, probes) is empty for an allowed request; its
+    // device facts win every comparison when their time is newer than all
+    // of the record's (the keys compare time first). Anything else takes
+    // the general way.
+    const bool in_place = e.decision == FleetDecision::allow && e.authenticated && t > into.latest.time &&
+                          t > into.agent.time && t > into.last_upload.time && t > into.last_config_fetch;
+    if (!in_place) {
+        merge(into, record_of(e));
+        return;
+    }
+    into.first_seen = earliest_known(into.first_seen, t);
+    DeviceFacts& f = into.latest;
+    f.time = t;
+    assign_capped(f.label, e.label, kMaxLabel);
+    assign_capped(f.address, e.address, kMaxAddress);
+    assign_capped(f.user_agent, e.user_agent, kMaxUserAgent);
+    f.cert_not_after = clamp_time(e.cert_not_after);
+    f.cert_expired = e.cert_expired;
+    f.waived = e.waived;
+    f.pinned = e.pinned;
+    f.request.time = t;
+    assign_capped(f.request.method, e.method, kMaxMethod);
+    assign_capped(f.request.path, e.path, kMaxPath);
+    f.request.status = std::clamp(e.status, 0, 999);
+    f.request.decision = FleetDecision::allow;
+    if (auto agent = parse_user_agent(e.user_agent)) {
+        into.agent.time = t;
+        assign_capped(into.agent.model, agent->model, kMaxAgentPart);
+        assign_capped(into.agent.firmware, agent->firmware, kMaxAgentPart);
+    }
+    const bool ok = e.status >= 200 && e.status < 400;
+    if (e.method == "GET" && (e.status == 200 || e.status == 304) && ends_with_cfg(e.path)) into.last_config_fetch = t;
+    if (e.method == "PUT" && ok) into.last_upload = {t, e.body_bytes};
+    static const std::vector<Probe> none;
+    merge_probes(into.probes, none);  // as merge leaves them: newest first, at most kMaxProbes
+}
+
 // ----------------------------------------------------------------- bytes
 
 namespace {

@@ -1,6 +1,7 @@
 // Fleet entries come back from a cache that other servers write (memcache,
 // redis): whatever is there, decoding must fail safe. What does decode is
-// exactly what encode writes, merges, and renders as valid JSON.
+// exactly what encode writes, merges, and renders as valid JSON; an event
+// applied to it gives what merging the event's record gives.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -30,6 +31,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::string error;
         if (!JsonValue::parse(json, error)) std::abort();
         (void)render_fleet_html(snapshot, summarize(snapshot, context.now, context.query), context);
+
+        // An event on top of it: apply() must give what merging the
+        // event's own record gives (it writes the common case in place).
+        FleetEvent e;
+        e.time = record->last_activity() + static_cast<EventTime>(size % 3) - 1;
+        e.mac = record->mac;
+        e.authenticated = (size & 4) == 0;
+        e.decision = static_cast<FleetDecision>(size % kFleetDecisions);
+        e.method = (size & 8) ? "PUT" : "GET";
+        e.status = (size & 16) ? 304 : 200;
+        e.path = (size & 32) ? std::string(bytes.substr(0, 300)) + ".cfg" : record->latest.request.path;
+        e.user_agent = std::string(bytes.substr(bytes.size() / 2));
+        e.address = record->latest.address;
+        e.label = record->latest.label;
+        e.body_bytes = size;
+        DeviceRecord applied = *record, merged = *record;
+        apply(applied, e);
+        merge(merged, record_of(e));
+        if (encode(applied) != encode(merged)) std::abort();
     }
     if (const auto shard = IndexShard::decode(bytes))
         if (shard->encode() != bytes) std::abort();

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <polyprov/fleet_record.hpp>
 
 #include "fleet_test_support.hpp"
@@ -9,7 +11,7 @@ using namespace polyprov::test;
 
 namespace polyprov::test {
 
-DeviceRecord random_record(std::mt19937& rng, Mac m) {
+FleetEvent random_event(std::mt19937& rng, Mac m) {
     const auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
     const char* methods[] = {"GET", "HEAD", "PUT"};
     const char* paths[] = {"/0004F2000001.cfg", "/000000000000.cfg", "/0004F2000002.cfg", "/logs/0004F2000001-app.log"};
@@ -17,25 +19,27 @@ DeviceRecord random_record(std::mt19937& rng, Mac m) {
                             "FileTransport PolyEdge-Edge_E450-UA/8.0.1.0123 Type/Application", "Microbrowser/2.0", ""};
     const FleetDecision decisions[] = {FleetDecision::allow, FleetDecision::unverified, FleetDecision::not_in_acl,
                                        FleetDecision::mac_mismatch, FleetDecision::not_writable};
+    FleetEvent e = fetch("0004F2000001", kNow - pick(1000) * 60);
+    e.time += pick(1000000);
+    e.mac = m;
+    e.method = methods[pick(3)];
+    e.path = paths[pick(4)];
+    e.decision = decisions[pick(5)];
+    e.authenticated = pick(4) != 0;
+    e.status = e.decision == FleetDecision::allow ? (e.method == std::string("PUT") ? 204 : 200) : 403;
+    e.address = "192.0.2." + std::to_string(pick(3));
+    e.user_agent = agents[pick(4)];
+    e.label = pick(2) ? "desk" : "";
+    e.waived = pick(2);
+    e.cert_expired = e.waived;
+    e.pinned = !e.waived && pick(3) == 0;
+    e.body_bytes = pick(2) ? std::optional<std::uint64_t>(pick(5000)) : std::nullopt;
+    return e;
+}
+
+DeviceRecord random_record(std::mt19937& rng, Mac m) {
     DeviceRecord r(m);
-    for (int i = 0, n = 1 + pick(6); i < n; ++i) {
-        FleetEvent e = fetch("0004F2000001", kNow - pick(1000) * 60);
-        e.time += pick(1000000);
-        e.mac = m;
-        e.method = methods[pick(3)];
-        e.path = paths[pick(4)];
-        e.decision = decisions[pick(5)];
-        e.authenticated = pick(4) != 0;
-        e.status = e.decision == FleetDecision::allow ? (e.method == std::string("PUT") ? 204 : 200) : 403;
-        e.address = "192.0.2." + std::to_string(pick(3));
-        e.user_agent = agents[pick(4)];
-        e.label = pick(2) ? "desk" : "";
-        e.waived = pick(2);
-        e.cert_expired = e.waived;
-        e.pinned = !e.waived && pick(3) == 0;
-        e.body_bytes = pick(2) ? std::optional<std::uint64_t>(pick(5000)) : std::nullopt;
-        apply(r, e);
-    }
+    for (int i = 0, n = 1 + static_cast<int>(rng() % 6); i < n; ++i) apply(r, random_event(rng, m));
     return r;
 }
 
@@ -225,6 +229,34 @@ TEST(FleetRecord, EventsInAnyOrderGiveTheSameRecord) {
     EXPECT_EQ(forward.latest.address, "192.0.2.99");
     EXPECT_EQ(forward.first_seen, us(kNow));
     EXPECT_EQ(forward.latest.time, us(kNow + 40));
+}
+
+// apply() writes the common case in place: it must give what merging the
+// event's own record gives, whether the event is newer, older or as old
+// as what the record holds, and whatever it decided.
+TEST(FleetRecord, ApplyIsMergingTheEventsOwnRecord) {
+    std::mt19937 rng(11);
+    const Mac m = mac("0004F2000001");
+    int in_place = 0;
+    for (int round = 0; round < 3000; ++round) {
+        DeviceRecord r = random_record(rng, m);
+        // As another writer's record may come: probes in any order.
+        if (rng() % 2) std::shuffle(r.probes.begin(), r.probes.end(), rng);
+        FleetEvent e = random_event(rng, m);
+        switch (rng() % 4) {
+        case 0: e.time = r.latest.time; break;                     // a tie
+        case 1: e.time = r.last_activity() + 1 + rng() % 5; break; // newer than all
+        default: break;                                            // anywhere
+        }
+        if (rng() % 3 == 0) e.user_agent = std::string(300, 'x') + "\xC3\xA9 PolycomVVX-VVX_400-UA/6.4.0.1 ";
+        if (rng() % 5 == 0) e.path = "/" + std::string(300, 'p');
+        DeviceRecord applied = r, merged = r;
+        apply(applied, e);
+        merge(merged, record_of(e));
+        ASSERT_EQ(encode(applied), encode(merged)) << "round " << round;
+        in_place += e.decision == FleetDecision::allow && e.authenticated && e.time > r.last_activity();
+    }
+    EXPECT_GT(in_place, 100);  // the case written in place was met often
 }
 
 TEST(FleetRecord, EncodeDecodeRoundTrips) {

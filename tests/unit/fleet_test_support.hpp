@@ -36,6 +36,7 @@ inline FleetEvent fetch(const char* m, UnixTime t, const char* path = "/0004F200
 }
 
 // A record with a bit of everything, from a seeded generator.
+FleetEvent random_event(std::mt19937& rng, Mac m);
 DeviceRecord random_record(std::mt19937& rng, Mac m);
 
 class MemoryCache : public FleetCache {
