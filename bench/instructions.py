@@ -15,6 +15,11 @@ is the per-request cost, startup and handshake cancelled out.
            updater thread's work included, as it runs in the same process)
 
 usage: bench/instructions.py MODULE.so [FEW] [MANY]
+
+To see where the instructions go: KEEP=1 keeps each case's server root
+(its callgrind/ holds the two runs' files) and prints where; CASES="stock
+module" runs only those; then bench/callgrind_diff.py ROOT_A ROOT_B MODULE.so
+lists the functions whose per-request cost differs.
 """
 
 import http.client
@@ -100,7 +105,7 @@ with open(acl, "w") as f:
 os.chmod(acl, 0o644)
 results = {}
 try:
-    for case in ("stock", "module", "fleet"):
+    for case in os.environ.get("CASES", "stock module fleet").split():
         apache = Apache(new_server_root(), mpm="prefork")
         docs = os.path.join(apache.root, "htdocs")
         with open(os.path.join(docs, f"{MAC}.cfg"), "w") as f:
@@ -120,10 +125,14 @@ try:
                             with_polyprov=case != "stock", log_level="warn")
         few, many = instructions(apache, pki, FEW), instructions(apache, pki, MANY)
         results[case] = (many - few) / (MANY - FEW)
-        shutil.rmtree(apache.root, ignore_errors=True)
+        if os.environ.get("KEEP"):
+            print(f"{case}: kept {apache.root}")
+        else:
+            shutil.rmtree(apache.root, ignore_errors=True)
+    base = results.get("stock")
     print(f"instructions per keep-alive GET of a 120-byte <MAC>.cfg (callgrind, apache2 -X, prefork; "
           f"({MANY} - {FEW}) requests on one TLS connection)")
     for case, per in results.items():
-        print(f"{case:8} {per:12.0f}  x{per / results['stock']:.3f} of stock")
+        print(f"{case:8} {per:12.0f}" + (f"  x{per / base:.3f} of stock" if base else ""))
 finally:
     shutil.rmtree(work, ignore_errors=True)
