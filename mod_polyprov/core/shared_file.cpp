@@ -208,7 +208,10 @@ std::shared_ptr<const void> SharedFileBase::reload(std::uint64_t generation, std
     std::lock_guard<std::mutex> lock(reload_mutex_);
     // Another thread may have loaded it (or a newer one) meanwhile.
     for (int attempt = 0; attempt < 4; ++attempt) {
-        if (generation == loaded_.load(std::memory_order_acquire)) return std::atomic_load(&value_);
+        // Never back: a thread that waited here while another loaded a
+        // newer generation takes that one (callers remember answers by
+        // generation, SharedFileBase::serving).
+        if (generation <= loaded_.load(std::memory_order_acquire)) return std::atomic_load(&value_);
         try {
             const Digest expected = load_digest(*published_, generation);
             const std::string text = read_file(snapshot_path(generation));

@@ -58,11 +58,15 @@ struct Inputs {
     }
 };
 
-// id.acl keeps the list that id.auth.entry points into; the pin lists
-// are read only while authenticating.
+// The answer without the list it points into (auth.entry): the list is
+// watched, not held, so an idle connection never keeps an old version of
+// a large list alive; when the list is gone, so is the answer. The pin
+// lists are read only while authenticating.
 struct Remembered {
     Inputs inputs;
-    RequestIdentity id;
+    Authentication auth;
+    std::weak_ptr<const Acl> acl;
+    bool has_acl = false;
 };
 
 // The lists' generations as served now; false when one of them is about to
@@ -93,15 +97,22 @@ bool rememberable(request_rec* r, Inputs* in) {
     return served_now(in);
 }
 
-const RequestIdentity* recall(request_rec* r, IdentitySlot slot, const Inputs& in,
-                              std::shared_ptr<const Remembered>* holder) {
-    *holder = std::static_pointer_cast<const Remembered>(remembered_identity(r, slot));
-    return *holder && (*holder)->inputs == in ? &(*holder)->id : nullptr;
+// Fills `id` (whose cert is set) from the connection's memory of `in`.
+bool recall(request_rec* r, IdentitySlot slot, const Inputs& in, RequestIdentity* id) {
+    const auto known = std::static_pointer_cast<const Remembered>(remembered_identity(r, slot));
+    if (!known || !(known->inputs == in)) return false;
+    if (known->has_acl && !(id->acl = known->acl.lock())) return false;
+    id->auth = known->auth;
+    return true;
 }
 
+// Remembers `id`, derived from `in`, unless the lists moved on while it
+// was being derived (then the next request derives it again).
 void remember(request_rec* r, IdentitySlot slot, const Inputs& in, const RequestIdentity& id) {
     if (id.acl_unavailable) return;
-    remember_identity(r, slot, std::make_shared<const Remembered>(Remembered{in, id}));
+    Inputs after = in;
+    if (!served_now(&after) || after.versions != in.versions) return;
+    remember_identity(r, slot, std::make_shared<const Remembered>(Remembered{in, id.auth, id.acl, id.acl != nullptr}));
 }
 
 }  // namespace
@@ -115,9 +126,7 @@ RequestIdentity identify(request_rec* r, const DirConfig* conf) {
     in.pattern = &cn_pattern(conf);
     in.membership = conf->acl;
     const bool memo = rememberable(r, &in);
-    std::shared_ptr<const Remembered> holder;
-    if (memo)
-        if (const RequestIdentity* known = recall(r, IdentitySlot::access, in, &holder)) return *known;
+    if (memo && recall(r, IdentitySlot::access, in, &id)) return id;
 
     if (conf->acl) id.acl = current_list(r, *conf->acl, &id.acl_unavailable);
     id.auth = authenticate(presented_by(r, id, conf), id.acl_unavailable ? &nobody() : id.acl.get());
@@ -136,9 +145,7 @@ RequestIdentity identify_early(request_rec* r) {
     in.membership = conf->acl;
     in.sections = server_config(r->server)->section_acls;
     const bool memo = rememberable(r, &in);
-    std::shared_ptr<const Remembered> holder;
-    if (memo)
-        if (const RequestIdentity* known = recall(r, IdentitySlot::early, in, &holder)) return *known;
+    if (memo && recall(r, IdentitySlot::early, in, &id)) return id;
 
     if (conf->acl) id.acl = current_list(r, *conf->acl, &id.acl_unavailable);
     std::vector<std::shared_ptr<const Acl>> held;   // alive while authenticate() reads them
@@ -158,13 +165,35 @@ namespace {
 
 bool same_text(const char* a, const char* b) { return a == b || (a && b && std::strcmp(a, b) == 0); }
 
+// Whether `name` is in the table exactly as this module left it: once,
+// with our pointer (`ours`), or not at all when `ours` is null. Anything
+// else (replaced, removed, or a second entry added with apr_table_add,
+// which apr_table_get would not show but a CGI or FastCGI backend would
+// see) makes the caller write it again.
+bool as_we_left_it(apr_table_t* table, const char* name, const char* ours) {
+    struct Look {
+        const char* ours;
+        int entries = 0;
+        bool all_ours = true;
+    } look{ours};
+    apr_table_do(
+        [](void* data, const char*, const char* value) -> int {
+            auto* l = static_cast<Look*>(data);
+            ++l->entries;
+            l->all_ours = l->all_ours && value == l->ours;
+            return 1;
+        },
+        &look, table, name, nullptr);
+    return ours ? look.entries == 1 && look.all_ours : look.entries == 0;
+}
+
 // Every POLYPROV_ name shares APR's table checksum, so each write compares
 // against all of them: a variable is written only when its value changes
-// or something else replaced what this module wrote (the table no longer
-// holds our pointer). `*written` is what it holds as we wrote it last.
+// or the table no longer holds it as this module wrote it. `*written` is
+// what it holds as we wrote it last.
 template <typename Text>
 void write_env(request_rec* r, const char* name, bool unchanged, const char** written, Text text) {
-    if (unchanged && apr_table_get(r->subprocess_env, name) == *written) return;
+    if (unchanged && as_we_left_it(r->subprocess_env, name, *written)) return;
     *written = text();
     if (*written)
         apr_table_setn(r->subprocess_env, name, *written);
