@@ -38,6 +38,7 @@ struct FleetSharedState {
     std::atomic<std::int64_t> waiting_since{0}; // a cache call under way since then; 0: none
     std::atomic<std::uint64_t> dropped{0};      // decided requests that could not be recorded
     std::atomic<std::uint64_t> outages{0};      // how many times the cache came back: it may be empty
+    std::atomic<std::int64_t> returned_at{0};   // when it last came back
 
     // A call has been waiting for the cache for kStalledAfter or more: do
     // not add another thread to the wait.
@@ -60,11 +61,22 @@ struct FleetSharedState {
         std::int64_t up = 0;
         return down_since.compare_exchange_strong(up, now);
     }
-    bool mark_up(std::int64_t& was_down_since) noexcept {
+    bool mark_up(std::int64_t now, std::int64_t& was_down_since) noexcept {
         was_down_since = down_since.load();
         const bool changed = was_down_since != 0 && down_since.compare_exchange_strong(was_down_since, 0);
-        if (changed) outages.fetch_add(1);
+        if (changed) {
+            returned_at.store(now);
+            outages.fetch_add(1);
+        }
         return changed;
+    }
+    // The cache came back less than `interval` ago: a process's failed call
+    // now may be what the provider still holds from the outage (a pooled
+    // connection, apr_memcache/apr_redis taking the server for dead for
+    // 5 s after that process's own failed try), not a new outage.
+    bool just_returned(std::int64_t now, std::int64_t interval) const noexcept {
+        const std::int64_t at = returned_at.load();
+        return at != 0 && now < at + interval;
     }
 };
 

@@ -47,7 +47,7 @@ bool cache_answers(const FleetConfig& config, const FleetStore& store, SocacheFl
     if (shared.down_since.load() == 0) return true;
     if (!shared.may_try(now, FleetUpdater::kRetryAfterFailure) || !cache.probe(now)) return false;
     std::int64_t since = 0;
-    if (shared.mark_up(since)) FleetUpdater::log_up(s, store, since, now);
+    if (shared.mark_up(now, since)) FleetUpdater::log_up(s, store, since, now);
     return true;
 }
 

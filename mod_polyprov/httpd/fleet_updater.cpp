@@ -24,9 +24,8 @@ FleetUpdater* FleetUpdater::start(FleetConfig& config, server_rec* s, apr_pool_t
     try {
         auto* updater = new FleetUpdater(config, s);
         for (const auto& store : config.stores()) updater->writers_.emplace_back(config.node, store->expire);
-        updater->returns_.resize(config.stores().size());
-        for (std::size_t i = 0; i < updater->returns_.size(); ++i)
-            updater->returns_[i].outages_seen = config.shared[i].outages.load();
+        for (std::size_t i = 0; i < config.stores().size(); ++i)
+            updater->outages_seen_.push_back(config.shared[i].outages.load());
         // The thread takes no signals: httpd's handlers (prefork's SIGTERM
         // handler exits the process) must run on the threads they expect.
         sigset_t all, old;
@@ -174,15 +173,11 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
         }
 
         // The cache came back since this process last wrote (any process
-        // may have seen it go): what this one listed may be gone, and what
-        // the provider holds for this process may still be of the outage
-        // (pooled connections, apr_memcache/apr_redis taking the server
-        // for dead for 5 s after this process's last failed try).
-        CacheReturn& back = returns_[i];
-        if (shared.outages.load() != back.outages_seen) {
+        // may have seen it go): what this one listed may be gone.
+        const std::uint64_t outages = shared.outages.load();
+        if (outages != outages_seen_[i]) {
             writers_[i].forget();
-            back.outages_seen = shared.outages.load();
-            back.reconnecting_until = now + kRetryAfterFailure;
+            outages_seen_[i] = outages;
         }
         SocacheFleetCache cache(store, config_.mutex, server_, pool, &shared);
         const FlushReport report = writers_[i].flush(cache, records, now);
@@ -195,17 +190,15 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
             for (const auto& [mac, entry] : pending[i])
                 if (n++ >= report.records_written) lost += entry.second;
             shared.dropped.fetch_add(lost, std::memory_order_relaxed);
-            // Another process found the cache answering while this one's
-            // call was under way, or lately: this failure is the outage
-            // already logged, not a new one that would silence every process
-            // of the server for another retry interval.
-            const bool returned_meanwhile = shared.outages.load() != back.outages_seen;
-            if (returned_meanwhile || now < back.reconnecting_until) continue;
+            // Found answering again while this call was under way, or
+            // lately: the outage already logged, not a new one that would
+            // silence every process of the server for another interval.
+            if (shared.just_returned(now_seconds(), kRetryAfterFailure)) continue;
             if (shared.mark_down(now, kRetryAfterFailure)) log_down(server_, store);
             continue;
         }
         std::int64_t since = 0;
-        if (shared.mark_up(since)) log_up(server_, store, since, now);
+        if (shared.mark_up(now, since)) log_up(server_, store, since, now);
         if (!report.evicted_devices.empty() && !evictions_logged_) {
             evictions_logged_ = true;
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,

@@ -67,11 +67,7 @@ private:
 
     // The thread's own state, one of each per store.
     std::vector<FleetWriter> writers_;
-    struct CacheReturn {
-        std::uint64_t outages_seen = 0;   // FleetSharedState::outages at the last flush
-        UnixTime reconnecting_until = 0;  // this process's failures until then are not an outage
-    };
-    std::vector<CacheReturn> returns_;
+    std::vector<std::uint64_t> outages_seen_;  // FleetSharedState::outages at the last flush
     bool evictions_logged_ = false;
     bool unreadable_logged_ = false;
 };
