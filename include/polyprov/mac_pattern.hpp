@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <boost/regex.hpp>
@@ -40,7 +41,9 @@ public:
     // stop. Returns false when it was stopped.
     template <class OnMatch>
     bool each_match(std::string_view text, OnMatch&& on_match) const {
-        return visit(text, [](void* f, const Match& m) { return (*static_cast<OnMatch*>(f))(m); }, &on_match);
+        using Callable = std::remove_reference_t<OnMatch>;
+        return visit(text, [](void* f, const Match& m) { return (*static_cast<Callable*>(f))(m); },
+                     const_cast<void*>(static_cast<const void*>(&on_match)));
     }
 
     // The same through Boost.Regex whatever the pattern: the reference.
