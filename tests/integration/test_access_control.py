@@ -97,6 +97,10 @@ def server(request, pki):
     RewriteRule ^/steal\\.cfg$ /{OTHER}.cfg [L]
     SetEnvIf POLYPROV_MAC "^{ME}$" PHONE_ONE=yes
     Header always set X-Phone-One "%{{PHONE_ONE}}e"
+    <Location />
+        SetEnvIf X-Forge "^yes$" POLYPROV_MAC={OTHER} FORGED=yes
+    </Location>
+    Header always set X-Forged "%{{FORGED}}e"
 """
     vhosts = tls_vhost(port, "access.test", pki, verify="optional_no_ca", waiver="leaf", extra=rewrite)
     vhosts += f"Listen 127.0.0.1:{plain_port}\n<VirtualHost 127.0.0.1:{plain_port}>\n    ServerName plain.test\n" \
@@ -262,6 +266,15 @@ def test_env_is_set_before_rewrite_and_setenvif(server, pki):
     assert r.status == 200 and r.body == f"content of {ME}.cfg\n".encode()
     assert r.headers["x-phone-one"] == "yes"
     assert get(server, pki, "expired", "/mine.cfg").body == f"content of {EXPIRED}.cfg\n".encode()
+
+
+def test_a_rule_cannot_rename_the_device(server, pki):
+    # A per-directory SetEnvIf runs after the early hook and before the
+    # access check: the variable names the authenticated device again.
+    r = get(server, pki, "valid", f"/{ME}.cfg", headers={"X-Forge": "yes"})
+    assert r.status == 200 and r.body == f"content of {ME}.cfg\n".encode()
+    assert r.headers["x-forged"] == "yes"  # the rule did run
+    assert r.headers["x-mac"] == ME
 
 
 # -- the list follows its file ---------------------------------------------
