@@ -65,8 +65,7 @@ struct Inputs {
 struct Remembered {
     Inputs inputs;
     Authentication auth;
-    std::weak_ptr<const Acl> acl;
-    bool has_acl = false;
+    std::weak_ptr<const Acl> acl;   // the membership list's, when inputs name one
 };
 
 // The lists' generations as served now; false when one of them is about to
@@ -101,7 +100,7 @@ bool rememberable(request_rec* r, Inputs* in) {
 bool recall(request_rec* r, IdentitySlot slot, const Inputs& in, RequestIdentity* id) {
     const auto known = std::static_pointer_cast<const Remembered>(remembered_identity(r, slot));
     if (!known || !(known->inputs == in)) return false;
-    if (known->has_acl && !(id->acl = known->acl.lock())) return false;
+    if (in.membership && !(id->acl = known->acl.lock())) return false;
     id->auth = known->auth;
     return true;
 }
@@ -112,7 +111,17 @@ void remember(request_rec* r, IdentitySlot slot, const Inputs& in, const Request
     if (id.acl_unavailable) return;
     Inputs after = in;
     if (!served_now(&after) || after.versions != in.versions) return;
-    remember_identity(r, slot, std::make_shared<const Remembered>(Remembered{in, id.auth, id.acl, id.acl != nullptr}));
+    remember_identity(r, slot, std::make_shared<const Remembered>(Remembered{in, id.auth, id.acl}));
+}
+
+Inputs inputs_of(const RequestIdentity& id, const DirConfig* conf, const std::vector<AclFile*>* sections) {
+    Inputs in;
+    in.cert = id.cert.get();
+    in.cert_serial = id.cert ? id.cert->serial : 0;
+    in.pattern = &cn_pattern(conf);
+    in.membership = conf->acl;
+    in.sections = sections;
+    return in;
 }
 
 }  // namespace
@@ -120,11 +129,7 @@ void remember(request_rec* r, IdentitySlot slot, const Inputs& in, const Request
 RequestIdentity identify(request_rec* r, const DirConfig* conf) {
     RequestIdentity id;
     id.cert = certificate_facts(r);
-    Inputs in;
-    in.cert = id.cert.get();
-    in.cert_serial = id.cert ? id.cert->serial : 0;
-    in.pattern = &cn_pattern(conf);
-    in.membership = conf->acl;
+    Inputs in = inputs_of(id, conf, nullptr);
     const bool memo = rememberable(r, &in);
     if (memo && recall(r, IdentitySlot::access, in, &id)) return id;
 
@@ -138,12 +143,7 @@ RequestIdentity identify_early(request_rec* r) {
     const DirConfig* conf = dir_config(r);
     RequestIdentity id;
     id.cert = certificate_facts(r);
-    Inputs in;
-    in.cert = id.cert.get();
-    in.cert_serial = id.cert ? id.cert->serial : 0;
-    in.pattern = &cn_pattern(conf);
-    in.membership = conf->acl;
-    in.sections = server_config(r->server)->section_acls;
+    Inputs in = inputs_of(id, conf, server_config(r->server)->section_acls);
     const bool memo = rememberable(r, &in);
     if (memo && recall(r, IdentitySlot::early, in, &id)) return id;
 
