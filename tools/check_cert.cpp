@@ -125,7 +125,7 @@ int check_cert(const Args& args) {
     presented.present = true;
     presented.verified = verified;
     presented.claimed = mac;
-    presented.fingerprint = fingerprint;
+    presented.fingerprint = [&fingerprint] { return fingerprint; };
     const Authentication d = authenticate(presented, acl ? &*acl : nullptr);
     if (acl) {
         if (d.entry)

@@ -3,6 +3,7 @@
 // hook asks it, none repeats it.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,7 +22,11 @@ struct PresentedCertificate {
     bool present = false;
     bool verified = false;                 // mod_ssl said SUCCESS (a waived expiry included)
     std::optional<Mac> claimed;            // the one MAC its CN names (claimed_mac), if any
-    std::optional<Sha256> fingerprint;     // SHA-256 of its DER
+    // SHA-256 of its DER, asked for only when a pin must be compared (a
+    // digest costs more than a keep-alive request's whole access check,
+    // and most lists pin nothing). Empty, or returning null: no digest,
+    // which never matches a pin.
+    std::function<std::optional<Sha256>()> fingerprint;
 };
 
 // The MAC a certificate's CN claims: the CN must be the subject's only one

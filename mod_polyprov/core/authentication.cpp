@@ -51,10 +51,12 @@ Authentication authenticate(const PresentedCertificate& cert, const std::vector<
     a.entry = membership ? membership->find(*cert.claimed) : nullptr;
 
     // A pin names the one certificate this MAC may use, verified or not.
+    std::optional<std::optional<Sha256>> fingerprint;   // worked out at the first pin
     for (const Acl* list : pin_lists) {
         const AclEntry* entry = list ? list->find(*cert.claimed) : nullptr;
         if (!entry || !entry->pin) continue;
-        if (!cert.fingerprint || *cert.fingerprint != *entry->pin) {
+        if (!fingerprint) fingerprint = cert.fingerprint ? cert.fingerprint() : std::nullopt;
+        if (!*fingerprint || **fingerprint != *entry->pin) {
             a.denial = Denial::unverified;
             a.pinned = false;
             a.detail = "certificate is not the one pinned on line " + std::to_string(entry->line);

@@ -50,9 +50,8 @@ ConnectionState* state_of(conn_rec* c) {
 }
 
 std::shared_ptr<CertificateFacts> read_facts(request_rec* r, X509* cert) {
-    auto facts = std::make_shared<CertificateFacts>();
+    auto facts = std::make_shared<CertificateFacts>(cert);
     facts->cn = single_common_name(cert);
-    facts->fingerprint = certificate_sha256(cert);
     facts->not_after = not_after(cert);
     facts->not_after_text = not_after_iso8601(cert);
     const char* verify = ssl_var(r, "SSL_CLIENT_VERIFY");
@@ -61,6 +60,15 @@ std::shared_ptr<CertificateFacts> read_facts(request_rec* r, X509* cert) {
 }
 
 }  // namespace
+
+CertificateFacts::CertificateFacts(X509* cert) : cert_(cert) { X509_up_ref(cert_); }
+
+CertificateFacts::~CertificateFacts() { X509_free(cert_); }
+
+const std::optional<Sha256>& CertificateFacts::fingerprint() const {
+    std::call_once(digested_, [this] { fingerprint_ = certificate_sha256(cert_); });
+    return fingerprint_;
+}
 
 const char* ssl_var(request_rec* r, const char* name) {
     const char* v = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, name);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <ctime>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -23,15 +24,29 @@
 namespace polyprov::glue {
 
 // One client certificate as the connection presents it now.
-struct CertificateFacts {
+class CertificateFacts {
+public:
+    explicit CertificateFacts(X509* cert);   // holds a reference to `cert`
+    ~CertificateFacts();
+    CertificateFacts(const CertificateFacts&) = delete;
+    CertificateFacts& operator=(const CertificateFacts&) = delete;
+
+    // SHA-256 of the DER, worked out on first use (only a pin needs it),
+    // once for all the connection's requests and streams.
+    const std::optional<Sha256>& fingerprint() const;
+
     std::optional<std::string> cn;          // single_common_name: null when it names no one
-    std::optional<Sha256> fingerprint;
     std::optional<std::time_t> not_after;   // null when unreadable (treated as expired)
     std::string not_after_text;             // ISO 8601, for logs and the fleet view
     bool verified = false;                  // SSL_CLIENT_VERIFY said SUCCESS
     std::uint64_t serial = 0;               // which certificate of the connection (renegotiation counts up)
 
     bool expired_at(std::time_t now) const noexcept { return !not_after || *not_after < now; }
+
+private:
+    X509* cert_;
+    mutable std::once_flag digested_;
+    mutable std::optional<Sha256> fingerprint_;
 };
 
 // What the handshake's expiry waiver accepted, as far as it is known.

@@ -35,7 +35,7 @@ PresentedCertificate presented_by(request_rec* r, const RequestIdentity& id, con
         presented.present = true;
         presented.verified = id.cert->verified;
         presented.claimed = remembered_claim(r, *id.cert, cn_pattern(conf));
-        presented.fingerprint = id.cert->fingerprint;
+        presented.fingerprint = [cert = id.cert.get()] { return cert->fingerprint(); };  // while `id` lives
     }
     return presented;
 }

@@ -14,12 +14,16 @@ Mac mac(const char* s) { return *Mac::parse(s); }
 const Sha256 kPin = *parse_fingerprint(std::string(64, 'A'));
 const Sha256 kOther = *parse_fingerprint(std::string(64, 'B'));
 
+std::function<std::optional<Sha256>()> digest(std::optional<Sha256> value) {
+    return [value] { return value; };
+}
+
 PresentedCertificate verified_phone(const char* m) {
     PresentedCertificate c;
     c.present = true;
     c.verified = true;
     c.claimed = mac(m);
-    c.fingerprint = kOther;
+    c.fingerprint = digest(kOther);
     return c;
 }
 
@@ -69,14 +73,16 @@ TEST(Authenticate, PinnedSelfSignedPhone) {
     const Acl acl = Acl::parse("0004F200000C sha256=" + std::string(64, 'A') + "\n", "a.acl");
     PresentedCertificate phone = verified_phone("0004F200000C");
     phone.verified = false;  // self-signed: mod_ssl says FAILED/GENEROUS
-    phone.fingerprint = kPin;
+    phone.fingerprint = digest(kPin);
     const auto a = authenticate(phone, &acl);
     EXPECT_EQ(a.denial, Denial::none);
     EXPECT_TRUE(a.pinned);
     EXPECT_EQ(a.device, mac("0004F200000C"));
-    phone.fingerprint = kOther;  // same CN, other certificate
+    phone.fingerprint = digest(kOther);  // same CN, other certificate
     EXPECT_EQ(authenticate(phone, &acl).denial, Denial::unverified);
-    phone.fingerprint.reset();   // no digest: never matches a pin
+    phone.fingerprint = digest(std::nullopt);   // the digest failed: never matches a pin
+    EXPECT_EQ(authenticate(phone, &acl).denial, Denial::unverified);
+    phone.fingerprint = nullptr;   // none to be had: the same
     EXPECT_EQ(authenticate(phone, &acl).denial, Denial::unverified);
 }
 
@@ -95,7 +101,7 @@ TEST(Authenticate, AllZeroFingerprintIsJustAnotherPin) {
     const Acl acl = Acl::parse("0004F200000C sha256=" + std::string(64, '0') + "\n", "a.acl");
     PresentedCertificate phone = verified_phone("0004F200000C");
     phone.verified = false;
-    phone.fingerprint.reset();
+    phone.fingerprint = digest(std::nullopt);
     EXPECT_EQ(authenticate(phone, &acl).denial, Denial::unverified);
 }
 
@@ -105,4 +111,22 @@ TEST(Authenticate, TheSharedAndBroadcastMacsAreNoDevice) {
         EXPECT_EQ(a.denial, Denial::cn_no_mac) << m;
         EXPECT_FALSE(a.device) << m;
     }
+}
+
+TEST(Authenticate, TheDigestIsWorkedOutOnlyForAPinAndOnce) {
+    int digests = 0;
+    PresentedCertificate phone = verified_phone("0004F200000C");
+    phone.fingerprint = [&digests] {
+        ++digests;
+        return std::optional<Sha256>(kPin);
+    };
+    const Acl plain = Acl::parse("0004F200000C\n0004F200000D sha256=" + std::string(64, 'B') + "\n", "plain.acl");
+    EXPECT_EQ(authenticate(phone, &plain).denial, Denial::none);
+    EXPECT_EQ(digests, 0) << "no pin on the claimed MAC's line: no digest";
+
+    const Acl pinned = Acl::parse("0004F200000C sha256=" + std::string(64, 'A') + "\n", "pinned.acl");
+    const auto a = authenticate(phone, std::vector<const Acl*>{&pinned, &pinned}, &pinned);
+    EXPECT_EQ(a.denial, Denial::none);
+    EXPECT_TRUE(a.pinned);
+    EXPECT_EQ(digests, 1) << "two lists pin it: one digest";
 }
