@@ -134,8 +134,10 @@ int decide(request_rec* r) {
     }
     const AccessDecision d = decide_access(id.auth, request, path_pattern(conf));
 
-    set_identity_env(r, id.auth);
-    apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", decision_string(d.denial));
+    ModuleEnv env(r->subprocess_env);
+    set_identity_env(r, id.auth, env);
+    if (const char* decision = decision_string(d.denial); !env.holds(EnvVar::decision, decision))
+        env.write(EnvVar::decision, decision);
     note.decided = true;
     note.denial = d.denial;
     note.device = id.auth.device;

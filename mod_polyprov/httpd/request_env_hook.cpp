@@ -20,11 +20,12 @@ namespace polyprov::glue {
 
 int set_certificate_env(request_rec* r) noexcept {
     try {
-        const int scope = check_waiver_scope(r);
+        ModuleEnv env(r->subprocess_env);
+        const int scope = check_waiver_scope(r, &env);
         if (scope != OK) return scope;
         if (!certificate_facts(r)) return DECLINED;  // no certificate: the variables stay unset
         const RequestIdentity id = identify_early(r);
-        set_identity_env(r, id.auth);
+        set_identity_env(r, id.auth, env);
         return DECLINED;
     } catch (const std::exception& e) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PP_TAG(902) "cannot inspect the client certificate: %s", e.what());

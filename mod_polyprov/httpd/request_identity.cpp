@@ -165,40 +165,14 @@ namespace {
 
 bool same_text(const char* a, const char* b) { return a == b || (a && b && std::strcmp(a, b) == 0); }
 
-// Whether `name` is in the table exactly as this module left it: once,
-// with our pointer (`ours`), or not at all when `ours` is null. Anything
-// else (replaced, removed, or a second entry added with apr_table_add,
-// which apr_table_get would not show but a CGI or FastCGI backend would
-// see) makes the caller write it again.
-bool as_we_left_it(apr_table_t* table, const char* name, const char* ours) {
-    struct Look {
-        const char* ours;
-        int entries = 0;
-        bool all_ours = true;
-    } look{ours};
-    apr_table_do(
-        [](void* data, const char*, const char* value) -> int {
-            auto* l = static_cast<Look*>(data);
-            ++l->entries;
-            l->all_ours = l->all_ours && value == l->ours;
-            return 1;
-        },
-        &look, table, name, nullptr);
-    return ours ? look.entries == 1 && look.all_ours : look.entries == 0;
-}
-
-// Every POLYPROV_ name shares APR's table checksum, so each write compares
-// against all of them: a variable is written only when its value changes
-// or the table no longer holds it as this module wrote it. `*written` is
-// what it holds as we wrote it last.
+// `var` is written only when its value changes or the table no longer
+// holds it as this module wrote it. `*written` is what it holds as we
+// wrote it last.
 template <typename Text>
-void write_env(request_rec* r, const char* name, bool unchanged, const char** written, Text text) {
-    if (unchanged && as_we_left_it(r->subprocess_env, name, *written)) return;
+void write_env(ModuleEnv& env, EnvVar var, bool unchanged, const char** written, Text text) {
+    if (unchanged && env.holds(var, *written)) return;
     *written = text();
-    if (*written)
-        apr_table_setn(r->subprocess_env, name, *written);
-    else
-        apr_table_unset(r->subprocess_env, name);
+    env.write(var, *written);
 }
 
 const char* mac_text(apr_pool_t* pool, const std::optional<Mac>& mac) {
@@ -213,15 +187,15 @@ const char* mac_text(apr_pool_t* pool, const std::optional<Mac>& mac) {
 
 }  // namespace
 
-void set_identity_env(request_rec* r, const Authentication& auth) {
+void set_identity_env(request_rec* r, const Authentication& auth, ModuleEnv& env) {
     const char* label = auth.device && auth.entry && !auth.entry->label.empty() ? auth.entry->label.c_str() : nullptr;
     RequestNote& note = request_note(r);
     const bool known = note.env_written;
-    write_env(r, "POLYPROV_MAC", known && note.env_device == auth.device, &note.env_mac,
+    write_env(env, EnvVar::mac, known && note.env_device == auth.device, &note.env_mac,
               [&] { return mac_text(r->pool, auth.device); });
-    write_env(r, "POLYPROV_LABEL", known && same_text(note.env_label, label), &note.env_label,
+    write_env(env, EnvVar::label, known && same_text(note.env_label, label), &note.env_label,
               [&] { return label ? apr_pstrdup(r->pool, label) : nullptr; });
-    write_env(r, "POLYPROV_CLAIMED_MAC", known && note.env_claimed_mac == auth.claimed, &note.env_claimed,
+    write_env(env, EnvVar::claimed_mac, known && note.env_claimed_mac == auth.claimed, &note.env_claimed,
               [&] { return mac_text(r->pool, auth.claimed); });
     note.env_device = auth.device;
     note.env_claimed_mac = auth.claimed;

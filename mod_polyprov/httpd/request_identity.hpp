@@ -11,6 +11,7 @@
 
 #include "connection_state.hpp"
 #include "dir_config.hpp"
+#include "module_env.hpp"
 
 namespace polyprov::glue {
 
@@ -35,6 +36,7 @@ RequestIdentity identify_early(request_rec* r);
 // POLYPROV_MAC and POLYPROV_LABEL for an authenticated device only (unset
 // otherwise, also when an earlier hook set them with other settings), and
 // POLYPROV_CLAIMED_MAC whenever the CN claims one.
-void set_identity_env(request_rec* r, const Authentication& auth);
+// `env` is r->subprocess_env as read by the caller.
+void set_identity_env(request_rec* r, const Authentication& auth, ModuleEnv& env);
 
 }  // namespace polyprov::glue

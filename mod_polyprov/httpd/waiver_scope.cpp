@@ -32,7 +32,7 @@ int misdirected(request_rec* r, const char* why) {
 
 }  // namespace
 
-int check_waiver_scope(request_rec* r) {
+int check_waiver_scope(request_rec* r, ModuleEnv* env) {
     const auto cert = certificate_facts(r);
     if (!cert) return OK;  // no certificate: nothing to check, the variables stay unset
     RequestNote& note = request_note(r);
@@ -62,7 +62,11 @@ int check_waiver_scope(request_rec* r) {
     note.cert_not_after = cert->not_after;
     note.cert_expired = leaf_expired || (hw.record && hw.record->ca);
     note.waived = cert->verified && (hw.record ? hw.record->waived() : leaf_expired);
-    apr_table_setn(r->subprocess_env, "POLYPROV_CERT_EXPIRED", note.cert_expired ? "1" : "0");
+    const char* expired = note.cert_expired ? "1" : "0";
+    if (env)
+        env->write(EnvVar::cert_expired, expired);
+    else
+        ModuleEnv(r->subprocess_env).write(EnvVar::cert_expired, expired);
     return OK;
 }
 
