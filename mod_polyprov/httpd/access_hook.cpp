@@ -81,6 +81,10 @@ void remember(RequestNote& note, const request_rec* r) {
     note.memo_path_info = r->path_info;
 }
 
+// Whether mod_cache is loaded in this generation: set in post_config, in
+// the parent, before the children that read it are forked.
+bool cache_loaded = true;   // until known: fail closed
+
 // mod_speling answers a GET for a missing file with a redirect to, or a
 // page listing, the names closest to it: other phones' files among them.
 // Its configuration has been one public layout since httpd 2.0: the flag
@@ -108,7 +112,13 @@ int decide(request_rec* r) {
 
     RequestNote& note = request_note(r);
     if (memo_matches(note, r)) return note.denial == Denial::none ? DECLINED : HTTP_FORBIDDEN;
-    r->no_cache = 1;  // a cache would hand one phone's file to the next client
+    // mod_cache would hand one phone's file to the next client, from its
+    // quick handler, before this module is asked. Without it nothing here
+    // stores an answer, and no shared cache can sit between a phone and
+    // this server (the phone's certificate authenticates the TLS
+    // connection itself), so the Expires header no_cache adds to every
+    // answer is left out.
+    if (cache_loaded) r->no_cache = 1;
 
     const RequestIdentity id = identify(r, conf);
     if (id.acl_unavailable) {
@@ -164,6 +174,11 @@ int fail_closed(request_rec* r, const char* what) {
 }
 
 }  // namespace
+
+int note_loaded_cache(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec*) noexcept {
+    cache_loaded = ap_find_linked_module("mod_cache.c") != nullptr;
+    return OK;
+}
 
 int check_device_access_early(request_rec* r) noexcept {
     try {

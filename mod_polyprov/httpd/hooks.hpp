@@ -22,6 +22,7 @@ int set_certificate_env(request_rec* r) noexcept;
 int recheck_waiver_scope(request_rec* r) noexcept;
 
 // access_hook.cpp
+int note_loaded_cache(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s) noexcept;
 int check_device_access_early(request_rec* r) noexcept;   // type checker, before mod_negotiation
 int check_device_access(request_rec* r) noexcept;         // fixups
 

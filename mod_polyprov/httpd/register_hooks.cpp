@@ -15,6 +15,7 @@ extern "C" void polyprov_register_hooks(apr_pool_t*) {
     ap_hook_check_config(check_waiver_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(start_file_watcher, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_monitor(watch_the_watcher, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_post_config(note_loaded_cache, nullptr, nullptr, APR_HOOK_MIDDLE);
     // Before mod_setenvif's server-wide SetEnvIf, which runs here too.
     ap_hook_post_read_request(set_certificate_env, nullptr, nullptr, APR_HOOK_FIRST);
     // Before mod_negotiation's MultiViews answers from the directory.
