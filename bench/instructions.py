@@ -3,14 +3,17 @@ of one request, stock vs the module, independent of what else the machine
 is doing (a count, not a time; the same binary and inputs give the same
 figure run after run).
 
-One apache2 in single-process mode (-X, prefork) under valgrind per case;
-one keep-alive TLS connection with a phone's client certificate sends
-FEW then MANY requests; (instructions after MANY - after FEW) / (MANY - FEW)
-is the per-request cost, startup and handshake cancelled out.
+The servers are bench/servers.py's (the keep-alive benchmark's
+configuration: Debian's settings, the same vhost, files and PKI), with
+prefork instead of event so that one process serves everything: apache2
+-X under valgrind per case; one keep-alive TLS connection with a phone's
+client certificate sends FEW then MANY GETs of its 2 kB config;
+(instructions after MANY - after FEW) / (MANY - FEW) is the per-request
+cost, startup and handshake cancelled out.
 
-  stock    the vhost without any PolyProv directive
-  module   PolyProvRequireDevice on with a 100,000-device ACL, MatchURI on,
-           PolyProvAcceptExpired leaf (the waiver installed)
+  stock    the vhost without any PolyProv directive (the module not loaded)
+  module   PolyProvRequireDevice on with a 100,000-device ACL (the MAC in
+           the path checked), PolyProvAcceptExpired leaf (the waiver installed)
   fleet    module, and PolyProvFleet shmcb: every request recorded (its
            updater thread's work included, as it runs in the same process)
 
@@ -37,13 +40,12 @@ from common import use_module
 
 use_module(sys.argv[1])
 
-from harness import pki as pki_mod  # noqa: E402
-from harness.apache import HTTPD, Apache, new_server_root  # noqa: E402
-from harness.vhosts import tls_vhost  # noqa: E402
+import phone_pki  # noqa: E402
+import servers  # noqa: E402
+from harness.apache import HTTPD  # noqa: E402
 
 FEW = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 MANY = int(sys.argv[3]) if len(sys.argv) > 3 else 550
-MAC = pki_mod.DEVICES["valid"]
 
 
 def instructions(apache, pki, requests):
@@ -61,7 +63,7 @@ def instructions(apache, pki, requests):
                                     HTTPD, "-X", "-f", apache.conf], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        d = pki["devices"]["valid"]
+        d = pki["phones"][0]
         ctx = ssl.create_default_context(cafile=pki["server_ca"])
         ctx.load_cert_chain(d["cert"], d["key"])
         deadline = time.monotonic() + 120
@@ -75,7 +77,7 @@ def instructions(apache, pki, requests):
                     raise
                 time.sleep(0.5)
         for _ in range(requests):
-            conn.request("GET", f"/{MAC}.cfg")
+            conn.request("GET", f"/{d['mac']}.cfg")
             r = conn.getresponse()
             r.read()
             assert r.status == 200, r.status
@@ -91,38 +93,31 @@ def instructions(apache, pki, requests):
     return total
 
 
-work = tempfile.mkdtemp(prefix="polyprov-bench-")
+work = tempfile.mkdtemp(prefix="polyprov-bench-instr-")
 os.chmod(work, 0o755)
-pki = pki_mod.generate(os.path.join(work, "pki"), server_names=("localhost",))
-for name in os.listdir(pki["dir"]):   # a throwaway PKI, read by the unprivileged server
-    if os.path.isfile(os.path.join(pki["dir"], name)):
-        os.chmod(os.path.join(pki["dir"], name), 0o644)
-os.chmod(pki["dir"], 0o755)
+pki = phone_pki.load(1)
+# apache2 runs as its User from the start here (see instructions()): a
+# copy of the throwaway server key it can read.
+server = []
+for path in pki["server"]["rsa"]:
+    shutil.copy(path, work)
+    server.append(os.path.join(work, os.path.basename(path)))
+    os.chmod(server[-1], 0o644)
+pki = {**pki, "server": {"rsa": tuple(server)}}
+site = servers.Site(pki, 1)
 acl = os.path.join(work, "phones.acl")
 with open(acl, "w") as f:
-    f.write(f"{MAC} label=bench\n")
+    f.write(f"{pki['phones'][0]['mac']} label=bench\n")
     f.writelines(f"0004F3{i:06X}\n" for i in range(99999))
 os.chmod(acl, 0o644)
 results = {}
 try:
     for case in os.environ.get("CASES", "stock module fleet").split():
-        apache = Apache(new_server_root(), mpm="prefork")
-        docs = os.path.join(apache.root, "htdocs")
-        with open(os.path.join(docs, f"{MAC}.cfg"), "w") as f:
-            f.write("<config/>\n" * 12)
-        os.chmod(os.path.join(docs, f"{MAC}.cfg"), 0o644)
-        extra = ""
-        if case in ("module", "fleet"):
-            extra = (f"    <Directory {docs}>\n        PolyProvRequireDevice on\n        PolyProvACLFile {acl}\n"
-                     f"    </Directory>\n")
-        vhost = tls_vhost(apache.port, "localhost", pki, verify="require",
-                          waiver=None if case == "stock" else "leaf", extra=extra)
-        if case == "fleet":
-            vhost = f"PolyProvFleet shmcb:{apache.root}/run/fleet(1048576)\n" + vhost
-        for d in ("logs", "run"):
+        apache = servers.BenchApache(case, site, acl=acl, mpm="prefork",
+                                     extra_server="KeepAliveTimeout 300\nMaxKeepAliveRequests 0\n")
+        for d in ("logs", "run"):   # written by apache2 running as its User from the start
             os.chmod(os.path.join(apache.root, d), 0o777)
-        apache.write_config("KeepAliveTimeout 300\nMaxKeepAliveRequests 0\n" + vhost,
-                            with_polyprov=case != "stock", log_level="warn")
+        apache.write_config()
         few, many = instructions(apache, pki, FEW), instructions(apache, pki, MANY)
         results[case] = (many - few) / (MANY - FEW)
         if os.environ.get("KEEP"):
@@ -130,9 +125,10 @@ try:
         else:
             shutil.rmtree(apache.root, ignore_errors=True)
     base = results.get("stock")
-    print(f"instructions per keep-alive GET of a 120-byte <MAC>.cfg (callgrind, apache2 -X, prefork; "
+    print(f"instructions per keep-alive GET of a phone's 2 kB <MAC>.cfg (callgrind, apache2 -X, prefork; "
           f"({MANY} - {FEW}) requests on one TLS connection)")
     for case, per in results.items():
         print(f"{case:8} {per:12.0f}" + (f"  x{per / base:.3f} of stock" if base else ""))
 finally:
+    site.remove()
     shutil.rmtree(work, ignore_errors=True)

@@ -2,8 +2,9 @@
 127.0.0.1, under a temporary directory, serving the same files with the
 same server key:
 
-  stock    apache2 as Debian ships it (event MPM and its defaults, mod_ssl's
-           Debian settings: shmcb session cache, tickets off), the module
+  stock    apache2 as Debian ships it (event MPM and its defaults, or
+           prefork and its defaults where asked; mod_ssl's Debian
+           settings: shmcb session cache, tickets off), the module
            not loaded; SSLVerifyClient require against the Polycom CAs;
            mod_dav on logs/, the way operators take log uploads today
   loaded   stock with mod_polyprov loaded and none of its directives: what
@@ -41,13 +42,8 @@ SRC = common.TOP
 FIRMWARE = "2345-12345-001.sip.ld"
 FIRMWARE_BYTES = 3 * 1024 * 1024
 
-# /etc/apache2: apache2.conf, mpm_event.conf, ssl.conf, reqtimeout.conf as Debian 12 ships them.
-DEBIAN_APACHE = """\
-Timeout 300
-KeepAlive On
-MaxKeepAliveRequests 100
-KeepAliveTimeout 5
-HostnameLookups Off
+# /etc/apache2/mods-available/mpm_*.conf as Debian 12 ships them.
+DEBIAN_MPM = {"event": """\
 StartServers 2
 MinSpareThreads 25
 MaxSpareThreads 75
@@ -55,6 +51,21 @@ ThreadLimit 64
 ThreadsPerChild 25
 MaxRequestWorkers 150
 MaxConnectionsPerChild 0
+""", "prefork": """\
+StartServers 5
+MinSpareServers 5
+MaxSpareServers 10
+MaxRequestWorkers 150
+MaxConnectionsPerChild 0
+"""}
+
+# /etc/apache2: apache2.conf, ssl.conf, reqtimeout.conf as Debian 12 ships them.
+DEBIAN_APACHE = """\
+Timeout 300
+KeepAlive On
+MaxKeepAliveRequests 100
+KeepAliveTimeout 5
+HostnameLookups Off
 RequestReadTimeout header=20-40,minrate=500
 RequestReadTimeout body=10,minrate=500
 SSLRandomSeed startup builtin
@@ -119,9 +130,9 @@ class BenchApache(Apache):
     """The harness's apache2 (own process group, stopped by PID), with a
     configuration of Debian's shape instead of the tests' small one."""
 
-    def __init__(self, kind, site, tickets=False, acl=None, extra_server=""):
+    def __init__(self, kind, site, tickets=False, acl=None, extra_server="", mpm="event"):
         root = tempfile.mkdtemp(prefix=f"polyprov-bench-{kind}-")
-        super().__init__(root)
+        super().__init__(root, mpm=mpm)
         self.kind, self.site, self.tickets = kind, site, tickets
         self.acl = acl or site.acl
         self.extra_server = extra_server
@@ -134,7 +145,7 @@ class BenchApache(Apache):
         lines = [f"ServerRoot {root}", "ServerName localhost", f"Listen 127.0.0.1:{self.port}",
                  f"PidFile {root}/run/httpd.pid", f"DefaultRuntimeDir {root}/run", f"Mutex file:{root}/run default",
                  f"ErrorLog {root}/logs/error.log", "LogLevel warn",
-                 f"LoadModule mpm_event_module {MODULE_DIR}/mod_mpm_event.so"]
+                 f"LoadModule mpm_{self.mpm}_module {MODULE_DIR}/mod_mpm_{self.mpm}.so"]
         lines += [f"LoadModule {m}_module {MODULE_DIR}/mod_{m}.so" for m in modules
                   if os.path.exists(f"{MODULE_DIR}/mod_{m}.so")]
         if self.kind != "stock":
@@ -144,7 +155,7 @@ class BenchApache(Apache):
         lines += ["TypesConfig /etc/mime.types",
                   'LogFormat "%h %l %u %t \\"%r\\" %>s %O" common',
                   f"CustomLog {root}/logs/access.log common"]
-        text = "\n".join(lines) + "\n" + DEBIAN_APACHE.format(root=root) + self.extra_server
+        text = "\n".join(lines) + "\n" + DEBIAN_MPM[self.mpm] + DEBIAN_APACHE.format(root=root) + self.extra_server
         if self.kind in ("stock", "loaded"):
             os.makedirs(f"{root}/davlock", exist_ok=True)
             if os.geteuid() == 0:
