@@ -50,6 +50,7 @@ public:
     std::vector<Match> find_all_by_regex(std::string_view text) const;
 
     const std::string& source() const noexcept { return source_; }
+    bool is_default() const noexcept { return is_default_; }
 
 private:
     using Visitor = bool (*)(void* context, const Match& match);

@@ -44,6 +44,28 @@ PathCheck check_path(std::string_view path, Mac device, const MacPattern& patter
     return result;
 }
 
+namespace {
+
+// Whether paths[i] is the end of a longer path of the list and starts a
+// component there (the URI at the end of the file it was mapped to, on
+// most requests): then every rule that looks at components (module files,
+// short-name aliases) finds in it what it finds in that end of the longer
+// path, and so does the default MAC pattern, whose matches never span a
+// '/' (tests/fuzz/fuzz_default_pattern checks it). A pattern of the
+// operator's may look across the '/', or anchor at the start: its paths are
+// all scanned.
+bool repeated_in_another(const std::vector<std::string_view>& paths, std::size_t i) noexcept {
+    const std::string_view tail = paths[i];
+    if (tail.empty() || tail.front() != '/') return false;
+    for (std::size_t j = 0; j < paths.size(); ++j) {
+        const std::string_view other = paths[j];
+        if (j != i && other.size() > tail.size() && other.substr(other.size() - tail.size()) == tail) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 bool upload_name_allowed(std::string_view name, Mac device) noexcept {
     if (name.size() < 12 + 2 + 4 || name.size() > 255) return false;
     const auto own = Mac::parse(name.substr(0, 12));
@@ -109,8 +131,8 @@ AccessDecision decide_access(const Authentication& auth, const AccessRequest& re
         d.detail = auth.detail;
         return d;
     }
-    for (const auto path : request.paths)
-        if (names_module_file(path)) {
+    for (std::size_t i = 0; i < request.paths.size(); ++i)
+        if (!repeated_in_another(request.paths, i) && names_module_file(request.paths[i])) {
             d.denial = Denial::not_writable;
             d.detail = "the module's own file";
             return d;
@@ -121,8 +143,9 @@ AccessDecision decide_access(const Authentication& auth, const AccessRequest& re
         return d;
     }
     if (request.match_uri) {
-        for (const auto path : request.paths) {
-            const PathCheck check = check_path(path, *auth.device, path_pattern);
+        for (std::size_t i = 0; i < request.paths.size(); ++i) {
+            if (path_pattern.is_default() && repeated_in_another(request.paths, i)) continue;
+            const PathCheck check = check_path(request.paths[i], *auth.device, path_pattern);
             if (check.verdict == PathVerdict::foreign) {
                 d.denial = Denial::mac_mismatch;
                 d.detail = "path names " + check.offending;

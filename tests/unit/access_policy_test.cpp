@@ -78,6 +78,29 @@ TEST(DecideAccess, PathsMustBeOwnOrShared) {
         << "the mapped file's directory names another phone (an Alias)";
 }
 
+TEST(DecideAccess, AUriAtTheEndOfItsFileIsCheckedThere) {
+    // The URI is scanned once, inside the mapped file name it ends; what it
+    // names is found there as well as alone.
+    const auto me = device("0004F2000001");
+    EXPECT_EQ(decide(me, {"/0004F2000001.cfg", "/srv/htdocs/0004F2000001.cfg"}), Denial::none);
+    EXPECT_EQ(decide(me, {"/0004F2000002.cfg", "/srv/htdocs/0004F2000002.cfg"}), Denial::mac_mismatch);
+    EXPECT_EQ(decide(me, {"/a/0004F2000002", "/srv/0004F2000001/a/0004F2000002"}), Denial::mac_mismatch);
+    EXPECT_EQ(decide(me, {"/0004F2000002.cfg", "/srv/htdocs0004F2000002.cfg"}), Denial::mac_mismatch)
+        << "not a tail from a '/': both scanned";
+    EXPECT_EQ(decide(me, {"/~1.cfg", "/srv/htdocs/~1.cfg"}), Denial::mac_mismatch);
+    EXPECT_EQ(decide(me, {"/.polyprov.lock", "/srv/logs/.polyprov.lock"}), Denial::not_writable);
+
+    // An operator's pattern may see the URI differently alone (anchored at
+    // its start): every path is scanned with it.
+    const MacPattern anchored = MacPattern::compile("^/([0-9A-Fa-f]{12})");
+    AccessRequest request;
+    request.method = "GET";
+    request.paths = {"/0004F2000002.cfg", "/srv/htdocs/0004F2000002.cfg"};
+    EXPECT_EQ(decide_access(me, request, anchored).denial, Denial::mac_mismatch);
+    request.paths = {"/0004F2000001.cfg", "/srv/htdocs/0004F2000001.cfg"};
+    EXPECT_EQ(decide_access(me, request, anchored).denial, Denial::none);
+}
+
 TEST(DecideAccess, MethodsAndModuleFiles) {
     const auto me = device("0004F2000001");
     EXPECT_EQ(decide(me, {"/logs/0004F2000001-app.log"}, MethodRule::refused), Denial::not_writable);
