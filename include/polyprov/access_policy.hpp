@@ -57,6 +57,12 @@ bool method_may_be_opened(std::string_view method) noexcept;
 // file and upload temporaries, ".polyprov*"): no method ever reaches them.
 bool names_module_file(std::string_view path) noexcept;
 
+// True when nothing in `path` concerns the path rule under the default MAC
+// pattern: no match, no module file, no short-name alias. Where a request's
+// file lies below such a directory (at a '/'), the part after it is all
+// there is to check: the default pattern's matches never span a '/'.
+bool names_nothing(std::string_view path);
+
 struct AccessRequest {
     MethodRule rule = MethodRule::read;
     std::string_view method;                 // for the log line

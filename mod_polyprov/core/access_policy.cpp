@@ -46,7 +46,8 @@ PathCheck check_path(std::string_view path, Mac device, const MacPattern& patter
 
 namespace {
 
-// Whether paths[i] is the end of a longer path of the list and starts a
+// Whether paths[i] is the end of a longer path of the list (or the same as
+// an earlier one) and starts a
 // component there (the URI at the end of the file it was mapped to, on
 // most requests): then every rule that looks at components (module files,
 // short-name aliases) finds in it what it finds in that end of the longer
@@ -59,12 +60,19 @@ bool repeated_in_another(const std::vector<std::string_view>& paths, std::size_t
     if (tail.empty() || tail.front() != '/') return false;
     for (std::size_t j = 0; j < paths.size(); ++j) {
         const std::string_view other = paths[j];
-        if (j != i && other.size() > tail.size() && other.substr(other.size() - tail.size()) == tail) return true;
+        const bool covers = other.size() > tail.size() || (other.size() == tail.size() && j < i);  // or the same, earlier
+        if (j != i && covers && other.substr(other.size() - tail.size()) == tail) return true;
     }
     return false;
 }
 
 }  // namespace
+
+bool names_nothing(std::string_view path) {
+    static const MacPattern pattern = MacPattern::compile(MacPattern::kDefault);
+    return !names_module_file(path) && short_name_alias(path).empty() &&
+           pattern.each_match(path, [](const MacPattern::Match&) { return false; });
+}
 
 bool upload_name_allowed(std::string_view name, Mac device) noexcept {
     if (name.size() < 12 + 2 + 4 || name.size() > 255) return false;

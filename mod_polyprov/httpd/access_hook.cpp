@@ -47,13 +47,14 @@ const char* destination_path(request_rec* r, bool* unusable) {
 // Everything the request names that could name a device: the decoded,
 // normalised URI; the whole file it was mapped to (an Alias or a
 // RewriteRule may lead to another file than the URI names, and a directory
-// above the file may be named after a phone); the path info; and a
-// MOVE/COPY destination.
-std::vector<std::string_view> requested_paths(request_rec* r, const char* destination) {
+// above the file may be named after a phone), less the part its section's
+// own path has shown to name nothing; the path info; and a MOVE/COPY
+// destination.
+std::vector<std::string_view> requested_paths(request_rec* r, const DirConfig* conf, const char* destination) {
     std::vector<std::string_view> paths;
     paths.reserve(4);
     if (r->uri) paths.emplace_back(r->uri);
-    if (r->filename) paths.emplace_back(r->filename);
+    if (r->filename) paths.emplace_back(checked_part(conf, r->filename));
     if (r->path_info && *r->path_info) paths.emplace_back(r->path_info);
     if (destination) paths.emplace_back(destination);
     return paths;
@@ -100,6 +101,10 @@ bool spelling_would_answer(const request_rec* r) {
 
 int decide(request_rec* r) {
     const DirConfig* conf = dir_config(r);
+    // Decided already on the same names and settings (the type checker
+    // decides first, fixups again): the same answer.
+    const RequestNote* earlier = requires_device(conf) ? find_request_note(r) : nullptr;
+    if (earlier && memo_matches(*earlier, r)) return earlier->denial == Denial::none ? DECLINED : HTTP_FORBIDDEN;
     // The module's lock file and temporaries are out of every client's reach.
     if ((uploads_on(conf) || requires_device(conf)) &&
         ((r->uri && names_module_file(r->uri)) || (r->filename && names_module_file(r->filename)))) {
@@ -111,7 +116,6 @@ int decide(request_rec* r) {
     if (!requires_device(conf)) return DECLINED;
 
     RequestNote& note = request_note(r);
-    if (memo_matches(note, r)) return note.denial == Denial::none ? DECLINED : HTTP_FORBIDDEN;
     // mod_cache would hand one phone's file to the next client, from its
     // quick handler, before this module is asked. Without it nothing here
     // stores an answer, and no shared cache can sit between a phone and
@@ -133,7 +137,7 @@ int decide(request_rec* r) {
     const bool opened = request.rule == MethodRule::read || request.rule == MethodRule::opened_write;
     const char* destination = opened ? destination_path(r, &unusable_destination) : nullptr;
     if (unusable_destination) request.rule = MethodRule::refused;
-    request.paths = requested_paths(r, destination);
+    request.paths = requested_paths(r, conf, destination);
     const std::string_view target =
         (r->path_info && *r->path_info) ? std::string_view() : last_component(r->filename);
     if (request.rule == MethodRule::upload) request.upload_name = target;

@@ -28,6 +28,15 @@ const std::vector<std::string>& opened_methods(const DirConfig* d) {
     return d->opened_methods ? *d->opened_methods : none;
 }
 
+std::string_view checked_part(const DirConfig* d, const char* filename) {
+    const std::string_view file(filename);
+    const std::size_t root = d->clean_root_size;
+    if (d->clean_root && path_pattern(d).is_default() && file.size() > root && file[root] == '/' &&
+        file.compare(0, root, d->clean_root, root) == 0)
+        return file.substr(root);
+    return file;
+}
+
 namespace {
 
 // Every PolyProv directive: a setting that applies to some methods only
@@ -55,8 +64,19 @@ const char* set_flag(cmd_parms* cmd, int flag, Tristate* slot) {
 
 using polyprov::glue::DirConfig;
 
-extern "C" void* polyprov_create_dir_config(apr_pool_t* p, char*) {
+extern "C" void* polyprov_create_dir_config(apr_pool_t* p, char* section) {
     auto* conf = static_cast<DirConfig*>(apr_pcalloc(p, sizeof(DirConfig)));
+    if (section) {
+        std::string_view root(section);
+        if (!root.empty() && root.back() == '/') root.remove_suffix(1);
+        try {
+            if (polyprov::names_nothing(root)) {
+                conf->clean_root = section;
+                conf->clean_root_size = root.size();
+            }
+        } catch (...) {   // then every file is checked whole
+        }
+    }
     conf->require_device = polyprov::glue::unset;
     conf->match_uri = polyprov::glue::unset;
     conf->upload = polyprov::glue::unset;
@@ -77,6 +97,9 @@ extern "C" void* polyprov_merge_dir_config(apr_pool_t* p, void* base_v, void* ad
     m->upload_max = add->upload_max ? add->upload_max : base->upload_max;
     m->upload_keep = add->upload_keep >= 0 ? add->upload_keep : base->upload_keep;
     m->opened_methods = add->opened_methods ? add->opened_methods : base->opened_methods;
+    const bool inner = add->clean_root && (!base->clean_root || add->clean_root_size >= base->clean_root_size);
+    m->clean_root = inner ? add->clean_root : base->clean_root;
+    m->clean_root_size = inner ? add->clean_root_size : base->clean_root_size;
     return m;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <polyprov/acl_file.hpp>
@@ -26,6 +27,11 @@ struct DirConfig {
     std::uint64_t upload_max;     // 0: unset (kDefaultUploadMax)
     int upload_keep;              // -1: unset (kDefaultUploadKeep)
     const std::vector<std::string>* opened_methods;   // PolyProvAllowMethods; null: none
+    // The section's own path without its last '/', when names_nothing() holds
+    // for it (null otherwise): a file below it is checked from that '/' on
+    // with the default pattern. Of nested sections, the longest.
+    const char* clean_root;
+    std::size_t clean_root_size;
 };
 
 inline constexpr std::uint64_t kDefaultUploadMax = 10ull << 20;
@@ -44,5 +50,8 @@ inline bool match_uri(const DirConfig* d) { return d->match_uri != off; }
 inline const MacPattern& path_pattern(const DirConfig* d) { return d->mac_pattern ? *d->mac_pattern : default_pattern(); }
 inline const MacPattern& cn_pattern(const DirConfig* d) { return d->cn_pattern ? *d->cn_pattern : default_pattern(); }
 const std::vector<std::string>& opened_methods(const DirConfig* d);
+// What of `filename` the path rule must look at under `d`: all of it, or
+// with the default pattern, what follows its section's clean root.
+std::string_view checked_part(const DirConfig* d, const char* filename);
 
 }  // namespace polyprov::glue

@@ -15,6 +15,8 @@ char upper(char c) noexcept { return c >= 'a' && c <= 'z' ? static_cast<char>(c 
 // Which of the module's names `key` is, compared as APR compares keys
 // (ignoring case), or -1. A first letter tells most keys apart.
 int which(const char* key) noexcept {
+    for (int i = 0; i < kEnvVars; ++i)
+        if (key == kNames[i]) return i;   // as this module wrote it (APR keeps the key's pointer)
     if (upper(key[0]) != 'P' || strncasecmp(key, kPrefix, kPrefixSize) != 0) return -1;
     const char* rest = key + kPrefixSize;
     for (int i = 0; i < kEnvVars; ++i) {

@@ -195,8 +195,10 @@ void set_identity_env(request_rec* r, const Authentication& auth, ModuleEnv& env
               [&] { return mac_text(r->pool, auth.device); });
     write_env(env, EnvVar::label, known && same_text(note.env_label, label), &note.env_label,
               [&] { return label ? apr_pstrdup(r->pool, label) : nullptr; });
-    write_env(env, EnvVar::claimed_mac, known && note.env_claimed_mac == auth.claimed, &note.env_claimed,
-              [&] { return mac_text(r->pool, auth.claimed); });
+    write_env(env, EnvVar::claimed_mac, known && note.env_claimed_mac == auth.claimed, &note.env_claimed, [&] {
+        return auth.claimed && auth.claimed == auth.device && note.env_mac ? note.env_mac   // the same text
+                                                                           : mac_text(r->pool, auth.claimed);
+    });
     note.env_device = auth.device;
     note.env_claimed_mac = auth.claimed;
     note.env_written = true;

@@ -21,8 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (scanned[i].mac != reference[i].mac) std::abort();
     }
     // What access_policy.cpp relies on to scan a URI once when it ends the
-    // mapped file name: from a '/' on, the text alone has the matches the
-    // whole text has there, and none of the whole's runs across the '/'.
+    // mapped file name, and a file name from below its section's directory:
+    // split at a '/', each side alone has the matches the whole has there,
+    // and none of the whole's runs across the '/'.
     for (std::size_t slash = text.find('/'); slash != std::string_view::npos; slash = text.find('/', slash + 1)) {
         const auto tail = pattern.find_all(text.substr(slash));
         std::size_t first = 0;
@@ -30,6 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (scanned[first].text.data() + scanned[first].text.size() > text.data() + slash) std::abort();
             ++first;
         }
+        if (pattern.find_all(text.substr(0, slash)).size() != first) std::abort();   // and the head alone
         if (scanned.size() - first != tail.size()) std::abort();
         for (std::size_t i = 0; i < tail.size(); ++i)
             if (tail[i].text.data() != scanned[first + i].text.data() ||

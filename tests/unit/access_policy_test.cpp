@@ -101,6 +101,24 @@ TEST(DecideAccess, AUriAtTheEndOfItsFileIsCheckedThere) {
     EXPECT_EQ(decide_access(me, request, anchored).denial, Denial::none);
 }
 
+TEST(DecideAccess, NamesNothing) {
+    EXPECT_TRUE(names_nothing("/srv/provisioning/htdocs"));
+    EXPECT_TRUE(names_nothing(""));
+    EXPECT_TRUE(names_nothing("/srv/abc/deadbeef"));                  // hex runs too short to be a MAC
+    EXPECT_FALSE(names_nothing("/srv/vault/0004F2000002"));
+    EXPECT_FALSE(names_nothing("/srv/vault/00:04:f2:00:00:02"));
+    EXPECT_FALSE(names_nothing("/srv/vault/0000000000000"));          // 13 digits: fails closed
+    EXPECT_FALSE(names_nothing("/srv/000000000000"));                 // even the shared MAC is a match
+    EXPECT_FALSE(names_nothing("/srv/.polyprov-upload"));
+    EXPECT_FALSE(names_nothing("/srv/PROVIS~1"));
+}
+
+TEST(DecideAccess, TheSamePathTwiceIsCheckedOnce) {
+    const auto me = device("0004F2000001");
+    EXPECT_EQ(decide(me, {"/0004F2000002.cfg", "/0004F2000002.cfg"}), Denial::mac_mismatch);
+    EXPECT_EQ(decide(me, {"/0004F2000001.cfg", "/0004F2000001.cfg"}), Denial::none);
+}
+
 TEST(DecideAccess, MethodsAndModuleFiles) {
     const auto me = device("0004F2000001");
     EXPECT_EQ(decide(me, {"/logs/0004F2000001-app.log"}, MethodRule::refused), Denial::not_writable);
