@@ -5,6 +5,7 @@
 #include "connection_state.hpp"
 
 #include "glue.hpp"
+#include "request_note.hpp"
 
 #include "http_ssl.h"
 
@@ -104,25 +105,58 @@ void record_waiver(SSL* ssl, const WaiverRecord& record) noexcept {
     }
 }
 
+struct HeldFacts {
+    std::shared_ptr<const CertificateFacts> facts;
+};
+
+namespace {
+
+// The connection's facts for `cert`, made anew when it is not the
+// certificate they were made for (renegotiation).
+std::shared_ptr<const CertificateFacts> connection_facts(request_rec* r, ConnectionState& state, X509* cert) {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    if (cert != state.cert) {
+        // Holding a reference keeps the address from being reused by a
+        // later certificate, so the pointer comparison stays sound.
+        X509_up_ref(cert);
+        X509_free(state.cert);
+        state.cert = cert;
+        auto facts = read_facts(r, cert);
+        facts->serial = ++state.certificates_seen;
+        state.facts = std::move(facts);
+        state.claim = Claim{};
+        for (auto& identity : state.identities) identity.reset();
+    }
+    return state.facts;
+}
+
+apr_status_t release_held_facts(void* held) {
+    static_cast<HeldFacts*>(held)->~HeldFacts();
+    return APR_SUCCESS;
+}
+
+void hold_for_request(request_rec* r, RequestNote& note, const std::shared_ptr<const CertificateFacts>& facts) {
+    if (!note.held_facts) {
+        note.held_facts = new (apr_palloc(r->pool, sizeof(HeldFacts))) HeldFacts{};
+        apr_pool_cleanup_register(r->pool, note.held_facts, release_held_facts, apr_pool_cleanup_null);
+    }
+    note.held_facts->facts = facts;
+}
+
+}  // namespace
+
 std::shared_ptr<const CertificateFacts> certificate_facts(request_rec* r) {
     ConnectionState* state = state_of(r->connection);
     if (!state) return nullptr;
     X509* cert = SSL_get0_peer_certificate(state->ssl);
     if (!cert) return nullptr;
-    std::lock_guard<std::mutex> lock(state->mutex);
-    if (cert != state->cert) {
-        // Holding a reference keeps the address from being reused by a
-        // later certificate, so the pointer comparison stays sound.
-        X509_up_ref(cert);
-        X509_free(state->cert);
-        state->cert = cert;
-        auto facts = read_facts(r, cert);
-        facts->serial = ++state->certificates_seen;
-        state->facts = std::move(facts);
-        state->claim = Claim{};
-        for (auto& identity : state->identities) identity.reset();
-    }
-    return state->facts;
+    // The facts hold a reference to their certificate, so while the request
+    // holds them no other certificate can take that address.
+    RequestNote& note = request_note(r);
+    if (note.held_facts && note.held_facts->facts->certificate() == cert) return note.held_facts->facts;
+    std::shared_ptr<const CertificateFacts> facts = connection_facts(r, *state, cert);
+    hold_for_request(r, note, facts);
+    return facts;
 }
 
 std::optional<Mac> remembered_claim(request_rec* r, const CertificateFacts& facts, const MacPattern& pattern) {

@@ -34,6 +34,7 @@ public:
     // SHA-256 of the DER, worked out on first use (only a pin needs it),
     // once for all the connection's requests and streams.
     const std::optional<Sha256>& fingerprint() const;
+    const X509* certificate() const noexcept { return cert_; }
 
     std::optional<std::string> cn;          // single_common_name: null when it names no one
     std::optional<std::time_t> not_after;   // null when unreadable (treated as expired)
@@ -59,7 +60,8 @@ struct HandshakeWaiver {
 // The facts for the request's connection (the TLS connection under HTTP/2),
 // or null when it carries no client certificate. Recomputed when the
 // certificate changes (renegotiation); shared safely between the streams
-// of one HTTP/2 connection.
+// of one HTTP/2 connection. The request holds what it saw until it ends,
+// so its later looks at an unchanged certificate take no lock.
 std::shared_ptr<const CertificateFacts> certificate_facts(request_rec* r);
 
 // The claimed MAC of the connection's certificate under `pattern`,

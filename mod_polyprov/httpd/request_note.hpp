@@ -14,6 +14,8 @@
 
 namespace polyprov::glue {
 
+struct HeldFacts;   // connection_state.cpp
+
 struct RequestNote {
     bool decided = false;          // PolyProvRequireDevice applied and the module decided
     Denial denial = Denial::none;
@@ -26,6 +28,7 @@ struct RequestNote {
     std::uint64_t scope_checked = 0;   // the certificate (CertificateFacts::serial) the 421 check passed
     bool has_cert = false;         // a client certificate came with the request
     std::optional<std::time_t> cert_not_after;   // its notAfter, when readable
+    HeldFacts* held_facts = nullptr;   // the certificate's facts as this request last saw them (r->pool)
 
     // POLYPROV_MAC, POLYPROV_LABEL and POLYPROV_CLAIMED_MAC as the module
     // last wrote them (in r->pool; null: unset), so that the access check
