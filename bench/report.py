@@ -94,9 +94,10 @@ def render(res):
     if "instructions" in s:
         per = s["instructions"]["per_request"]
         out.append("## Instructions per request\n")
-        out.append("`bench/instructions.py` (callgrind, `apache2 -X`, prefork): the instructions one keep-alive GET "
+        out.append("`bench/instructions.py` (callgrind, `apache2 -X`): the instructions one keep-alive GET "
                    "of a phone's config costs the server, stock against the module (device check with a "
-                   "100,000-device ACL, the waiver installed). A count, not a time: other work on the machine "
+                   "100,000-device ACL, the waiver installed), on the keep-alive section's servers and files "
+                   "with prefork in place of event. A count, not a time: other work on the machine "
                    "does not change it.\n")
         out.append(table(["case", "instructions per request", "vs stock"],
                          [[k, f"{v:,}", f(v / per["stock"])] for k, v in per.items()]))

@@ -54,7 +54,9 @@ std::vector<std::string_view> requested_paths(request_rec* r, const DirConfig* c
     std::vector<std::string_view> paths;
     paths.reserve(4);
     if (r->uri) paths.emplace_back(r->uri);
-    if (r->filename) paths.emplace_back(checked_part(conf, r->filename));
+    if (r->filename)
+        if (const std::string_view file = checked_part(conf, r->filename); paths.empty() || file != paths.front())
+            paths.emplace_back(file);   // (the same as the URI, mostly: checked once)
     if (r->path_info && *r->path_info) paths.emplace_back(r->path_info);
     if (destination) paths.emplace_back(destination);
     return paths;
@@ -157,8 +159,10 @@ int decide(request_rec* r) {
     note.device = id.auth.device;
     note.claimed = id.auth.claimed;
     note.pinned = id.auth.pinned;
-    note.label = id.auth.entry && !id.auth.entry->label.empty() ? apr_pstrdup(r->pool, id.auth.entry->label.c_str())
-                                                               : nullptr;
+    const char* label = id.auth.entry && !id.auth.entry->label.empty() ? id.auth.entry->label.c_str() : nullptr;
+    note.label = !label ? nullptr : note.env_label && std::strcmp(note.env_label, label) == 0
+                                        ? note.env_label   // the copy POLYPROV_LABEL was written from
+                                        : apr_pstrdup(r->pool, label);
     remember(note, r);
     if (d.denial == Denial::none) return DECLINED;
 
