@@ -31,15 +31,13 @@ struct Claim {
 struct ConnectionState {
     SSL* ssl;
     std::mutex mutex;
-    X509* cert = nullptr;                        // what `facts` describe; a reference is held
-    std::shared_ptr<const CertificateFacts> facts;
+    std::shared_ptr<const CertificateFacts> facts;   // of the current certificate (they hold a reference to it)
     std::uint64_t certificates_seen = 0;
     std::optional<WaiverRecord> waiver;          // set during a full handshake
     Claim claim;
     std::shared_ptr<const void> identities[2];   // by IdentitySlot; for the current certificate
 
     explicit ConnectionState(SSL* s) : ssl(s) {}
-    ~ConnectionState() { X509_free(cert); }
 };
 
 conn_rec* tls_connection(conn_rec* c) {
@@ -115,17 +113,17 @@ namespace {
 // certificate they were made for (renegotiation).
 std::shared_ptr<const CertificateFacts> connection_facts(request_rec* r, ConnectionState& state, X509* cert) {
     std::lock_guard<std::mutex> lock(state.mutex);
-    if (cert != state.cert) {
-        // Holding a reference keeps the address from being reused by a
-        // later certificate, so the pointer comparison stays sound.
-        X509_up_ref(cert);
-        X509_free(state.cert);
-        state.cert = cert;
+    // The facts hold a reference to their certificate, so no later
+    // certificate can take its address: the pointer comparison is sound.
+    if (!state.facts || state.facts->certificate() != cert) {
+        // Read in full before anything changes: if reading fails, the
+        // connection is left as it was and the request fails closed.
         auto facts = read_facts(r, cert);
-        facts->serial = ++state.certificates_seen;
-        state.facts = std::move(facts);
+        facts->serial = state.certificates_seen + 1;
         state.claim = Claim{};
         for (auto& identity : state.identities) identity.reset();
+        state.facts = std::move(facts);
+        ++state.certificates_seen;
     }
     return state.facts;
 }
@@ -153,9 +151,10 @@ std::shared_ptr<const CertificateFacts> certificate_facts(request_rec* r) {
     // The facts hold a reference to their certificate, so while the request
     // holds them no other certificate can take that address.
     RequestNote& note = request_note(r);
-    if (note.held_facts && note.held_facts->facts->certificate() == cert) return note.held_facts->facts;
+    if (note.held_facts && note.held_facts->facts && note.held_facts->facts->certificate() == cert)
+        return note.held_facts->facts;
     std::shared_ptr<const CertificateFacts> facts = connection_facts(r, *state, cert);
-    hold_for_request(r, note, facts);
+    if (facts) hold_for_request(r, note, facts);
     return facts;
 }
 
