@@ -1,0 +1,63 @@
+"""Two servers, one measurement, in strict pairs: stock and module (or any
+two of bench/servers.py's kinds) measured one right after the other, the
+order swapped every round, so that a drift of the machine's speed falls on
+both halves of a pair. Prints each round, the medians, and the ratios of
+the pairs (B / A): a narrower view than bench/run-all's rotation over four
+servers, for a figure run-all leaves unresolved.
+
+usage: bench/pairs.py MODULE.so keepalive|tls1_3|tls1_2 [ROUNDS] [SECONDS] [A B]
+
+  keepalive   ab -k -c 4 GETs of a phone's config (as run-all's keep-alive section)
+  tls1_x      openssl s_time -new: a full handshake with the phone's certificate and one GET
+"""
+
+import os
+import statistics
+import sys
+
+from common import use_module
+
+use_module(sys.argv[1])
+
+import measure  # noqa: E402
+import phone_pki  # noqa: E402
+import servers  # noqa: E402
+
+what = sys.argv[2]
+rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 8
+seconds = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+a, b = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else ("stock", "module")
+
+pki = phone_pki.load(1)
+site = servers.Site(pki, 1)
+phone = pki["phones"][0]
+srv = {a: servers.BenchApache(a, site), b: servers.BenchApache(b, site)}
+
+
+def one(server):
+    if what == "keepalive":
+        return measure.keepalive(server, phone, f"/{phone['mac']}.cfg", seconds, 4)
+    return measure.s_time(server, phone, what, seconds)
+
+
+res = {a: [], b: []}
+try:
+    for s in srv.values():
+        s.start()
+        one(s)   # warm up: children started, files cached
+    for r in range(rounds):
+        for name in ((a, b) if r % 2 == 0 else (b, a)):
+            x = one(srv[name])
+            res[name].append(x)
+            print(f"round {r + 1} {name}: {x['rate']:.0f}/s, server {x['server_us']:.0f} µs/op", flush=True)
+finally:
+    for s in srv.values():
+        s.remove()
+    site.remove()
+
+for name in (a, b):
+    print(f"{name}: median {statistics.median(x['rate'] for x in res[name]):.0f}/s, "
+          f"server {statistics.median(x['server_us'] for x in res[name]):.0f} µs/op")
+pairs = sorted(y["rate"] / x["rate"] for x, y in zip(res[a], res[b]))
+print(f"{b} / {a}: ratio of medians {statistics.median(y['rate'] for y in res[b]) / statistics.median(x['rate'] for x in res[a]):.3f}, "
+      f"pairs {', '.join(f'{p:.3f}' for p in pairs)} (median {statistics.median(pairs):.3f})")
