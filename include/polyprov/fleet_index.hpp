@@ -2,24 +2,38 @@
 // redis): each server ("node") writes only keys of its own, and a small
 // directory names the nodes.
 //
-//   "PPFN"                      the node directory, shared by every node
-//   "PPFI" <node id> <shard>    the MACs this node has records for, one of 64 shards
-//   "PPFD" <node id> <MAC>      this node's record of a MAC (fleet_record.hpp)
+//   <s> "PPFN"                     the node directory, shared by every node
+//   <s> "PPFM" <node id>           the node's manifest: how many MACs each index
+//                                  shard held when last written, and what the
+//                                  cache is known to have evicted
+//   <s> "PPFI" <node id> <shard>   the MACs this node has records for, one of 1,024 shards
+//   <s> "PPFD" <node id> <MAC>     this node's record of a MAC (fleet_record.hpp)
+//
+// <s> is one byte that spreads the keys: mod_socache_shmcb picks the
+// subcache by a key's first byte, so keys that all began alike would share
+// one subcache (1/64 to 1/256 of the cache) and push each other out.
 //
 // A node's children serialise their writes with one lock (Apache's global
 // mutex), so no write of a node's own keys is lost. Only the directory is
 // written by several nodes; two that add themselves at the same moment may
 // lose one addition, which each node repairs by re-asserting itself a
-// minute later.
+// minute later, and a reader always counts its own node in.
 //
-// Capacity: 64 shards of 512 MACs each per node. MACs are spread over the
-// shards by a hash; a fleet of 25,000 devices leaves every shard well below
-// 512. Past a shard's 512 the device seen least recently in that shard
-// leaves the view. MACs that never authenticated as listed devices (the
-// refused list, which anyone with a certificate can fill with made-up CNs)
-// hold at most 64 places in a shard and never displace a device.
+// Never silently partial: a cache may evict any entry (shmcb is a ring that
+// drops its oldest writes, memcached evicts the least recently used). The
+// manifest is written last in every flush, so it is the newest entry a node
+// has; a shard the manifest counts and the cache no longer holds, or a
+// record a shard names and the cache no longer holds, is counted and shown.
+//
+// Capacity: 1,024 shards of at most 1,024 MACs each per node. MACs are
+// spread over the shards by a hash; 100,000 devices put about 100 in a
+// shard. Past a shard's 1,024 the device seen least recently in that shard
+// leaves the view (logged, counted). MACs that never authenticated as listed
+// devices (the refused list, which anyone with a certificate can fill with
+// made-up CNs) hold at most 64 places in a shard and never displace a device.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -32,8 +46,8 @@
 
 namespace polyprov {
 
-inline constexpr std::size_t kIndexShards = 64;
-inline constexpr std::size_t kShardCapacity = 512;
+inline constexpr std::size_t kIndexShards = 1024;
+inline constexpr std::size_t kShardCapacity = 1024;
 inline constexpr std::size_t kShardRefusedCapacity = 64;
 inline constexpr std::size_t kMaxNodes = 32;
 inline constexpr std::size_t kMaxNodeName = 128;
@@ -46,6 +60,7 @@ NodeId node_id(std::string_view node_name);
 std::size_t shard_of(Mac mac) noexcept;
 
 std::string node_directory_key();
+std::string manifest_key(const NodeId& node);
 std::string index_key(const NodeId& node, std::size_t shard);
 std::string record_key(const NodeId& node, Mac mac);
 
@@ -77,6 +92,41 @@ public:
 
 private:
     std::vector<IndexEntry> entries_;  // sorted by MAC
+};
+
+// What a node knows about its own index, kept beside it in the cache.
+class NodeManifest {
+public:
+    // The MACs shard `shard` held when it was last written, at `written`.
+    void set_count(std::size_t shard, std::size_t n, UnixTime written) noexcept {
+        counts_[shard] = static_cast<std::uint32_t>(std::min(n, kShardCapacity));
+        written_[shard] = written;
+    }
+    std::uint32_t count(std::size_t shard) const noexcept { return counts_[shard]; }
+    // What a cache that no longer holds the shard at `now` has lost: its
+    // count, unless the shard has simply expired (not written for
+    // `expire` seconds, and so none of its MACs seen either).
+    std::uint32_t lost_if_missing(std::size_t shard, UnixTime now, std::int64_t expire) const noexcept {
+        return now - written_[shard] >= expire ? 0 : counts_[shard];
+    }
+    std::uint64_t total() const noexcept;
+
+    // Index entries the cache lost (a shard counted here that it no longer
+    // held), added up since the manifest was made, and when the last was
+    // found. The MACs themselves are not known: they come back when their
+    // devices next check in.
+    std::uint64_t evicted() const noexcept { return evicted_; }
+    UnixTime last_eviction() const noexcept { return last_eviction_; }
+    void add_evicted(std::uint64_t n, UnixTime when) noexcept;
+
+    std::string encode() const;
+    static std::optional<NodeManifest> decode(std::string_view bytes) noexcept;
+
+private:
+    std::array<std::uint32_t, kIndexShards> counts_{};
+    std::array<UnixTime, kIndexShards> written_{};
+    std::uint64_t evicted_ = 0;
+    UnixTime last_eviction_ = 0;
 };
 
 struct NodeEntry {

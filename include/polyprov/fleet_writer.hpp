@@ -20,6 +20,10 @@ struct FlushReport {
     std::size_t unreadable = 0;       // entries that did not decode and were replaced
     std::vector<Mac> evicted_devices; // left a full index shard
     std::size_t refused_dropped = 0;  // refused-only MACs with no room in their shard
+    // Index entries of this node that the cache evicted (a shard the
+    // manifest counted and the cache no longer held): it is too small.
+    std::uint64_t cache_evicted = 0;
+    bool manifest_lost = false;       // the manifest was gone while the index was not; rebuilt from it
 };
 
 class FleetWriter {
@@ -55,6 +59,9 @@ private:
     };
     FlushReport write(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now);
     bool write_directory(FleetCache& cache, UnixTime now, FlushReport& report);
+    // The manifest as the cache holds it, or rebuilt from the index when
+    // the cache holds none; nullopt when the cache failed.
+    std::optional<NodeManifest> read_manifest(FleetCache& cache, UnixTime now, FlushReport& report);
 
     std::string node_;
     NodeId id_;

@@ -11,8 +11,19 @@ namespace {
 
 constexpr std::uint8_t kIndexKind = 'I';
 constexpr std::uint8_t kDirectoryKind = 'N';
+constexpr std::uint8_t kManifestKind = 'M';
 
 std::string raw(const NodeId& id) { return std::string(reinterpret_cast<const char*>(id.data()), id.size()); }
+
+std::uint64_t node_bits(const NodeId& id) {
+    std::uint64_t v = 0;
+    for (const unsigned char b : id) v = (v << 8) | b;
+    return v;
+}
+
+// The key's first byte: the top byte of a multiplicative hash, so that
+// shmcb's choice of subcache (the low bits of that byte) is spread evenly.
+char spread(std::uint64_t v) { return static_cast<char>((v * 0x9E3779B97F4A7C15ull) >> 56); }
 
 }  // namespace
 
@@ -27,23 +38,71 @@ NodeId node_id(std::string_view node_name) {
 std::size_t shard_of(Mac mac) noexcept {
     // Fibonacci hashing: the MACs of one vendor differ in their low bytes
     // only, and the multiplication spreads those over the top bits.
-    return static_cast<std::size_t>((mac.value() * 0x9E3779B97F4A7C15ull) >> 58);
+    static_assert(kIndexShards == 1024, "the shift takes the hash's top 10 bits");
+    return static_cast<std::size_t>((mac.value() * 0x9E3779B97F4A7C15ull) >> 54);
 }
 
-// Every key starts "PPF" and a kind: shmcb refuses ids under 4 bytes, and
-// the prefix keeps the fleet apart from anything else in a shared cache.
-std::string node_directory_key() { return "PPFN"; }
+// After the spreading byte, every key has "PPF" and a kind: the prefix
+// keeps the fleet apart from anything else in a shared cache.
+std::string node_directory_key() { return spread(kDirectoryKind) + std::string("PPFN"); }
+
+std::string manifest_key(const NodeId& node) { return spread(node_bits(node)) + std::string("PPFM") + raw(node); }
 
 std::string index_key(const NodeId& node, std::size_t shard) {
-    return "PPFI" + raw(node) + static_cast<char>(shard % kIndexShards);
+    shard %= kIndexShards;
+    return spread(node_bits(node) ^ (shard + 1)) + std::string("PPFI") + raw(node) +
+           static_cast<char>(shard >> 8) + static_cast<char>(shard & 0xFF);
 }
 
 std::string record_key(const NodeId& node, Mac mac) {
     detail::WireWriter w;
+    w.u8(static_cast<std::uint8_t>(spread(node_bits(node) ^ (mac.value() << 16))));
     w.raw("PPFD");
     w.raw(raw(node));
     detail::write_mac(w, mac);
     return w.take();
+}
+
+// -------------------------------------------------------------- manifest
+
+std::uint64_t NodeManifest::total() const noexcept {
+    std::uint64_t n = 0;
+    for (const std::uint32_t c : counts_) n += c;
+    return n;
+}
+
+void NodeManifest::add_evicted(std::uint64_t n, UnixTime when) noexcept {
+    if (!n) return;
+    evicted_ += n;
+    last_eviction_ = std::max(last_eviction_, when);
+}
+
+std::string NodeManifest::encode() const {
+    detail::WireWriter w;
+    w.u8(detail::kFleetFormat);
+    w.u8(kManifestKind);
+    w.varint(kIndexShards);
+    for (std::size_t i = 0; i < kIndexShards; ++i) {
+        w.varint(counts_[i]);
+        if (counts_[i]) detail::write_time(w, written_[i]);
+    }
+    w.varint(evicted_);
+    detail::write_time(w, last_eviction_);
+    return w.take();
+}
+
+std::optional<NodeManifest> NodeManifest::decode(std::string_view bytes) noexcept {
+    detail::WireReader in(bytes);
+    if (in.u8() != detail::kFleetFormat || in.u8() != kManifestKind || in.varint() != kIndexShards) return std::nullopt;
+    NodeManifest m;
+    for (std::size_t i = 0; i < kIndexShards; ++i) {
+        m.counts_[i] = static_cast<std::uint32_t>(in.varint_max(kShardCapacity));
+        if (m.counts_[i]) m.written_[i] = detail::read_time(in);
+    }
+    m.evicted_ = in.varint();
+    m.last_eviction_ = detail::read_time(in);
+    if (!in.done()) return std::nullopt;
+    return m;
 }
 
 // ----------------------------------------------------------------- index

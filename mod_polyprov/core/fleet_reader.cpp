@@ -1,12 +1,89 @@
 #include <polyprov/fleet_reader.hpp>
 
-#include <map>
+#include <algorithm>
+#include <unordered_map>
 
 #include <polyprov/fleet_index.hpp>
 
 namespace polyprov {
+namespace {
 
-std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::int64_t expire_seconds) {
+class NodeReader {
+public:
+    NodeReader(FleetCache& cache, FleetSnapshot& snapshot, UnixTime now, std::int64_t expire)
+        : cache_(cache), snapshot_(snapshot), now_(now), expire_(expire) {}
+
+    // Adds the node's records to `merged`; false when the cache failed. A
+    // node the directory does not list is read only through its manifest.
+    bool read(const std::string& node, bool listed, std::unordered_map<std::uint64_t, DeviceRecord>& merged) {
+        const NodeId id = node_id(node);
+        const auto manifest_status = cache_.get(manifest_key(id), bytes_);
+        if (manifest_status == FleetCache::Status::failed) return false;
+        std::optional<NodeManifest> manifest;
+        if (manifest_status == FleetCache::Status::ok && !(manifest = NodeManifest::decode(bytes_))) ++snapshot_.unreadable;
+        if (manifest) {
+            snapshot_.evicted += manifest->evicted();
+            snapshot_.last_eviction = std::max(snapshot_.last_eviction, manifest->last_eviction());
+        } else if (!listed) {
+            return true;
+        }
+        bool indexed = false;
+        for (std::size_t shard = 0; shard < kIndexShards; ++shard) {
+            // With a manifest, only the shards it counts: a small fleet
+            // costs a few reads, not a thousand.
+            if (manifest && !manifest->count(shard)) continue;
+            const auto status = cache_.get(index_key(id, shard), bytes_);
+            if (status == FleetCache::Status::failed) return false;
+            if (status == FleetCache::Status::missing) {
+                if (manifest) snapshot_.lost += manifest->lost_if_missing(shard, now_, expire_);
+                continue;
+            }
+            const auto index = IndexShard::decode(bytes_);
+            if (!index) {
+                ++snapshot_.unreadable;
+                continue;
+            }
+            indexed = indexed || !index->entries().empty();
+            if (!read_records(id, *index, merged)) return false;
+        }
+        // An index without its manifest: a shard lost with it is not known.
+        if (!manifest && indexed) ++snapshot_.without_manifest;
+        return true;
+    }
+
+private:
+    bool read_records(const NodeId& id, const IndexShard& index, std::unordered_map<std::uint64_t, DeviceRecord>& merged) {
+        const UnixTime cutoff = now_ - expire_;
+        for (const IndexEntry& entry : index.entries()) {
+            if (entry.last_seen < cutoff) continue;
+            const auto status = cache_.get(record_key(id, entry.mac), bytes_);
+            if (status == FleetCache::Status::failed) return false;
+            if (status == FleetCache::Status::missing) {
+                ++snapshot_.missing;
+                continue;
+            }
+            auto record = decode_device_record(bytes_);
+            if (!record || record->mac != entry.mac) {
+                ++snapshot_.unreadable;
+                continue;
+            }
+            const auto [at, added] = merged.try_emplace(entry.mac.value(), std::move(*record));
+            if (!added) merge(at->second, *record);
+        }
+        return true;
+    }
+
+    FleetCache& cache_;
+    FleetSnapshot& snapshot_;
+    UnixTime now_;
+    std::int64_t expire_;
+    std::string bytes_;
+};
+
+}  // namespace
+
+std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::int64_t expire_seconds,
+                                        std::string_view own_node) {
     FleetSnapshot snapshot;
     const UnixTime cutoff = now - expire_seconds;
     std::string bytes;
@@ -15,42 +92,28 @@ std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::in
     if (dir_status == FleetCache::Status::failed) return std::nullopt;
     std::optional<NodeDirectory> dir;
     if (dir_status == FleetCache::Status::ok && !(dir = NodeDirectory::decode(bytes))) ++snapshot.unreadable;
-    if (!dir) return snapshot;
+    if (!dir) dir.emplace();
 
-    std::map<std::uint64_t, DeviceRecord> merged;
+    std::unordered_map<std::uint64_t, DeviceRecord> merged;
+    NodeReader reader(cache, snapshot, now, expire_seconds);
+    bool own_listed = false;
     for (const NodeEntry& node : dir->nodes()) {
         if (node.last_seen < cutoff) continue;
+        own_listed = own_listed || node.name == own_node;
         snapshot.nodes.push_back(node.name);
-        const NodeId id = node_id(node.name);
-        for (std::size_t shard = 0; shard < kIndexShards; ++shard) {
-            const auto status = cache.get(index_key(id, shard), bytes);
-            if (status == FleetCache::Status::failed) return std::nullopt;
-            if (status == FleetCache::Status::missing) continue;
-            const auto index = IndexShard::decode(bytes);
-            if (!index) {
-                ++snapshot.unreadable;
-                continue;
-            }
-            for (const IndexEntry& entry : index->entries()) {
-                if (entry.last_seen < cutoff) continue;
-                const auto record_status = cache.get(record_key(id, entry.mac), bytes);
-                if (record_status == FleetCache::Status::failed) return std::nullopt;
-                if (record_status == FleetCache::Status::missing) {
-                    ++snapshot.missing;
-                    continue;
-                }
-                auto record = decode_device_record(bytes);
-                if (!record || record->mac != entry.mac) {
-                    ++snapshot.unreadable;
-                    continue;
-                }
-                auto at = merged.try_emplace(entry.mac.value(), entry.mac).first;
-                merge(at->second, *record);
-            }
-        }
+        if (!reader.read(node.name, true, merged)) return std::nullopt;
     }
+    // The reader's own node counts even when the directory lost it.
+    if (!own_node.empty() && !own_listed) {
+        const std::size_t before = merged.size();
+        if (!reader.read(std::string(own_node), false, merged)) return std::nullopt;
+        if (merged.size() != before || snapshot.evicted) snapshot.nodes.emplace_back(own_node);
+    }
+    snapshot.records.reserve(merged.size());
     for (auto& [mac, record] : merged)
         if (seconds_of(record.last_activity()) >= cutoff) snapshot.records.push_back(std::move(record));
+    std::sort(snapshot.records.begin(), snapshot.records.end(),
+              [](const DeviceRecord& a, const DeviceRecord& b) { return a.mac.value() < b.mac.value(); });
     return snapshot;
 }
 

@@ -3,6 +3,12 @@
 #include <map>
 
 namespace polyprov {
+namespace {
+
+// How many MACs a process remembers having indexed (about 40 bytes each).
+constexpr std::size_t kMaxAsserted = 262144;
+
+}  // namespace
 
 FleetWriter::FleetWriter(std::string node_name, std::int64_t expire_seconds)
     : node_(std::move(node_name)), id_(node_id(node_)), expire_(expire_seconds) {}
@@ -61,7 +67,17 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
     }
 
     // A bound on memory: forgetting means re-asserting sooner, nothing worse.
-    if (asserted_.size() > 2 * kIndexShards * kShardCapacity) asserted_.clear();
+    if (asserted_.size() > kMaxAsserted) asserted_.clear();
+    if (to_index.empty()) return report;
+
+    // What each shard held when last written: a shard the manifest counts
+    // and the cache no longer holds was evicted, with every MAC it named.
+    const std::optional<NodeManifest> known = read_manifest(cache, now, report);
+    if (!known) {
+        report.failed = true;
+        return report;
+    }
+    std::map<std::size_t, std::size_t> written;  // shard -> MACs it now holds
 
     for (const auto& entry : to_index) {
         // Named, not a structured binding: C++17 lambdas cannot capture those.
@@ -70,6 +86,7 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         const auto status = cache.update(index_key(id_, shard), now + expire_, [&](const std::string* current) {
             std::optional<IndexShard> index;
             if (current && !(index = IndexShard::decode(*current))) ++report.unreadable;
+            if (!current) report.cache_evicted += known->lost_if_missing(shard, now, expire_);
             if (!index) index.emplace();
             index->prune(now - expire_);
             for (const DeviceRecord* d : deltas) {
@@ -77,6 +94,7 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
                 if (change.evicted_device) report.evicted_devices.push_back(*change.evicted_device);
                 if (change.refused_dropped) ++report.refused_dropped;
             }
+            written[shard] = index->entries().size();
             return std::optional<std::string>(index->encode());
         });
         if (status == FleetCache::Status::failed) {
@@ -85,7 +103,43 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         }
         for (const DeviceRecord* d : deltas) asserted_[d->mac.value()] = {now, d->is_device()};
     }
+
+    // Last, so that it is the newest entry this node has: a cache that
+    // drops its oldest entries first loses a shard before the manifest
+    // that counts it.
+    const auto status = cache.update(manifest_key(id_), now + expire_, [&](const std::string* current) {
+        std::optional<NodeManifest> manifest;
+        if (current && !(manifest = NodeManifest::decode(*current))) ++report.unreadable;
+        if (!manifest) manifest = known;
+        for (const auto& [shard, n] : written) manifest->set_count(shard, n, now);
+        manifest->add_evicted(report.cache_evicted, now);
+        return std::optional<std::string>(manifest->encode());
+    });
+    if (status == FleetCache::Status::failed) report.failed = true;
     return report;
+}
+
+std::optional<NodeManifest> FleetWriter::read_manifest(FleetCache& cache, UnixTime now, FlushReport& report) {
+    std::string bytes;
+    const auto status = cache.get(manifest_key(id_), bytes);
+    if (status == FleetCache::Status::failed) return std::nullopt;
+    if (status == FleetCache::Status::ok) {
+        if (auto manifest = NodeManifest::decode(bytes)) return manifest;
+        ++report.unreadable;
+    }
+    // None yet (the node's first write), or lost: count what the index
+    // holds. A shard lost together with the manifest cannot be counted.
+    NodeManifest rebuilt;
+    for (std::size_t shard = 0; shard < kIndexShards; ++shard) {
+        const auto shard_status = cache.get(index_key(id_, shard), bytes);
+        if (shard_status == FleetCache::Status::failed) return std::nullopt;
+        if (shard_status == FleetCache::Status::missing) continue;
+        const auto index = IndexShard::decode(bytes);
+        if (!index) continue;
+        rebuilt.set_count(shard, index->entries().size(), now);
+        if (!index->entries().empty()) report.manifest_lost = true;
+    }
+    return rebuilt;
 }
 
 }  // namespace polyprov

@@ -46,19 +46,36 @@ private:
 
 }  // namespace
 
+SocacheFleetCache::~SocacheFleetCache() {
+    if (scratch_) apr_pool_destroy(scratch_);
+}
+
+apr_pool_t* SocacheFleetCache::scratch() {
+    constexpr unsigned kCallsPerClear = 64;
+    if (!scratch_) {
+        if (apr_pool_create(&scratch_, pool_) != APR_SUCCESS) {
+            scratch_ = nullptr;
+            return pool_;
+        }
+    } else if (++calls_ % kCallsPerClear == 0) {
+        apr_pool_clear(scratch_);
+    }
+    return scratch_;
+}
+
 FleetCache::Status SocacheFleetCache::retrieve(std::string_view key, std::string& value) {
-    auto buffer = std::make_unique<unsigned char[]>(kMaxFleetEntry);
+    if (!buffer_) buffer_ = std::make_unique<unsigned char[]>(kMaxFleetEntry);
     unsigned int length = kMaxFleetEntry;
     const Waiting waiting(shared_);
     const apr_status_t rv = store_.provider->retrieve(store_.instance, server_, id(key),
-                                                      static_cast<unsigned int>(key.size()), buffer.get(), &length, pool_);
+                                                      static_cast<unsigned int>(key.size()), buffer_.get(), &length, scratch());
     if (rv == APR_NOTFOUND) return Status::missing;
     if (rv == APR_ENOMEM) {
         value.clear();  // larger than anything the fleet writes: unreadable, not a failure
         return Status::ok;
     }
     if (rv != APR_SUCCESS) return Status::failed;
-    value.assign(reinterpret_cast<const char*>(buffer.get()), length);
+    value.assign(reinterpret_cast<const char*>(buffer_.get()), length);
     return Status::ok;
 }
 
@@ -79,7 +96,7 @@ FleetCache::Status SocacheFleetCache::update(std::string_view key, UnixTime expi
     const Waiting waiting(shared_);
     const apr_status_t rv = store_.provider->store(
         store_.instance, server_, id(key), static_cast<unsigned int>(key.size()), apr_time_from_sec(expires),
-        reinterpret_cast<unsigned char*>(next->data()), static_cast<unsigned int>(next->size()), pool_);
+        reinterpret_cast<unsigned char*>(next->data()), static_cast<unsigned int>(next->size()), scratch());
     return rv == APR_SUCCESS ? Status::ok : Status::failed;
 }
 
@@ -90,7 +107,7 @@ bool SocacheFleetCache::put(std::string_view key, std::string_view value, UnixTi
     return lock.ok() &&
            store_.provider->store(store_.instance, server_, id(key), static_cast<unsigned int>(key.size()),
                                   apr_time_from_sec(expires), reinterpret_cast<unsigned char*>(copy.data()),
-                                  static_cast<unsigned int>(copy.size()), pool_) == APR_SUCCESS;
+                                  static_cast<unsigned int>(copy.size()), scratch()) == APR_SUCCESS;
 }
 
 }  // namespace polyprov::glue

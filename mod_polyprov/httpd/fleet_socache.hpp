@@ -6,15 +6,17 @@
 
 #include "httpd.h"
 
+#include <memory>
+
 #include <polyprov/fleet_cache.hpp>
 
 #include "fleet_config.hpp"
 
 namespace polyprov::glue {
 
-// The largest entry the fleet writes (a full index shard, about 6 KiB) fits
-// with room to spare.
-inline constexpr unsigned kMaxFleetEntry = 16384;
+// The largest entry the fleet writes (a full index shard, about 12 KiB)
+// fits with room to spare.
+inline constexpr unsigned kMaxFleetEntry = 32768;
 
 class SocacheFleetCache : public FleetCache {
 public:
@@ -24,6 +26,9 @@ public:
     SocacheFleetCache(const FleetStore& store, apr_global_mutex_t* mutex, server_rec* s, apr_pool_t* pool,
                       FleetSharedState* shared = nullptr) noexcept
         : store_(store), mutex_(mutex), server_(s), pool_(pool), shared_(shared) {}
+    ~SocacheFleetCache();
+    SocacheFleetCache(const SocacheFleetCache&) = delete;
+    SocacheFleetCache& operator=(const SocacheFleetCache&) = delete;
 
     Status get(std::string_view key, std::string& value) override;
     Status update(std::string_view key, UnixTime expires, const Change& change) override;
@@ -36,12 +41,19 @@ public:
 
 private:
     Status retrieve(std::string_view key, std::string& value);
+    // A pool for one provider call (memcache and redis allocate the key and
+    // the value there): cleared every few calls, so reading 100,000 entries
+    // for one page does not hold them all in the request's pool.
+    apr_pool_t* scratch();
 
     const FleetStore& store_;
     apr_global_mutex_t* mutex_;
     server_rec* server_;
     apr_pool_t* pool_;
     FleetSharedState* shared_;
+    std::unique_ptr<unsigned char[]> buffer_;  // for retrieve, made at the first
+    apr_pool_t* scratch_ = nullptr;            // a subpool of pool_
+    unsigned calls_ = 0;
 };
 
 }  // namespace polyprov::glue

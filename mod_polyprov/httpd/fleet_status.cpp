@@ -88,7 +88,7 @@ int handle_fleet_status(request_rec* r) noexcept {
         // redis): an empty fleet would be a lie, so say it is down.
         std::optional<FleetSnapshot> snapshot;
         if (cache_answers(*config, *store, cache, r->server))
-            snapshot = read_fleet(cache, apr_time_sec(apr_time_now()), store->expire);
+            snapshot = read_fleet(cache, apr_time_sec(apr_time_now()), store->expire, config->node);
         const FleetPageContext context = page_context(*config, *store, *query);
         if (!snapshot) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
@@ -131,7 +131,7 @@ int fleet_server_status(request_rec* r, int flags) noexcept {
         SocacheFleetCache cache(*store, config->mutex, r->server, r->pool, &config->shared[store->slot]);
         const FleetPageContext context = page_context(*config, *store, FleetQuery{});
         std::optional<FleetSnapshot> snapshot;
-        if (cache_answers(*config, *store, cache, r->server)) snapshot = read_fleet(cache, context.now, store->expire);
+        if (cache_answers(*config, *store, cache, r->server)) snapshot = read_fleet(cache, context.now, store->expire, config->node);
         const bool short_report = flags & AP_STATUS_SHORT;
         if (!snapshot) {
             ap_rputs(short_report ? "PolyProvFleetCacheDown: 1\n"

@@ -202,9 +202,21 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
         if (!report.evicted_devices.empty() && !evictions_logged_) {
             evictions_logged_ = true;
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,
-                         PP_TAG(513) "fleet view: an index shard of %s is full (512 MACs); device %s, seen least "
-                         "recently there, left the view (logged once per process)",
-                         store.spec.c_str(), report.evicted_devices.front().str().c_str());
+                         PP_TAG(513) "fleet view: an index shard of %s is full (%u MACs: about %u devices on this "
+                         "node); device %s, seen least recently there, left the view (logged once per process)",
+                         store.spec.c_str(), static_cast<unsigned>(kShardCapacity),
+                         static_cast<unsigned>(kShardCapacity * kIndexShards), report.evicted_devices.front().str().c_str());
+        }
+        if ((report.cache_evicted || report.manifest_lost) && !cache_evictions_logged_) {
+            cache_evictions_logged_ = true;
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,
+                         PP_TAG(515) "fleet view: the cache %s is too small for the fleet: it evicted %s; the page "
+                         "says so, and the devices return to it when they next check in. Give the cache more "
+                         "room (see PolyProvFleet) (logged once per process)",
+                         store.spec.c_str(),
+                         report.manifest_lost ? "this node's manifest (what it lost with it is not known)"
+                                              : (std::to_string(report.cache_evicted) + " device(s) of this node's index")
+                                                    .c_str());
         }
         if (report.unreadable && !unreadable_logged_) {
             unreadable_logged_ = true;

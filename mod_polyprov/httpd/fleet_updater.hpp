@@ -69,6 +69,7 @@ private:
     std::vector<FleetWriter> writers_;
     std::vector<std::uint64_t> outages_seen_;  // FleetSharedState::outages at the last flush
     bool evictions_logged_ = false;
+    bool cache_evictions_logged_ = false;
     bool unreadable_logged_ = false;
 };
 

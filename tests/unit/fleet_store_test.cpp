@@ -105,9 +105,105 @@ TEST(FleetStore, ALostIndexEntryIsRepaired) {
     const std::string shard = index_key(node_id("web1:443"), shard_of(mac("0004F2000001")));
     cache.entries.erase(shard);  // evicted by the cache, say
     writer.flush(cache, pending({fetch("0004F2000001", kNow + 5)}), kNow + 5);
-    EXPECT_EQ(read_fleet(cache, kNow + 6, kExpire)->records.size(), 0u);  // not re-asserted yet
-    writer.flush(cache, pending({fetch("0004F2000001", kNow + FleetWriter::kIndexRefresh)}), kNow + FleetWriter::kIndexRefresh);
-    EXPECT_EQ(read_fleet(cache, kNow + FleetWriter::kIndexRefresh + 1, kExpire)->records.size(), 1u);
+    auto snapshot = read_fleet(cache, kNow + 6, kExpire);
+    EXPECT_EQ(snapshot->records.size(), 0u);  // not re-asserted yet, and the view says so
+    EXPECT_EQ(snapshot->lost, 1u);
+    EXPECT_FALSE(snapshot->complete());
+    const FlushReport report = writer.flush(cache, pending({fetch("0004F2000001", kNow + FleetWriter::kIndexRefresh)}),
+                                            kNow + FleetWriter::kIndexRefresh);
+    EXPECT_EQ(report.cache_evicted, 1u);
+    snapshot = read_fleet(cache, kNow + FleetWriter::kIndexRefresh + 1, kExpire);
+    EXPECT_EQ(snapshot->records.size(), 1u);
+    EXPECT_TRUE(snapshot->complete());
+    // What the cache evicted stays on record, with when it was found.
+    EXPECT_EQ(snapshot->evicted, 1u);
+    EXPECT_EQ(snapshot->last_eviction, kNow + FleetWriter::kIndexRefresh);
+}
+
+TEST(FleetStore, AShardThatExpiredIsNotCalledLost) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", 3600);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    writer.flush(cache, pending({fetch("0004F2000003", kNow + 3000)}), kNow + 3000);
+    // The cache expires the first shard with its only MAC.
+    cache.entries.erase(index_key(node_id("web1:443"), shard_of(mac("0004F2000001"))));
+    const auto snapshot = read_fleet(cache, kNow + 3700, 3600);
+    ASSERT_TRUE(snapshot);
+    EXPECT_EQ(snapshot->records.size(), 1u);
+    EXPECT_EQ(snapshot->lost, 0u);
+    EXPECT_TRUE(snapshot->complete());
+}
+
+TEST(FleetStore, ALostManifestIsRebuiltFromTheIndexAndSaidSo) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow), fetch("0004F2000003", kNow)}), kNow);
+    const std::string manifest = manifest_key(node_id("web1:443"));
+    ASSERT_TRUE(cache.entries.count(manifest));
+    EXPECT_EQ(NodeManifest::decode(cache.entries[manifest].value)->total(), 2u);
+    cache.entries.erase(manifest);
+    auto snapshot = read_fleet(cache, kNow + 1, kExpire);
+    EXPECT_EQ(snapshot->records.size(), 2u);  // read through every shard
+    EXPECT_EQ(snapshot->without_manifest, 1u);
+    EXPECT_FALSE(snapshot->complete());
+    const FlushReport report = writer.flush(cache, pending({fetch("0004F2000005", kNow + 2)}), kNow + 2);
+    EXPECT_TRUE(report.manifest_lost);
+    EXPECT_EQ(NodeManifest::decode(cache.entries[manifest].value)->total(), 3u);
+    snapshot = read_fleet(cache, kNow + 3, kExpire);
+    EXPECT_EQ(snapshot->records.size(), 3u);
+    EXPECT_TRUE(snapshot->complete());
+}
+
+TEST(FleetStore, AFirstWriteIsNotALoss) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    const FlushReport report = writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    EXPECT_FALSE(report.manifest_lost);
+    EXPECT_EQ(report.cache_evicted, 0u);
+    EXPECT_TRUE(read_fleet(cache, kNow, kExpire)->complete());
+}
+
+TEST(FleetStore, TheReadersOwnNodeCountsWithoutTheDirectory) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    cache.entries.erase(node_directory_key());  // evicted
+    EXPECT_EQ(read_fleet(cache, kNow + 1, kExpire)->records.size(), 0u);
+    const auto snapshot = read_fleet(cache, kNow + 1, kExpire, "web1:443");
+    ASSERT_TRUE(snapshot);
+    EXPECT_EQ(snapshot->records.size(), 1u);
+    EXPECT_EQ(snapshot->nodes, std::vector<std::string>{"web1:443"});
+    // A node that never wrote adds nothing, not even a name.
+    EXPECT_TRUE(read_fleet(cache, kNow + 1, kExpire, "web9:443")->nodes.empty());
+}
+
+TEST(FleetStore, AHundredThousandDevicesOnThreeNodesAllComeBack) {
+    MemoryCache cache;
+    FleetWriter web[] = {FleetWriter("web1:443", kExpire), FleetWriter("web2:443", kExpire),
+                         FleetWriter("web3:443", kExpire)};
+    constexpr std::uint64_t kFleet = 100000;
+    constexpr std::size_t kPerFlush = 2000;
+    std::vector<DeviceRecord> batch[3];
+    for (std::uint64_t i = 0; i < kFleet; ++i) {
+        char hex[13];
+        std::snprintf(hex, sizeof hex, "%012llX", static_cast<unsigned long long>(0x0004F2000000ull + i * 7));
+        batch[i % 3].push_back(record_of(fetch(hex, kNow + static_cast<UnixTime>(i / 1000))));
+        if (batch[i % 3].size() == kPerFlush || i + 3 >= kFleet) {
+            const FlushReport report = web[i % 3].flush(cache, batch[i % 3], kNow + static_cast<UnixTime>(i / 1000));
+            ASSERT_FALSE(report.failed);
+            EXPECT_TRUE(report.evicted_devices.empty());
+            batch[i % 3].clear();
+        }
+    }
+    const auto snapshot = read_fleet(cache, kNow + 200, kExpire);
+    ASSERT_TRUE(snapshot);
+    EXPECT_EQ(snapshot->records.size(), kFleet);
+    EXPECT_EQ(snapshot->nodes.size(), 3u);
+    EXPECT_TRUE(snapshot->complete());
+    // Every entry stays far under memcached's 1 MB item limit.
+    std::size_t largest = 0;
+    for (const auto& [key, entry] : cache.entries) largest = std::max(largest, entry.value.size());
+    EXPECT_LT(largest, 16384u);
 }
 
 TEST(FleetStore, ACacheFailureStopsTheFlush) {
