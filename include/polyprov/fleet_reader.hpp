@@ -26,10 +26,13 @@ struct FleetSnapshot {
     // evicted (they return when their devices next check in), the latest.
     std::uint64_t evicted = 0;
     UnixTime last_eviction = 0;
+    // An eviction was found within the view's expiry: a device evicted
+    // then and not seen since is missing, and cannot be named.
+    bool evicted_lately = false;
     std::size_t without_manifest = 0;   // nodes read without one: a lost shard could not be counted
 
     // Every MAC the nodes wrote and have not expired is in `records`.
-    bool complete() const noexcept { return !missing && !lost && !unreadable && !without_manifest; }
+    bool complete() const noexcept { return !missing && !lost && !unreadable && !without_manifest && !evicted_lately; }
 };
 
 // nullopt when the cache did not answer. Records with no activity within

@@ -19,8 +19,14 @@ struct FleetPageContext {
     bool cache_down = false;            // this server's writer cannot reach the cache now
 };
 
-// {"generated", "node", "devices", "refused", "probes"}.
+// {"generated", "node", "total", "offset", "limit", "capacity", "devices",
+// "refused", "probes"}: the devices that match the query's search, from
+// its offset, at most its limit of them (every one without a limit).
 std::string render_fleet_json(const FleetSnapshot& snapshot, const FleetPageContext& context);
+
+// The device table as CSV (a header line, then one line per device that
+// matches the query's search), for a spreadsheet.
+std::string render_fleet_csv(const FleetSnapshot& snapshot, const FleetPageContext& context);
 
 // "Name: value" lines, as mod_status's ?auto.
 std::string render_fleet_counters(const FleetSnapshot& snapshot, const FleetSummary& summary,

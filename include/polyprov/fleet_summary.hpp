@@ -4,7 +4,10 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <polyprov/fleet_reader.hpp>
 
@@ -12,15 +15,31 @@ namespace polyprov {
 
 // What the status page and its counters are asked for.
 struct FleetQuery {
-    enum class Format { html, json, counters } format = Format::html;
+    static constexpr std::size_t kDefaultPerPage = 100;
+    static constexpr std::size_t kMaxPerPage = 1000;
+    static constexpr std::size_t kMaxSearch = 64;
+
+    enum class Format { html, json, counters, csv } format = Format::html;
     int not_seen_hours = 24;  // "not seen for N hours"
     int expiring_days = 30;   // "certificates expiring within N days"
+    std::string search;       // q=: the devices whose MAC, label, model, firmware or address holds it
+    std::size_t page = 1;     // the page's device table: page= (from 1), per_page=
+    std::size_t per_page = kDefaultPerPage;
+    std::size_t offset = 0;   // ?json: offset=, limit= (none: every device)
+    std::optional<std::size_t> limit;
 };
 
-// The handler's query string: "json", "auto", "hours=N", "days=N",
+// The handler's query string: "json", "auto", "csv", "hours=N", "days=N",
+// "q=TEXT" (URL-encoded), "page=N", "per_page=N", "offset=N", "limit=N",
 // separated by '&' (others are ignored). nullopt, with `error` set, for a
-// value that is not a whole number in range (hours 1..8760, days 1..3650).
+// value out of range or badly encoded.
 std::optional<FleetQuery> parse_fleet_query(std::string_view args, std::string& error);
+
+// The devices (records that authenticated as listed devices) that match
+// `search` (all of them when it is empty), in MAC order. A search matches
+// case-insensitively anywhere in the MAC (written with or without ':' or
+// '-'), label, model, firmware or address.
+std::vector<const DeviceRecord*> select_devices(const FleetSnapshot& snapshot, std::string_view search);
 
 // The certificate's state as the page shows it: expired when the module
 // said so or notAfter has passed by `now`.

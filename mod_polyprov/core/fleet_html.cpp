@@ -5,6 +5,7 @@
 #include <polyprov/fleet_render.hpp>
 
 #include <algorithm>
+#include <map>
 #include <vector>
 
 #include <openssl/evp.h>
@@ -52,6 +53,17 @@ small{color:var(--muted)}
 .tag.good{background:var(--good-bg);color:var(--good)}.tag.info{background:#e6edf7;color:#23436e}
 .none{color:var(--muted);margin:4px 0}
 footer{color:var(--muted);padding:0 28px 24px}
+.notice.bad{background:var(--bad-bg);border-color:var(--bad)}
+tr.more td{color:var(--muted);font-style:italic;white-space:normal}
+form.search{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:0 0 10px}
+form.search input[type=search]{flex:1 1 260px;max-width:420px;padding:5px 8px;border:1px solid var(--line);border-radius:6px;font:inherit}
+form.search button{padding:5px 12px;border:1px solid #20304a;border-radius:6px;background:#20304a;color:#fff;font:inherit;cursor:pointer}
+nav.pager{display:flex;flex-wrap:wrap;gap:6px;align-items:center;margin:10px 0 0}
+nav.pager a,nav.pager span{padding:2px 9px;border:1px solid var(--line);border-radius:6px;text-decoration:none;color:#23436e}
+nav.pager span.current{background:#20304a;color:#fff;border-color:#20304a}
+nav.pager span.gap{border:0}
+#devices td{white-space:normal}
+#devices td.mac,#devices td.nowrap{white-space:nowrap}
 )";
 
 constexpr const char* kScript = R"(
@@ -109,12 +121,6 @@ std::string short_time(UnixTime t) {
     return iso.substr(0, 10) + " " + iso.substr(11, 5) + "Z";
 }
 
-// How long ago, the time itself as a tooltip: for the wide table.
-std::string ago(UnixTime t, UnixTime now) {
-    if (t <= 0) return "<td data-v=\"0\"><small>never</small></td>";
-    return "<td data-v=\"" + std::to_string(t) + "\" title=\"" + iso8601(t) + "\">" + age(t, now) + "</td>";
-}
-
 std::string when(UnixTime t, UnixTime now) {
     if (t <= 0) return "<td data-v=\"0\"><small>never</small></td>";
     return "<td data-v=\"" + std::to_string(t) + "\">" + short_time(t) + " <small>" + age(t, now) + "</small></td>";
@@ -168,6 +174,57 @@ std::string certificate_state(const DeviceRecord& r, UnixTime now) {
     return tag("warn", "expires in " + std::to_string(days) + " d");
 }
 
+// The tables beside the device table show this many rows, the most urgent
+// first; the rest are in ?json and ?csv.
+constexpr std::size_t kTableRows = 50;
+
+void more_rows(std::string& out, std::size_t shown, std::size_t total, int columns, const char* where) {
+    if (shown >= total) return;
+    out += "<tr class=\"more\"><td colspan=\"" + std::to_string(columns) + "\">" + std::to_string(total - shown) +
+           " more not shown here: " + where + " lists them all.</td></tr>\n";
+}
+
+std::string percent_encoded(const std::string& text) {
+    static const char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const unsigned char c : text) {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == ':')
+            out += static_cast<char>(c);
+        else
+            out += std::string("%") + hex[c >> 4] + hex[c & 15];
+    }
+    return out;
+}
+
+// A link to the same page with another page number of the device table.
+std::string page_link(const FleetQuery& q, std::size_t page) {
+    std::string url = "?page=" + std::to_string(page);
+    if (q.per_page != FleetQuery::kDefaultPerPage) url += "&amp;per_page=" + std::to_string(q.per_page);
+    if (!q.search.empty()) url += "&amp;q=" + percent_encoded(q.search);
+    if (q.not_seen_hours != 24) url += "&amp;hours=" + std::to_string(q.not_seen_hours);
+    if (q.expiring_days != 30) url += "&amp;days=" + std::to_string(q.expiring_days);
+    return url + "#devices-section";
+}
+
+void pager(std::string& out, const FleetQuery& q, std::size_t pages) {
+    if (pages <= 1) return;
+    const std::size_t current = std::min(q.page, pages);
+    out += "<nav class=\"pager\" aria-label=\"pages of the device table\">";
+    if (current > 1) out += "<a rel=\"prev\" href=\"" + page_link(q, current - 1) + "\">\xE2\x80\xB9 previous</a>";
+    std::size_t last = 0;
+    for (std::size_t p = 1; p <= pages; ++p) {
+        const bool near = p == 1 || p == pages || (p + 2 >= current && p <= current + 2);
+        if (!near) continue;
+        if (last && p > last + 1) out += "<span class=\"gap\">\xE2\x80\xA6</span>";
+        out += p == current ? "<span class=\"current\" aria-current=\"page\">" + std::to_string(p) + "</span>"
+                            : "<a href=\"" + page_link(q, p) + "\">" + std::to_string(p) + "</a>";
+        last = p;
+    }
+    if (current < pages) out += "<a rel=\"next\" href=\"" + page_link(q, current + 1) + "\">next \xE2\x80\xBA</a>";
+    out += "</nav>\n";
+}
+
 void tile(std::string& out, const char* css, const std::string& label, std::size_t n, const std::string& note = "") {
     out += std::string("<div class=\"tile ") + css + "\"><dt>" + label + "</dt><dd>" + std::to_string(n) +
            (note.empty() ? "" : " <small>" + note + "</small>") + "</dd></div>";
@@ -177,7 +234,7 @@ void tile(std::string& out, const char* css, const std::string& label, std::size
 
 const std::string& fleet_page_csp() {
     static const std::string csp = "default-src 'none'; style-src " + csp_hash(kStyle) + "; script-src " +
-                                   csp_hash(kScript) + "; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+                                   csp_hash(kScript) + "; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
     return csp;
 }
 
@@ -185,12 +242,10 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
     const UnixTime now = c.now;
     const std::string hours = std::to_string(c.query.not_seen_hours);
     const std::string days = std::to_string(c.query.expiring_days);
-    std::vector<const DeviceRecord*> devices;
-    for (const DeviceRecord& r : snapshot.records)
-        if (r.is_device()) devices.push_back(&r);
+    const std::vector<const DeviceRecord*> devices = select_devices(snapshot, {});
 
     std::string out;
-    out.reserve(4096 + snapshot.records.size() * 1200);
+    out.reserve(65536 + std::min(c.query.per_page, devices.size()) * 1200);
     out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
            "<meta name=\"referrer\" content=\"no-referrer\">";
@@ -211,9 +266,20 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
     if (c.dropped_updates)
         out += "<p class=\"notice\" id=\"dropped\">" + std::to_string(c.dropped_updates) +
                " request(s) on this server could not be recorded (cache unreachable or too slow).</p>\n";
-    if (snapshot.missing)
-        out += "<p class=\"notice\" id=\"missing\">" + std::to_string(snapshot.missing) +
-               " indexed record(s) were no longer in the cache: it may be too small for the fleet.</p>\n";
+    if (!snapshot.complete()) {
+        out += "<p class=\"notice bad\" id=\"capacity\"><strong>This view is not the whole fleet.</strong> ";
+        if (snapshot.missing || snapshot.lost)
+            out += std::to_string(snapshot.missing + snapshot.lost) + " device record(s) written by the servers are no "
+                   "longer in the cache. ";
+        if (snapshot.evicted_lately)
+            out += "The cache evicted " + std::to_string(snapshot.evicted) + " index entr(y/ies), the last at " +
+                   short_time(snapshot.last_eviction) + ": a device evicted then and not seen since is missing. ";
+        if (snapshot.without_manifest)
+            out += std::to_string(snapshot.without_manifest) + " server(s) lost their manifest: what went with it is not "
+                   "known. ";
+        out += "The cache is too small for the fleet (or was restarted): give it more room, as the PolyProvFleet "
+               "reference says. Devices return to the view when they next check in.</p>\n";
+    }
     if (snapshot.unreadable)
         out += "<p class=\"notice\" id=\"unreadable\">" + std::to_string(snapshot.unreadable) +
                " cache entr(y/ies) could not be read and were skipped.</p>\n";
@@ -240,9 +306,12 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
         out += "<p class=\"none\">Every device was seen within " + hours + " hours.</p>";
     } else {
         table_head(out, "not-seen", {"MAC", "Label", "Model", "Last seen", "Last request", "Address"});
-        for (const DeviceRecord* r : silent)
+        for (std::size_t i = 0; i < silent.size() && i < kTableRows; ++i) {
+            const DeviceRecord* r = silent[i];
             out += "<tr>" + mac_cell(*r) + cell(r->latest.label) + cell(r->agent.model) + when_event(r->latest.time, now) +
                    request_cell(r->latest.request) + cell(r->latest.address) + "</tr>\n";
+        }
+        more_rows(out, kTableRows, silent.size(), 6, "the device table, sorted by last seen, or ?csv,");
         out += "</tbody></table>";
     }
     out += "</section>\n";
@@ -259,10 +328,13 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
         out += "<p class=\"none\">No certificate has expired or expires within " + days + " days.</p>";
     } else {
         table_head(out, "certificates", {"MAC", "Label", "Model", "Not after", "State", "Last seen"});
-        for (const DeviceRecord* r : certs)
+        for (std::size_t i = 0; i < certs.size() && i < kTableRows; ++i) {
+            const DeviceRecord* r = certs[i];
             out += "<tr>" + mac_cell(*r) + cell(r->latest.label) + cell(r->agent.model) +
                    when(r->latest.cert_not_after, now) + "<td>" + certificate_state(*r, now) + "</td>" +
                    when_event(r->latest.time, now) + "</tr>\n";
+        }
+        more_rows(out, kTableRows, certs.size(), 6, "<code>polyprov fleet --expiring</code>, ?json or ?csv");
         out += "</tbody></table>";
     }
     out += "</section>\n";
@@ -276,13 +348,13 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
             if (!n) continue;
             const RefusalFacts& f = d == FleetDecision::not_in_acl ? r.not_in_acl : r.unverified;
             const bool now_allowed = r.latest.time > f.last_seen;
+            if (refused_rows++ >= kTableRows) continue;
             rows += "<tr>" + mac_cell(r) + "<td>" +
                     tag("bad", decision_reason(d)) +
                     (d == FleetDecision::not_in_acl ? " not on the ACL: add it if it is yours"
                                                     : " certificate did not verify, or is not the pinned one") +
                     (now_allowed ? " " + tag("good", "allowed since") : "") + "</td>" + number(n) +
                     when_event(f.last_seen, now) + cell(f.address) + "</tr>\n";
-            ++refused_rows;
         }
     }
     section_head(out, "refused", "Refused devices", refused_rows);
@@ -290,7 +362,9 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
         out += "<p class=\"none\">No device was refused as unlisted or unverified.</p>";
     } else {
         table_head(out, "refused", {"MAC", "Reason", "Requests", "Last seen", "Address"});
-        out += rows + "</tbody></table>";
+        out += rows;
+        more_rows(out, kTableRows, refused_rows, 5, "?json");
+        out += "</tbody></table>";
     }
     out += "</section>\n";
 
@@ -300,63 +374,102 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
         out += "<p class=\"none\">No certificate asked for another phone's file.</p>";
     } else {
         table_head(out, "probes", {"Certificate MAC", "Label", "Address", "Path", "Requests", "Last seen"});
+        std::size_t shown = 0;
         for (const DeviceRecord& r : snapshot.records)
             for (const Probe& p : r.probes)
-                out += "<tr>" + mac_cell(r) + cell(r.latest.label) + cell(p.address) + "<td class=\"wrap\"><code>" +
-                       html_text(p.path) + "</code></td>" + number(p.count) + when_event(p.last_seen, now) + "</tr>\n";
+                if (shown++ < kTableRows)
+                    out += "<tr>" + mac_cell(r) + cell(r.latest.label) + cell(p.address) + "<td class=\"wrap\"><code>" +
+                           html_text(p.path) + "</code></td>" + number(p.count) + when_event(p.last_seen, now) + "</tr>\n";
+        more_rows(out, kTableRows, s.probes, 6, "?json");
         out += "</tbody></table>";
     }
     out += "</section>\n";
 
-    // Firmware and models across the fleet.
+    // Firmware and models across the fleet, the most common first.
+    const auto counted = [&](const char* id, const char* title, const char* column,
+                             const std::map<std::string, std::size_t>& counts) {
+        std::vector<std::pair<std::string, std::size_t>> by_count(counts.begin(), counts.end());
+        std::stable_sort(by_count.begin(), by_count.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+        section_head(out, id, title,
+                     std::count_if(by_count.begin(), by_count.end(), [](const auto& kv) { return !kv.first.empty(); }));
+        table_head(out, id, {column, "Devices"});
+        for (std::size_t i = 0; i < by_count.size() && i < kTableRows; ++i)
+            out += "<tr>" + cell(by_count[i].first) + number(by_count[i].second) + "</tr>\n";
+        more_rows(out, kTableRows, by_count.size(), 2, "?csv");
+        out += "</tbody></table></section>\n";
+    };
     out += "<div class=\"pair\">";
-    section_head(out, "firmware", "Firmware versions", std::count_if(s.firmware.begin(), s.firmware.end(),
-                                                                      [](const auto& kv) { return !kv.first.empty(); }));
-    table_head(out, "firmware", {"Firmware", "Devices"});
-    for (const auto& [version, n] : s.firmware) out += "<tr>" + cell(version) + number(n) + "</tr>\n";
-    out += "</tbody></table></section>\n";
-    section_head(out, "models", "Models", std::count_if(s.models.begin(), s.models.end(),
-                                                        [](const auto& kv) { return !kv.first.empty(); }));
-    table_head(out, "models", {"Model", "Devices"});
-    for (const auto& [model, n] : s.models) out += "<tr>" + cell(model) + number(n) + "</tr>\n";
-    out += "</tbody></table></section></div>\n";
+    counted("firmware", "Firmware versions", "Firmware", s.firmware);
+    counted("models", "Models", "Model", s.models);
+    out += "</div>\n";
 
-    // Every device.
+    // Every device: searched, a page at a time.
+    const std::vector<const DeviceRecord*> found =
+        c.query.search.empty() ? devices : select_devices(snapshot, c.query.search);
+    const std::size_t pages = std::max<std::size_t>(1, (found.size() + c.query.per_page - 1) / c.query.per_page);
+    const std::size_t page = std::min(c.query.page, pages);
+    const std::size_t first = (page - 1) * c.query.per_page;
+    const std::size_t last = std::min(found.size(), first + c.query.per_page);
     section_head(out, "devices", "All devices", devices.size());
-    table_head(out, "devices", {"MAC", "Label", "Model", "Firmware", "First seen", "Last seen", "Last request",
-                                "Config fetched", "Upload", "Address", "Certificate", "Denials", "User-Agent"});
-    for (const DeviceRecord* r : devices) {
+    out += "<form class=\"search\" method=\"get\" action=\"#devices-section\" role=\"search\">"
+           "<input type=\"search\" name=\"q\" maxlength=\"64\" aria-label=\"search the devices\" "
+           "placeholder=\"MAC, label, model, firmware or address\" value=\"" + html_text(c.query.search) + "\">";
+    if (c.query.per_page != FleetQuery::kDefaultPerPage)
+        out += "<input type=\"hidden\" name=\"per_page\" value=\"" + std::to_string(c.query.per_page) + "\">";
+    out += "<button type=\"submit\">Search</button><small id=\"shown\">";
+    if (found.empty())
+        out += c.query.search.empty() ? "no devices" : "no device matches";
+    else
+        out += std::to_string(first + 1) + "\xE2\x80\x93" + std::to_string(last) + " of " + std::to_string(found.size()) +
+               (c.query.search.empty() ? std::string(" devices") : " matching \xE2\x80\x9C" + html_text(c.query.search) + "\xE2\x80\x9D");
+    out += " \xC2\xB7 page " + std::to_string(page) + " of " + std::to_string(pages) +
+           " \xC2\xB7 <a href=\"?csv" + (c.query.search.empty() ? std::string() : "&amp;q=" + percent_encoded(c.query.search)) +
+           "\">CSV</a></small></form>\n";
+    table_head(out, "devices", {"MAC", "Label", "Model", "Last seen", "Last request", "Address", "Certificate",
+                                "Activity", "Denials"});
+    for (std::size_t i = first; i < last; ++i) {
+        const DeviceRecord* r = found[i];
         const DeviceFacts& f = r->latest;
-        std::string cert = f.cert_not_after ? short_time(f.cert_not_after) : "<small>unknown</small>";
+        std::string cert = f.cert_not_after ? short_time(f.cert_not_after).substr(0, 10) : "<small>unknown</small>";
         if (certificate_expired(*r, now)) cert += " " + tag("bad", "expired");
         if (f.waived) cert += " " + tag("warn", "waived");
         if (f.pinned) cert += " " + tag("info", "pinned");
         std::string denials;
         std::uint64_t total = 0;
-        for (std::size_t i = 1; i < kFleetDecisions; ++i) {
-            if (!r->denials[i]) continue;
-            denials += tag("bad", std::string(decision_reason(static_cast<FleetDecision>(i))) + " " +
-                                      std::to_string(r->denials[i]));
-            total += r->denials[i];
+        for (std::size_t d = 1; d < kFleetDecisions; ++d) {
+            if (!r->denials[d]) continue;
+            denials += tag("bad", std::string(decision_reason(static_cast<FleetDecision>(d))) + " " +
+                                      std::to_string(r->denials[d]));
+            total += r->denials[d];
         }
+        // First seen, last config fetch and last upload, one line each.
         const UnixTime uploaded = seconds_of(r->last_upload.time);
-        std::string upload = "<td data-v=\"" + std::to_string(uploaded) + "\"" +
-                             (uploaded ? " title=\"" + iso8601(uploaded) + "\">" : std::string(">"));
-        if (uploaded)
-            upload += age(uploaded, now) +
-                      (r->last_upload.bytes ? " <small>" + std::to_string(*r->last_upload.bytes) + " bytes</small>" : "");
-        else
-            upload += "<small>never</small>";
-        out += "<tr>" + mac_cell(*r) + cell(f.label) + cell(r->agent.model) + cell(r->agent.firmware) +
-               ago(seconds_of(r->first_seen), now) + when_event(f.time, now) + request_cell(f.request) +
-               ago(seconds_of(r->last_config_fetch), now) + upload + "</td>" + cell(f.address) + "<td data-v=\"" +
-               std::to_string(f.cert_not_after) + "\">" + cert + "</td><td data-v=\"" + std::to_string(total) + "\">" +
-               denials + "</td>" + cell(f.user_agent, "wrap") + "</tr>\n";
+        const UnixTime fetched = seconds_of(r->last_config_fetch);
+        std::string activity = "<td data-v=\"" + std::to_string(seconds_of(r->first_seen)) + "\"><small>first " +
+                               (r->first_seen ? age(seconds_of(r->first_seen), now) : std::string("never")) +
+                               "<br>config " + (fetched ? age(fetched, now) : std::string("never")) + "<br>upload " +
+                               (uploaded ? age(uploaded, now) : std::string("never"));
+        if (uploaded && r->last_upload.bytes) activity += ", " + std::to_string(*r->last_upload.bytes) + " bytes";
+        activity += "</small></td>";
+        // The model with its firmware; the whole User-Agent on hover.
+        const std::string model = "<td title=\"" + html_text(f.user_agent) + "\">" +
+                                  (r->agent.model.empty() ? std::string("<small>unknown</small>") : html_text(r->agent.model)) +
+                                  (r->agent.firmware.empty() ? std::string() : "<br><small>" + html_text(r->agent.firmware) + "</small>") +
+                                  "</td>";
+        out += "<tr>" + mac_cell(*r) + cell(f.label) + model + when_event(f.time, now) + request_cell(f.request) +
+               cell(f.address, "nowrap") + "<td data-v=\"" + std::to_string(f.cert_not_after) + "\">" + cert + "</td>" +
+               activity + "<td data-v=\"" + std::to_string(total) + "\">" + denials + "</td></tr>\n";
     }
-    out += "</tbody></table></section>\n</main>\n";
-    out += "<footer>The same data: <a href=\"?json\">?json</a> \xC2\xB7 counters: <a href=\"?auto\">?auto</a> "
-           "\xC2\xB7 <a href=\"?hours=" + hours + "&amp;days=" + days + "\">this page</a> takes hours= and days=."
-           " Click a column to sort.</footer>\n";
+    if (found.empty())
+        out += "<tr class=\"more\"><td colspan=\"9\">" +
+               std::string(c.query.search.empty() ? "No device has been seen yet." : "No device matches.") + "</td></tr>\n";
+    out += "</tbody></table>";
+    pager(out, c.query, pages);
+    out += "</section>\n</main>\n";
+    out += "<footer>The same data: <a href=\"?json\">?json</a> (offset= and limit= for a part) \xC2\xB7 "
+           "<a href=\"?csv\">?csv</a> \xC2\xB7 counters: <a href=\"?auto\">?auto</a> "
+           "\xC2\xB7 <a href=\"?hours=" + hours + "&amp;days=" + days + "\">this page</a> takes hours=, days=, q=, "
+           "page= and per_page=. Click a column to sort the rows shown.</footer>\n";
     out += "<script>" + std::string(kScript) + "</script>\n</body></html>\n";
     return out;
 }

@@ -3,6 +3,8 @@
 #include <polyprov/fleet_render.hpp>
 
 #include <algorithm>
+#include <string_view>
+#include <vector>
 
 #include <polyprov/escape.hpp>
 
@@ -67,17 +69,28 @@ std::vector<RefusedRow> refused_rows(const FleetSnapshot& snapshot) {
 }  // namespace
 
 std::string render_fleet_json(const FleetSnapshot& snapshot, const FleetPageContext& context) {
-    std::string out = "{\"generated\":\"" + iso8601(context.now) + "\",\"node\":" + json_string(context.node);
+    const std::vector<const DeviceRecord*> devices = select_devices(snapshot, context.query.search);
+    const std::size_t begin = std::min(context.query.offset, devices.size());
+    const std::size_t end =
+        context.query.limit ? begin + std::min(*context.query.limit, devices.size() - begin) : devices.size();
+    std::string out;
+    out.reserve(1024 + (end - begin) * 640);
+    out += "{\"generated\":\"" + iso8601(context.now) + "\",\"node\":" + json_string(context.node);
+    out += ",\"total\":" + std::to_string(devices.size()) + ",\"offset\":" + std::to_string(begin) + ",\"limit\":" +
+           (context.query.limit ? std::to_string(*context.query.limit) : std::string("null"));
+    out += std::string(",\"capacity\":{\"complete\":") + boolean(snapshot.complete()) +
+           ",\"missing\":" + std::to_string(snapshot.missing) + ",\"lost\":" + std::to_string(snapshot.lost) +
+           ",\"unreadable\":" + std::to_string(snapshot.unreadable) +
+           ",\"nodes_without_manifest\":" + std::to_string(snapshot.without_manifest) +
+           ",\"evicted\":" + std::to_string(snapshot.evicted) + ",\"last_eviction\":" + time_or_null(snapshot.last_eviction) +
+           ",\"updates_dropped\":" + std::to_string(context.dropped_updates) + "}";
     out += ",\"devices\":[";
-    bool first = true;
-    for (const DeviceRecord& r : snapshot.records) {
-        if (!r.is_device()) continue;
-        out += first ? "\n" : ",\n";
-        device_json(out, r, context.now);
-        first = false;
+    for (std::size_t i = begin; i < end; ++i) {
+        out += i == begin ? "\n" : ",\n";
+        device_json(out, *devices[i], context.now);
     }
     out += "],\"refused\":[";
-    first = true;
+    bool first = true;
     for (const RefusedRow& row : refused_rows(snapshot)) {
         out += first ? "\n" : ",\n";
         out += "{\"mac\":\"" + row.record->mac.str() + "\",\"reason\":\"" + decision_reason(row.reason) +
@@ -123,8 +136,65 @@ std::string render_fleet_counters(const FleetSnapshot& snapshot, const FleetSumm
     line("Nodes", snapshot.nodes.size());
     line("UpdatesDropped", context.dropped_updates);
     line("RecordsMissing", snapshot.missing);
+    line("RecordsLost", snapshot.lost);
     line("RecordsUnreadable", snapshot.unreadable);
+    line("RecordsEvicted", snapshot.evicted);
+    line("Complete", snapshot.complete() ? 1 : 0);
     line("CacheDown", context.cache_down ? 1 : 0);
+    return out;
+}
+
+namespace {
+
+// One CSV field (RFC 4180). Text that a spreadsheet would take for a
+// formula (a client's User-Agent, say) is prefixed with ' so it stays text.
+void csv_field(std::string& out, const std::string& text) {
+    std::string v;
+    if (!text.empty() && std::string_view("=+-@\t\r").find(text[0]) != std::string_view::npos) v = "'";
+    v += text;
+    if (v.find_first_of(",\"\r\n") == std::string::npos) {
+        out += v;
+        return;
+    }
+    out += '"';
+    for (const char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    out += '"';
+}
+
+std::string csv_time(EventTime t) { return t ? iso8601(seconds_of(t)) : std::string(); }
+
+}  // namespace
+
+std::string render_fleet_csv(const FleetSnapshot& snapshot, const FleetPageContext& context) {
+    std::string out =
+        "mac,label,model,firmware,first_seen,last_seen,last_method,last_path,last_status,last_decision,"
+        "last_config_fetch,last_upload,last_upload_bytes,address,user_agent,cert_not_after,cert_expired,waived,"
+        "pinned,denials\r\n";
+    const auto devices = select_devices(snapshot, context.query.search);
+    out.reserve(out.size() + devices.size() * 400);
+    for (const DeviceRecord* r : devices) {
+        const DeviceFacts& f = r->latest;
+        std::string denials;
+        for (std::size_t i = 1; i < kFleetDecisions; ++i)
+            if (r->denials[i])
+                denials += (denials.empty() ? "" : " ") + std::string(decision_reason(static_cast<FleetDecision>(i))) +
+                           "=" + std::to_string(r->denials[i]);
+        const std::string fields[] = {
+            r->mac.str(), f.label, r->agent.model, r->agent.firmware, csv_time(r->first_seen), csv_time(f.time),
+            f.request.method, f.request.path, f.request.status ? std::to_string(f.request.status) : std::string(),
+            decision_text(f.request.decision), csv_time(r->last_config_fetch), csv_time(r->last_upload.time),
+            r->last_upload.bytes ? std::to_string(*r->last_upload.bytes) : std::string(), f.address, f.user_agent,
+            f.cert_not_after ? iso8601(f.cert_not_after) : std::string(),
+            certificate_expired(*r, context.now) ? "true" : "false", f.waived ? "true" : "false",
+            f.pinned ? "true" : "false", denials};
+        bool first = true;
+        for (const std::string& field : fields) {
+            if (!first) out += ',';
+            csv_field(out, field);
+            first = false;
+        }
+        out += "\r\n";
+    }
     return out;
 }
 

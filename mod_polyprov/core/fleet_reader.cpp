@@ -109,6 +109,7 @@ std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::in
         if (!reader.read(std::string(own_node), false, merged)) return std::nullopt;
         if (merged.size() != before || snapshot.evicted) snapshot.nodes.emplace_back(own_node);
     }
+    snapshot.evicted_lately = snapshot.evicted && snapshot.last_eviction >= cutoff;
     snapshot.records.reserve(merged.size());
     for (auto& [mac, record] : merged)
         if (seconds_of(record.last_activity()) >= cutoff) snapshot.records.push_back(std::move(record));

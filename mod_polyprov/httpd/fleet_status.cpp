@@ -101,6 +101,9 @@ int handle_fleet_status(request_rec* r) noexcept {
         switch (query->format) {
         case FleetQuery::Format::json:
             return answer(r, HTTP_OK, "application/json", render_fleet_json(*snapshot, context));
+        case FleetQuery::Format::csv:
+            apr_table_setn(r->headers_out, "Content-Disposition", "attachment; filename=\"polyprov-fleet.csv\"");
+            return answer(r, HTTP_OK, "text/csv; charset=utf-8; header=present", render_fleet_csv(*snapshot, context));
         case FleetQuery::Format::counters:
             return answer(r, HTTP_OK, "text/plain; charset=utf-8",
                           render_fleet_counters(*snapshot, summarize(*snapshot, context.now, *query), context));

@@ -2,6 +2,8 @@
 // reader the tool uses.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <polyprov/fleet_render.hpp>
 #include <polyprov/json_reader.hpp>
 
@@ -66,7 +68,11 @@ TEST(FleetRender, JsonHasTheContractsFields) {
     ASSERT_TRUE(json) << error << "\n" << text;
     std::vector<std::string> top;
     for (const auto& [k, v] : json->object()) top.push_back(k);
-    EXPECT_EQ(top, (std::vector<std::string>{"generated", "node", "devices", "refused", "probes"}));
+    EXPECT_EQ(top, (std::vector<std::string>{"generated", "node", "total", "offset", "limit", "capacity", "devices",
+                                             "refused", "probes"}));
+    EXPECT_EQ(json->get("total")->number(), 3);
+    EXPECT_TRUE(json->get("limit")->is_null());
+    EXPECT_TRUE(json->get("capacity")->get("complete")->boolean());
     EXPECT_EQ(json->get("generated")->string(), "2026-01-01T00:00:00Z");
     EXPECT_EQ(json->get("node")->string(), "web1:443");
 
@@ -122,8 +128,128 @@ TEST(FleetRender, JsonHasTheContractsFields) {
 
 TEST(FleetRender, EmptyFleet) {
     const std::string text = render_fleet_json(FleetSnapshot{}, context());
-    EXPECT_EQ(text, "{\"generated\":\"2026-01-01T00:00:00Z\",\"node\":\"web1:443\",\"devices\":[],\"refused\":[],"
-                    "\"probes\":[]}\n");
+    EXPECT_EQ(text, "{\"generated\":\"2026-01-01T00:00:00Z\",\"node\":\"web1:443\",\"total\":0,\"offset\":0,"
+                    "\"limit\":null,\"capacity\":{\"complete\":true,\"missing\":0,\"lost\":0,\"unreadable\":0,"
+                    "\"nodes_without_manifest\":0,\"evicted\":0,\"last_eviction\":null,\"updates_dropped\":0},"
+                    "\"devices\":[],\"refused\":[],\"probes\":[]}\n");
+}
+
+namespace {
+
+// `n` healthy phones, 0004F2000000 onwards, labelled "desk N".
+FleetSnapshot large_fleet(std::size_t n) {
+    FleetSnapshot s;
+    s.nodes = {"web1:443"};
+    for (std::size_t i = 0; i < n; ++i) {
+        char hex[13];
+        std::snprintf(hex, sizeof hex, "%012llX", static_cast<unsigned long long>(0x0004F2000000ull + i));
+        FleetEvent e = fetch(hex, kNow - 60);
+        e.label = "desk " + std::to_string(i);
+        s.records.push_back(record_of(e));
+    }
+    return s;
+}
+
+std::vector<std::string> macs_in(const std::string& json_text) {
+    std::string error;
+    const auto json = JsonValue::parse(json_text, error);
+    std::vector<std::string> out;
+    if (!json) return out;
+    for (const auto& d : json->get("devices")->array()) out.push_back(d.get("mac")->string());
+    return out;
+}
+
+}  // namespace
+
+TEST(FleetRender, JsonOffsetAndLimitPageThroughTheWholeFleet) {
+    const FleetSnapshot s = large_fleet(250);
+    FleetPageContext c = context();
+    std::vector<std::string> all;
+    for (std::size_t offset = 0; offset < 300; offset += 100) {
+        c.query.offset = offset;
+        c.query.limit = 100;
+        const std::string text = render_fleet_json(s, c);
+        std::string error;
+        EXPECT_EQ(JsonValue::parse(text, error)->get("total")->number(), 250);
+        const auto page = macs_in(text);
+        all.insert(all.end(), page.begin(), page.end());
+    }
+    ASSERT_EQ(all.size(), 250u);
+    EXPECT_EQ(all.front(), "0004F2000000");
+    EXPECT_EQ(all.back(), "0004F20000F9");
+    EXPECT_TRUE(std::is_sorted(all.begin(), all.end()));
+    c.query.offset = 1000;  // past the end: empty, still the total
+    EXPECT_TRUE(macs_in(render_fleet_json(s, c)).empty());
+}
+
+TEST(FleetRender, SearchMatchesMacInAnyNotationLabelModelAndAddress) {
+    FleetSnapshot s = large_fleet(300);
+    const auto count = [&](const char* q) { return select_devices(s, q).size(); };
+    EXPECT_EQ(count(""), 300u);
+    EXPECT_EQ(count("0004f200012b"), 1u);
+    EXPECT_EQ(count("00:04:F2:00:01:2B"), 1u);
+    EXPECT_EQ(count("desk 29"), 11u);  // 29, 290..299
+    EXPECT_EQ(count("VVX_500"), 300u);
+    EXPECT_EQ(count("5.9.7"), 300u);
+    EXPECT_EQ(count("192.0.2.10"), 300u);
+    EXPECT_EQ(count("nothing like it"), 0u);
+    EXPECT_EQ(count(":"), 0u);  // separators alone match no MAC
+    FleetPageContext c = context();
+    c.query.search = "desk 29";
+    EXPECT_EQ(macs_in(render_fleet_json(s, c)).size(), 11u);
+}
+
+TEST(FleetRender, CsvHasOneLinePerDeviceAndDefusesFormulas) {
+    FleetSnapshot s = sample_fleet();
+    FleetEvent hostile = fetch("0004F2000010", kNow - 5);
+    hostile.label = "=HYPERLINK(\"http://x\",\"a, b\")";
+    s.records.push_back(record_of(hostile));
+    const std::string csv = render_fleet_csv(s, context());
+    EXPECT_EQ(csv.rfind("mac,label,model,firmware,", 0), 0u);
+    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 4);  // header and four devices
+    EXPECT_NE(csv.find("\"'=HYPERLINK(\"\"http://x\"\",\"\"a, b\"\")\""), std::string::npos) << csv;
+    EXPECT_NE(csv.find("0004F2000001,desk,VVX_500,5.9.7.4477,"), std::string::npos) << csv;
+}
+
+TEST(FleetRender, HtmlShowsOnePageOfAHundredThousand) {
+    const FleetSnapshot s = large_fleet(100000);
+    FleetPageContext c = context();
+    c.query.page = 7;
+    const std::string html = render_fleet_html(s, summarize(s, kNow, c.query), c);
+    EXPECT_LT(html.size(), 400000u);  // a page, not the fleet
+    EXPECT_NE(html.find("601\xE2\x80\x93" "700 of 100000 devices"), std::string::npos);
+    EXPECT_NE(html.find("page 7 of 1000"), std::string::npos);
+    EXPECT_NE(html.find(">0004F2000258<"), std::string::npos);  // the 601st
+    EXPECT_EQ(html.find(">0004F20002BC<"), std::string::npos);  // the 701st
+    EXPECT_NE(html.find("href=\"?page=8#devices-section\""), std::string::npos);
+    EXPECT_NE(html.find("href=\"?page=1000#devices-section\""), std::string::npos);
+    // The tiles count the whole fleet.
+    EXPECT_NE(html.find("<dt>Devices</dt><dd>100000"), std::string::npos);
+    c.query.search = "desk 4242";
+    c.query.page = 1;
+    const std::string found = render_fleet_html(s, summarize(s, kNow, c.query), c);
+    EXPECT_NE(found.find("1\xE2\x80\x93" "11 of 11 matching"), std::string::npos);
+    EXPECT_NE(found.find("value=\"desk 4242\""), std::string::npos);
+}
+
+TEST(FleetRender, AnIncompleteViewSaysSo) {
+    FleetSnapshot s = sample_fleet();
+    FleetPageContext c = context();
+    auto html = [&] { return render_fleet_html(s, summarize(s, kNow, c.query), c); };
+    EXPECT_EQ(html().find("id=\"capacity\""), std::string::npos);
+    s.lost = 40;
+    s.missing = 2;
+    EXPECT_NE(html().find("42 device record(s)"), std::string::npos);
+    s.lost = s.missing = 0;
+    s.evicted = 7;
+    s.last_eviction = kNow - 100;
+    EXPECT_EQ(html().find("id=\"capacity\""), std::string::npos);  // long ago, as the reader decided
+    s.evicted_lately = true;
+    EXPECT_NE(html().find("evicted 7 index"), std::string::npos);
+    std::string error;
+    const auto json = JsonValue::parse(render_fleet_json(s, c), error);
+    EXPECT_FALSE(json->get("capacity")->get("complete")->boolean());
+    EXPECT_EQ(json->get("capacity")->get("evicted")->number(), 7);
 }
 
 TEST(FleetRender, Counters) {
@@ -183,7 +309,18 @@ TEST(FleetQueryString, FormatsAndLimits) {
     ASSERT_TRUE(q);
     EXPECT_EQ(q->not_seen_hours, 48);
     EXPECT_EQ(q->expiring_days, 7);
-    for (const char* bad : {"hours=", "hours=0", "hours=x", "days=3651", "days=-1", "hours=99999999"}) {
+    const auto paged = parse_fleet_query("csv&q=00%3A04+f2&page=3&per_page=50&offset=10&limit=20", error);
+    ASSERT_TRUE(paged) << error;
+    EXPECT_EQ(paged->format, FleetQuery::Format::csv);
+    EXPECT_EQ(paged->search, "00:04 f2");
+    EXPECT_EQ(paged->page, 3u);
+    EXPECT_EQ(paged->per_page, 50u);
+    EXPECT_EQ(paged->offset, 10u);
+    EXPECT_EQ(*paged->limit, 20u);
+    EXPECT_FALSE(parse_fleet_query("", error)->limit);
+    for (const char* bad : {"hours=", "hours=0", "hours=x", "days=3651", "days=-1", "hours=99999999", "page=0",
+                            "per_page=1001", "limit=0", "offset=-1", "q=%4", "q=%zz", "q=a%0Ab",
+                            "q=0123456789012345678901234567890123456789012345678901234567890123456789"}) {
         error.clear();
         EXPECT_FALSE(parse_fleet_query(bad, error)) << bad;
         EXPECT_FALSE(error.empty());
