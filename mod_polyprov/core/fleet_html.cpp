@@ -39,6 +39,7 @@ h2{font-size:16px;margin:2px 0 10px}
 h2 .count{color:var(--muted);font-weight:400}
 .pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:16px}
 .pair section{margin:0}
+.pair{margin:0 0 16px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top;white-space:nowrap}
 td.wrap{white-space:normal;overflow-wrap:anywhere;min-width:200px;max-width:420px}
@@ -447,14 +448,14 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
         const UnixTime fetched = seconds_of(r->last_config_fetch);
         std::string activity = "<td data-v=\"" + std::to_string(seconds_of(r->first_seen)) + "\"><small>first " +
                                (r->first_seen ? age(seconds_of(r->first_seen), now) : std::string("never")) +
-                               "<br>config " + (fetched ? age(fetched, now) : std::string("never")) + "<br>upload " +
+                               " <br>config " + (fetched ? age(fetched, now) : std::string("never")) + " <br>upload " +
                                (uploaded ? age(uploaded, now) : std::string("never"));
         if (uploaded && r->last_upload.bytes) activity += ", " + std::to_string(*r->last_upload.bytes) + " bytes";
         activity += "</small></td>";
         // The model with its firmware; the whole User-Agent on hover.
         const std::string model = "<td title=\"" + html_text(f.user_agent) + "\">" +
                                   (r->agent.model.empty() ? std::string("<small>unknown</small>") : html_text(r->agent.model)) +
-                                  (r->agent.firmware.empty() ? std::string() : "<br><small>" + html_text(r->agent.firmware) + "</small>") +
+                                  (r->agent.firmware.empty() ? std::string() : " <br><small>" + html_text(r->agent.firmware) + "</small>") +
                                   "</td>";
         out += "<tr>" + mac_cell(*r) + cell(f.label) + model + when_event(f.time, now) + request_cell(f.request) +
                cell(f.address, "nowrap") + "<td data-v=\"" + std::to_string(f.cert_not_after) + "\">" + cert + "</td>" +

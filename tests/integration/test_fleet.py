@@ -78,7 +78,9 @@ def recorded(server, pki):
 def test_json_holds_exactly_what_happened(server, pki):
     doc = recorded(server, pki)
     start, end = server.window
-    assert list(doc) == ["generated", "node", "devices", "refused", "probes"]
+    assert list(doc) == ["generated", "node", "total", "offset", "limit", "capacity", "devices", "refused", "probes"]
+    assert (doc["total"], doc["offset"], doc["limit"]) == (len(doc["devices"]), 0, None)
+    assert doc["capacity"]["complete"] is True, doc["capacity"]
     assert doc["node"].endswith(f":{server.port}")
     assert start <= iso(doc["generated"]) <= end + 30
     devices = by_mac(doc["devices"])

@@ -15,7 +15,7 @@ import tempfile
 import pytest
 
 from harness.apache import MODULE, Apache, free_port, new_server_root
-from harness.fleet import (EXPIRED, FLEET_MODULES, FORGED, HOSTILE, LOWER, ME, OTHER, PINNED, UNLISTED, by_mac,
+from harness.fleet import (EXPIRED, FLEET_MODULES, FORGED, HOSTILE, LOWER, ME, OTHER, PINNED, UNLISTED, VVX, by_mac,
                            fleet_json, fleet_site, run_script, wait_for)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -41,6 +41,7 @@ class Dom(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
         self.tables, self.scripts, self.text_by_id = {}, 0, {}
+        self.titles = {}  # table id -> rows of the cells' title attributes (None where there is none)
         self.sorted_columns = {}
         self._table = None
         self._head = None
@@ -55,6 +56,7 @@ class Dom(html.parser.HTMLParser):
         if tag == "table" and a.get("id"):
             self._table = a["id"]
             self.tables[self._table] = []
+            self.titles[self._table] = []
         if tag == "thead":
             self._head = True
         if tag == "tbody":
@@ -64,9 +66,11 @@ class Dom(html.parser.HTMLParser):
                                                 a["aria-sort"])
         if tag == "tr" and self._table:
             self._row = []
+            self._row_titles = []
             self._head_cells = []
         if tag in ("td", "th") and self._row is not None:
             self._cell = []
+            self._row_titles.append(a.get("title"))
         if a.get("id"):
             self._stack.append((tag, a["id"], []))
 
@@ -80,6 +84,7 @@ class Dom(html.parser.HTMLParser):
         if tag == "tr" and self._row is not None:
             if not self._head:
                 self.tables[self._table].append(self._row)
+                self.titles[self._table].append(self._row_titles)
             self._row = None
         if tag == "table":
             self._table = None
@@ -135,7 +140,7 @@ Listen 127.0.0.1:{plain}
 
 def test_page_in_chromium(site):
     # Sorted by the devices table's "Last seen" column, newest first, by the page's own script.
-    url = f"http://127.0.0.1:{site.plain}/fleet#sort=devices:5:desc"
+    url = f"http://127.0.0.1:{site.plain}/fleet#sort=devices:3:desc"
     rc, out, err = chromium("--dump-dom", url)
     assert rc == 0, err[-2000:]
     dom = Dom()
@@ -147,10 +152,13 @@ def test_page_in_chromium(site):
     assert "Refused devices 2" in dom.text_by_id["tiles"] and "Probing attempts 1 3 requests" in dom.text_by_id["tiles"]
 
     devices = {row[0]: row for row in dom.tables["devices"]}
+    titles = {row[0]: t for row, t in zip(dom.tables["devices"], dom.titles["devices"])}
     assert set(devices) == {ME, EXPIRED, PINNED, LOWER}
-    assert devices[ME][1:4] == ["desk", "VVX_500", "5.9.7.4477"]
-    assert devices[LOWER][-1] == HOSTILE  # a User-Agent that tried to be markup is text
-    assert "pinned" in devices[PINNED][10] and "waived" in devices[EXPIRED][10]
+    assert devices[ME][1:3] == ["desk", "VVX_500 5.9.7.4477"]  # the model, its firmware below
+    assert titles[ME][2] == VVX  # the whole User-Agent on hover
+    assert titles[LOWER][2] == HOSTILE  # a User-Agent that tried to be markup is an attribute's text
+    assert "pinned" in devices[PINNED][6] and "waived" in devices[EXPIRED][6]
+    assert "first" in devices[ME][7] and "config" in devices[ME][7] and "upload" in devices[ME][7]
 
     certificates = {row[0]: row for row in dom.tables["certificates"]}
     assert "carried by the waiver" in certificates[EXPIRED][4]
@@ -161,12 +169,12 @@ def test_page_in_chromium(site):
     assert firmware == {"unknown": "1", "4.0.15.1047": "1", "5.9.7.4477": "1", "8.0.1.0123": "1"}
 
     # The script ran under the page's CSP: the header says so, and the rows follow it.
-    assert dom.sorted_columns["devices"] == (5, "descending")
+    assert dom.sorted_columns["devices"] == (3, "descending")
     last_seen_order = [row[0] for row in dom.tables["devices"]]
     server_order = sorted(by_mac(fleet_json(site.plain, scheme="http", host="localhost")["devices"]).values(),
                           key=lambda d: d["last_seen"], reverse=True)
-    assert [row[5][:16] for row in dom.tables["devices"]] == \
-        sorted([row[5][:16] for row in dom.tables["devices"]], reverse=True), last_seen_order
+    assert [row[3][:16] for row in dom.tables["devices"]] == \
+        sorted([row[3][:16] for row in dom.tables["devices"]], reverse=True), last_seen_order
     assert {d["mac"] for d in server_order} == set(last_seen_order)
 
 
