@@ -51,19 +51,26 @@ std::string node_name(apr_pool_t* p) {
     return name;
 }
 
+// A full index shard (a MAC, a time and a flag per entry), the largest
+// entry the fleet writes.
+constexpr std::size_t kLargestEntry = 16 + kShardCapacity * 12;
+
 // shmcb refuses an entry larger than one of its subcaches: find out now
 // rather than with the first full index shard.
 bool roomy_enough(FleetConfig& config, FleetStore& store, server_rec* s, apr_pool_t* ptemp) {
     SocacheFleetCache cache(store, config.mutex, s, ptemp);
     const std::string probe_key = "polyprov-fleet-size-check";
-    const bool ok = cache.put(probe_key, std::string(8192, 'x'), apr_time_sec(apr_time_now()) + 60);
+    const bool ok = cache.put(probe_key, std::string(kLargestEntry, 'x'), apr_time_sec(apr_time_now()) + 60);
     store.provider->remove(store.instance, s, reinterpret_cast<const unsigned char*>(probe_key.data()),
                            static_cast<unsigned int>(probe_key.size()), ptemp);
     return ok;
 }
 
 bool set_up_store(FleetConfig& config, FleetStore& store, server_rec* s, apr_pool_t* pconf, apr_pool_t* ptemp) {
-    static const ap_socache_hints hints = {48, 600, apr_time_from_sec(600)};
+    // What the entries are like (a device's record is about 200 bytes
+    // under an id of 19): shmcb sizes its index by them, and with larger
+    // figures it ran out of index slots with most of its memory unused.
+    static const ap_socache_hints hints = {20, 220, apr_time_from_sec(600)};
     const apr_status_t rv = store.provider->init(store.instance, kCacheName, &hints, s, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,
@@ -75,8 +82,9 @@ bool set_up_store(FleetConfig& config, FleetStore& store, server_rec* s, apr_poo
     if (store.provider_name != "shmcb") return true;
     if (!roomy_enough(config, store, s, ptemp)) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                     PP_TAG(504) "PolyProvFleet %s (%s): too small for the fleet's entries (8 KiB each at most); "
-                     "give shmcb more memory, e.g. shmcb:fleet(2097152), about 1 KiB per device",
+                     PP_TAG(504) "PolyProvFleet %s (%s): too small for the fleet's entries (13 KiB each at most); "
+                     "give shmcb more memory, about 1 KiB per device and at least 2 MiB, e.g. "
+                     "shmcb:fleet(104857600) for 100,000 devices",
                      store.spec.c_str(), store.where);
         return false;
     }
