@@ -2,12 +2,15 @@
 // redis): each server ("node") writes only keys of its own, and a small
 // directory names the nodes.
 //
-//   <s> "PPFN"                     the node directory, shared by every node
-//   <s> "PPFM" <node id>           the node's manifest: how many MACs each index
-//                                  shard held when last written, and what the
-//                                  cache is known to have evicted
-//   <s> "PPFI" <node id> <shard>   the MACs this node has records for, one of 1,024 shards
-//   <s> "PPFD" <node id> <MAC>     this node's record of a MAC (fleet_record.hpp)
+//   <s> "PPFN"                       the node directory, shared by every node
+//   <s> "PPFS" <node id>             the node's summary: how many MACs each part
+//                                    of its manifest counts, and what the cache
+//                                    is known to have evicted
+//   <s> "PPFM" <node id> <part>      one of 16 manifest parts: how many MACs each
+//                                    of 64 index shards held when last written
+//   <s> "PPFI" <node id> <shard>     the MACs this node has records for, one of
+//                                    1,024 shards
+//   <s> "PPFD" <node id> <MAC>       this node's record of a MAC (fleet_record.hpp)
 //
 // <s> is one byte that spreads the keys: mod_socache_shmcb picks the
 // subcache by a key's first byte, so keys that all began alike would share
@@ -16,14 +19,19 @@
 // A node's children serialise their writes with one lock (Apache's global
 // mutex), so no write of a node's own keys is lost. Only the directory is
 // written by several nodes; two that add themselves at the same moment may
-// lose one addition, which each node repairs by re-asserting itself a
-// minute later, and a reader always counts its own node in.
+// lose one addition, which each node repairs at its next flush, and a
+// reader always counts its own node in.
 //
 // Never silently partial: a cache may evict any entry (shmcb is a ring that
-// drops its oldest writes, memcached evicts the least recently used). The
-// manifest is written last in every flush, so it is the newest entry a node
-// has; a shard the manifest counts and the cache no longer holds, or a
-// record a shard names and the cache no longer holds, is counted and shown.
+// drops its oldest writes, memcached the least recently used). Each level
+// counts the one below: the summary the manifest parts' MACs, a part its
+// shards' MACs, a shard its records; the small entries above are rewritten
+// with every change below them, so they are the newest a node has, and
+// whatever the cache drops under them is counted as missing. Every shard
+// is rewritten, with its records, at least once per sweep (FleetWriter),
+// well within the entries' expiry: a counted shard that is gone was
+// evicted, not expired, and a ring such as shmcb's keeps every live entry
+// in its newest part.
 //
 // Capacity: 1,024 shards of at most 1,024 MACs each per node. MACs are
 // spread over the shards by a hash; 100,000 devices put about 100 in a
@@ -48,6 +56,8 @@ namespace polyprov {
 
 inline constexpr std::size_t kIndexShards = 1024;
 inline constexpr std::size_t kShardCapacity = 1024;
+inline constexpr std::size_t kManifestParts = 16;
+inline constexpr std::size_t kShardsPerPart = kIndexShards / kManifestParts;
 inline constexpr std::size_t kShardRefusedCapacity = 64;
 inline constexpr std::size_t kMaxNodes = 32;
 inline constexpr std::size_t kMaxNodeName = 128;
@@ -60,7 +70,9 @@ NodeId node_id(std::string_view node_name);
 std::size_t shard_of(Mac mac) noexcept;
 
 std::string node_directory_key();
-std::string manifest_key(const NodeId& node);
+std::string summary_key(const NodeId& node);
+std::string manifest_key(const NodeId& node, std::size_t part);
+inline std::size_t part_of(std::size_t shard) noexcept { return shard / kShardsPerPart; }
 std::string index_key(const NodeId& node, std::size_t shard);
 std::string record_key(const NodeId& node, Mac mac);
 
@@ -94,37 +106,50 @@ private:
     std::vector<IndexEntry> entries_;  // sorted by MAC
 };
 
-// What a node knows about its own index, kept beside it in the cache.
-class NodeManifest {
+// One part of a node's manifest: how many MACs each of its 64 shards held
+// when last written.
+class ManifestPart {
 public:
-    // The MACs shard `shard` held when it was last written, at `written`.
-    void set_count(std::size_t shard, std::size_t n, UnixTime written) noexcept {
-        counts_[shard] = static_cast<std::uint32_t>(std::min(n, kShardCapacity));
-        written_[shard] = written;
-    }
-    std::uint32_t count(std::size_t shard) const noexcept { return counts_[shard]; }
-    // What a cache that no longer holds the shard at `now` has lost: its
-    // count, unless the shard has simply expired (not written for
-    // `expire` seconds, and so none of its MACs seen either).
-    std::uint32_t lost_if_missing(std::size_t shard, UnixTime now, std::int64_t expire) const noexcept {
-        return now - written_[shard] >= expire ? 0 : counts_[shard];
+    explicit ManifestPart(std::size_t part) noexcept : part_(part % kManifestParts) {}
+
+    std::size_t part() const noexcept { return part_; }
+    // By the shard's number in the whole index (part_of(shard) == part()).
+    std::uint32_t count(std::size_t shard) const noexcept { return counts_[shard % kShardsPerPart]; }
+    void set_count(std::size_t shard, std::size_t n) noexcept {
+        counts_[shard % kShardsPerPart] = static_cast<std::uint32_t>(std::min(n, kShardCapacity));
     }
     std::uint64_t total() const noexcept;
 
-    // Index entries the cache lost (a shard counted here that it no longer
-    // held), added up since the manifest was made, and when the last was
-    // found. The MACs themselves are not known: they come back when their
-    // devices next check in.
+    std::string encode() const;
+    // Only the part `part`'s bytes, exactly as encode() writes them.
+    static std::optional<ManifestPart> decode(std::size_t part, std::string_view bytes) noexcept;
+
+private:
+    std::size_t part_;
+    std::array<std::uint32_t, kShardsPerPart> counts_{};
+};
+
+// A node's summary: the MACs each manifest part counts, and the index
+// entries the cache is known to have evicted.
+class NodeSummary {
+public:
+    std::uint64_t total(std::size_t part) const noexcept { return totals_[part % kManifestParts]; }
+    void set_total(std::size_t part, std::uint64_t n) noexcept { totals_[part % kManifestParts] = n; }
+    std::uint64_t total() const noexcept;
+
+    // Index entries the cache lost (a shard or manifest part counted here
+    // that it no longer held), added up since the summary was made, and
+    // when the last was found. The MACs themselves are not known: they come
+    // back when their devices next check in.
     std::uint64_t evicted() const noexcept { return evicted_; }
     UnixTime last_eviction() const noexcept { return last_eviction_; }
     void add_evicted(std::uint64_t n, UnixTime when) noexcept;
 
     std::string encode() const;
-    static std::optional<NodeManifest> decode(std::string_view bytes) noexcept;
+    static std::optional<NodeSummary> decode(std::string_view bytes) noexcept;
 
 private:
-    std::array<std::uint32_t, kIndexShards> counts_{};
-    std::array<UnixTime, kIndexShards> written_{};
+    std::array<std::uint64_t, kManifestParts> totals_{};
     std::uint64_t evicted_ = 0;
     UnixTime last_eviction_ = 0;
 };

@@ -1,9 +1,11 @@
 // One server process's writes to the fleet cache: its pending records merged
-// into the node's own, the node's index kept up, the node listed in the
-// directory (fleet_index.hpp says where each lives).
+// into the node's own, the node's index kept up and counted, the node listed
+// in the directory (fleet_index.hpp says where each lives).
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,56 +19,63 @@ namespace polyprov {
 struct FlushReport {
     bool failed = false;              // the cache stopped answering; the rest was not written
     std::size_t records_written = 0;
+    std::size_t records_swept = 0;    // records rewritten as they were by a sweep
     std::size_t unreadable = 0;       // entries that did not decode and were replaced
     std::vector<Mac> evicted_devices; // left a full index shard
     std::size_t refused_dropped = 0;  // refused-only MACs with no room in their shard
-    // Index entries of this node that the cache evicted (a shard the
-    // manifest counted and the cache no longer held): it is too small.
+    // Index entries of this node that the cache evicted (a shard or a
+    // manifest part counted and no longer held): it is too small.
     std::uint64_t cache_evicted = 0;
-    bool manifest_lost = false;       // the manifest was gone while the index was not; rebuilt from it
+    std::size_t records_evicted = 0;  // records a swept shard named and the cache no longer held
+    bool manifest_lost = false;       // the summary was gone while the index was not; rebuilt from it
 };
 
 class FleetWriter {
 public:
-    // How often a process re-asserts what it wrote before, repairing the
-    // directory or an index entry another writer may have overwritten.
-    static constexpr UnixTime kDirectoryRefresh = 60;
+    // How often a process re-asserts a MAC it indexed before, repairing an
+    // index entry another writer may have overwritten.
     static constexpr UnixTime kIndexRefresh = 600;
 
     FleetWriter(std::string node_name, std::int64_t expire_seconds);
 
     // Merges each of `pending` (one record per MAC, built from this
     // process's events) into the node's record of that MAC, in order, and
-    // lists it in the index. Stops at the first cache failure; the next
-    // flush after one re-asserts the directory and every MAC it indexes.
-    FlushReport flush(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now);
+    // lists it in the index; then rewrites each shard in `sweep` and every
+    // record it names as they are (what a cache that drops its oldest
+    // writes first would drop next is new again). Stops at the first cache
+    // failure; the next flush after one re-asserts every MAC it indexes.
+    FlushReport flush(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now,
+                      const std::vector<std::size_t>& sweep = {});
 
     const std::string& node_name() const noexcept { return node_; }
 
-    // Forgets what this writer asserted, so its next flush writes the
-    // directory and every MAC's index entry again: after the cache may have
-    // lost everything (a restarted memcached), even if this writer saw no
-    // failure itself.
-    void forget() noexcept {
-        directory_asserted_ = 0;
-        asserted_.clear();
-    }
+    // Forgets what this writer asserted, so its next flush writes every
+    // MAC's index entry again: after the cache may have lost everything (a
+    // restarted memcached), even if this writer saw no failure itself.
+    void forget() noexcept { asserted_.clear(); }
 
 private:
     struct Asserted {
         UnixTime when;
         bool device;
     };
-    FlushReport write(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now);
+    // What the node's manifest says, for the shards a flush writes.
+    struct Known {
+        NodeSummary summary;
+        std::map<std::size_t, ManifestPart> parts;
+    };
+
+    FlushReport write(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now,
+                      const std::vector<std::size_t>& sweep);
     bool write_directory(FleetCache& cache, UnixTime now, FlushReport& report);
-    // The manifest as the cache holds it, or rebuilt from the index when
-    // the cache holds none; nullopt when the cache failed.
-    std::optional<NodeManifest> read_manifest(FleetCache& cache, UnixTime now, FlushReport& report);
+    // The summary and the parts named, as the cache holds them or rebuilt
+    // from the level below when it holds none; nullopt when the cache failed.
+    std::optional<Known> read_manifest(FleetCache& cache, const std::vector<std::size_t>& parts, FlushReport& report);
+    std::optional<ManifestPart> rebuild_part(FleetCache& cache, std::size_t part);
 
     std::string node_;
     NodeId id_;
     std::int64_t expire_;
-    UnixTime directory_asserted_ = 0;
     std::unordered_map<std::uint64_t, Asserted> asserted_;  // MAC -> when this process last indexed it
 };
 

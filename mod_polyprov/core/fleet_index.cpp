@@ -12,6 +12,7 @@ namespace {
 constexpr std::uint8_t kIndexKind = 'I';
 constexpr std::uint8_t kDirectoryKind = 'N';
 constexpr std::uint8_t kManifestKind = 'M';
+constexpr std::uint8_t kSummaryKind = 'S';
 
 std::string raw(const NodeId& id) { return std::string(reinterpret_cast<const char*>(id.data()), id.size()); }
 
@@ -46,7 +47,12 @@ std::size_t shard_of(Mac mac) noexcept {
 // keeps the fleet apart from anything else in a shared cache.
 std::string node_directory_key() { return spread(kDirectoryKind) + std::string("PPFN"); }
 
-std::string manifest_key(const NodeId& node) { return spread(node_bits(node)) + std::string("PPFM") + raw(node); }
+std::string summary_key(const NodeId& node) { return spread(node_bits(node)) + std::string("PPFS") + raw(node); }
+
+std::string manifest_key(const NodeId& node, std::size_t part) {
+    part %= kManifestParts;
+    return spread(node_bits(node) ^ ((part + 1) << 20)) + std::string("PPFM") + raw(node) + static_cast<char>(part);
+}
 
 std::string index_key(const NodeId& node, std::size_t shard) {
     shard %= kIndexShards;
@@ -65,44 +71,62 @@ std::string record_key(const NodeId& node, Mac mac) {
 
 // -------------------------------------------------------------- manifest
 
-std::uint64_t NodeManifest::total() const noexcept {
+std::uint64_t ManifestPart::total() const noexcept {
     std::uint64_t n = 0;
     for (const std::uint32_t c : counts_) n += c;
     return n;
 }
 
-void NodeManifest::add_evicted(std::uint64_t n, UnixTime when) noexcept {
+std::string ManifestPart::encode() const {
+    detail::WireWriter w;
+    w.u8(detail::kFleetFormat);
+    w.u8(kManifestKind);
+    w.u8(static_cast<std::uint8_t>(part_));
+    for (const std::uint32_t c : counts_) w.varint(c);
+    return w.take();
+}
+
+std::optional<ManifestPart> ManifestPart::decode(std::size_t part, std::string_view bytes) noexcept {
+    detail::WireReader in(bytes);
+    if (in.u8() != detail::kFleetFormat || in.u8() != kManifestKind || in.u8() != part || part >= kManifestParts)
+        return std::nullopt;
+    ManifestPart m(part);
+    for (std::uint32_t& c : m.counts_) c = static_cast<std::uint32_t>(in.varint_max(kShardCapacity));
+    if (!in.done()) return std::nullopt;
+    return m;
+}
+
+std::uint64_t NodeSummary::total() const noexcept {
+    std::uint64_t n = 0;
+    for (const std::uint64_t t : totals_) n += t;
+    return n;
+}
+
+void NodeSummary::add_evicted(std::uint64_t n, UnixTime when) noexcept {
     if (!n) return;
     evicted_ += n;
     last_eviction_ = std::max(last_eviction_, when);
 }
 
-std::string NodeManifest::encode() const {
+std::string NodeSummary::encode() const {
     detail::WireWriter w;
     w.u8(detail::kFleetFormat);
-    w.u8(kManifestKind);
-    w.varint(kIndexShards);
-    for (std::size_t i = 0; i < kIndexShards; ++i) {
-        w.varint(counts_[i]);
-        if (counts_[i]) detail::write_time(w, written_[i]);
-    }
+    w.u8(kSummaryKind);
+    for (const std::uint64_t t : totals_) w.varint(t);
     w.varint(evicted_);
     detail::write_time(w, last_eviction_);
     return w.take();
 }
 
-std::optional<NodeManifest> NodeManifest::decode(std::string_view bytes) noexcept {
+std::optional<NodeSummary> NodeSummary::decode(std::string_view bytes) noexcept {
     detail::WireReader in(bytes);
-    if (in.u8() != detail::kFleetFormat || in.u8() != kManifestKind || in.varint() != kIndexShards) return std::nullopt;
-    NodeManifest m;
-    for (std::size_t i = 0; i < kIndexShards; ++i) {
-        m.counts_[i] = static_cast<std::uint32_t>(in.varint_max(kShardCapacity));
-        if (m.counts_[i]) m.written_[i] = detail::read_time(in);
-    }
-    m.evicted_ = in.varint();
-    m.last_eviction_ = detail::read_time(in);
+    if (in.u8() != detail::kFleetFormat || in.u8() != kSummaryKind) return std::nullopt;
+    NodeSummary s;
+    for (std::uint64_t& t : s.totals_) t = in.varint_max(kShardsPerPart * kShardCapacity);
+    s.evicted_ = in.varint();
+    s.last_eviction_ = detail::read_time(in);
     if (!in.done()) return std::nullopt;
-    return m;
+    return s;
 }
 
 // ----------------------------------------------------------------- index

@@ -14,44 +14,65 @@ public:
         : cache_(cache), snapshot_(snapshot), now_(now), expire_(expire) {}
 
     // Adds the node's records to `merged`; false when the cache failed. A
-    // node the directory does not list is read only through its manifest.
+    // node the directory does not list is read only through its summary.
     bool read(const std::string& node, bool listed, std::unordered_map<std::uint64_t, DeviceRecord>& merged) {
         const NodeId id = node_id(node);
-        const auto manifest_status = cache_.get(manifest_key(id), bytes_);
-        if (manifest_status == FleetCache::Status::failed) return false;
-        std::optional<NodeManifest> manifest;
-        if (manifest_status == FleetCache::Status::ok && !(manifest = NodeManifest::decode(bytes_))) ++snapshot_.unreadable;
-        if (manifest) {
-            snapshot_.evicted += manifest->evicted();
-            snapshot_.last_eviction = std::max(snapshot_.last_eviction, manifest->last_eviction());
+        const auto summary_status = cache_.get(summary_key(id), bytes_);
+        if (summary_status == FleetCache::Status::failed) return false;
+        std::optional<NodeSummary> summary;
+        if (summary_status == FleetCache::Status::ok && !(summary = NodeSummary::decode(bytes_))) ++snapshot_.unreadable;
+        if (summary) {
+            snapshot_.evicted += summary->evicted();
+            snapshot_.last_eviction = std::max(snapshot_.last_eviction, summary->last_eviction());
         } else if (!listed) {
             return true;
         }
-        bool indexed = false;
-        for (std::size_t shard = 0; shard < kIndexShards; ++shard) {
-            // With a manifest, only the shards it counts: a small fleet
-            // costs a few reads, not a thousand.
-            if (manifest && !manifest->count(shard)) continue;
-            const auto status = cache_.get(index_key(id, shard), bytes_);
+        bool uncounted = false;  // something was found that no summary or part counted
+        bool found_any = false;
+        for (std::size_t p = 0; p < kManifestParts; ++p) {
+            // With a summary, only the parts it counts: a small fleet costs
+            // a few reads, not a thousand.
+            if (summary && !summary->total(p)) continue;
+            const auto status = cache_.get(manifest_key(id, p), bytes_);
             if (status == FleetCache::Status::failed) return false;
-            if (status == FleetCache::Status::missing) {
-                if (manifest) snapshot_.lost += manifest->lost_if_missing(shard, now_, expire_);
-                continue;
+            std::optional<ManifestPart> part;
+            if (status == FleetCache::Status::ok && !(part = ManifestPart::decode(p, bytes_))) ++snapshot_.unreadable;
+            std::uint64_t found = 0;
+            for (std::size_t shard = p * kShardsPerPart; shard < (p + 1) * kShardsPerPart; ++shard) {
+                if (part && !part->count(shard)) continue;
+                // Without its part, every shard of it is tried.
+                if (!read_shard(id, shard, part ? part->count(shard) : 0, merged, uncounted, found)) return false;
             }
-            const auto index = IndexShard::decode(bytes_);
-            if (!index) {
-                ++snapshot_.unreadable;
-                continue;
-            }
-            indexed = indexed || !index->entries().empty();
-            if (!read_records(id, *index, merged)) return false;
+            found_any = found_any || found;
+            // A part gone: what the summary counted beyond what its shards still hold.
+            if (!part && summary && summary->total(p) > found) snapshot_.lost += summary->total(p) - found;
         }
-        // An index without its manifest: a shard lost with it is not known.
-        if (!manifest && indexed) ++snapshot_.without_manifest;
+        // Without its summary, a part lost with it would not be missed:
+        // what was found may not be all.
+        if (uncounted || (!summary && found_any)) ++snapshot_.without_manifest;
         return true;
     }
 
 private:
+    // `counted`: the MACs the shard's part says it holds (0: not counted).
+    bool read_shard(const NodeId& id, std::size_t shard, std::uint32_t counted,
+                    std::unordered_map<std::uint64_t, DeviceRecord>& merged, bool& uncounted, std::uint64_t& found) {
+        const auto status = cache_.get(index_key(id, shard), bytes_);
+        if (status == FleetCache::Status::failed) return false;
+        if (status == FleetCache::Status::missing) {
+            snapshot_.lost += counted;
+            return true;
+        }
+        const auto index = IndexShard::decode(bytes_);
+        if (!index) {
+            ++snapshot_.unreadable;
+            return true;
+        }
+        if (!counted && !index->entries().empty()) uncounted = true;
+        found += index->entries().size();
+        return read_records(id, *index, merged);
+    }
+
     bool read_records(const NodeId& id, const IndexShard& index, std::unordered_map<std::uint64_t, DeviceRecord>& merged) {
         const UnixTime cutoff = now_ - expire_;
         for (const IndexEntry& entry : index.entries()) {

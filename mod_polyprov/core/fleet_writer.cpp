@@ -1,6 +1,6 @@
 #include <polyprov/fleet_writer.hpp>
 
-#include <map>
+#include <set>
 
 namespace polyprov {
 namespace {
@@ -13,6 +13,8 @@ constexpr std::size_t kMaxAsserted = 262144;
 FleetWriter::FleetWriter(std::string node_name, std::int64_t expire_seconds)
     : node_(std::move(node_name)), id_(node_id(node_)), expire_(expire_seconds) {}
 
+// Every flush: the directory is small, and a cache that drops its oldest
+// writes first must not drop it before what it leads to.
 bool FleetWriter::write_directory(FleetCache& cache, UnixTime now, FlushReport& report) {
     const auto status = cache.update(node_directory_key(), now + expire_, [&](const std::string* current) {
         std::optional<NodeDirectory> dir;
@@ -22,26 +24,76 @@ bool FleetWriter::write_directory(FleetCache& cache, UnixTime now, FlushReport& 
         dir->assert_node(node_, now);
         return std::optional<std::string>(dir->encode());
     });
-    if (status == FleetCache::Status::failed) return false;
-    directory_asserted_ = now;
-    return true;
+    return status != FleetCache::Status::failed;
 }
 
-FlushReport FleetWriter::flush(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now) {
-    FlushReport report = write(cache, pending, now);
+FlushReport FleetWriter::flush(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now,
+                               const std::vector<std::size_t>& sweep) {
+    FlushReport report = write(cache, pending, now, sweep);
     // The cache may come back empty (a restarted memcached): then the
-    // directory and the index need everything again, at once.
+    // index needs every MAC again, at once.
     if (report.failed) forget();
     return report;
 }
 
-FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now) {
-    FlushReport report;
-    if (directory_asserted_ == 0 || now - directory_asserted_ >= kDirectoryRefresh || now < directory_asserted_) {
-        if (!write_directory(cache, now, report)) {
-            report.failed = true;
-            return report;
+std::optional<ManifestPart> FleetWriter::rebuild_part(FleetCache& cache, std::size_t part) {
+    ManifestPart rebuilt(part);
+    std::string bytes;
+    for (std::size_t shard = part * kShardsPerPart; shard < (part + 1) * kShardsPerPart; ++shard) {
+        const auto status = cache.get(index_key(id_, shard), bytes);
+        if (status == FleetCache::Status::failed) return std::nullopt;
+        if (status == FleetCache::Status::missing) continue;
+        if (const auto index = IndexShard::decode(bytes)) rebuilt.set_count(shard, index->entries().size());
+    }
+    return rebuilt;
+}
+
+std::optional<FleetWriter::Known> FleetWriter::read_manifest(FleetCache& cache, const std::vector<std::size_t>& parts,
+                                                             FlushReport& report) {
+    Known known;
+    std::string bytes;
+    const auto summary_status = cache.get(summary_key(id_), bytes);
+    if (summary_status == FleetCache::Status::failed) return std::nullopt;
+    std::optional<NodeSummary> summary;
+    if (summary_status == FleetCache::Status::ok && !(summary = NodeSummary::decode(bytes))) ++report.unreadable;
+
+    // None yet (the node's first write), or lost: counted again from the
+    // parts, and each part that is missing too from its shards. What was
+    // lost with the summary and its part cannot be counted.
+    std::vector<std::size_t> wanted = parts;
+    if (!summary)
+        for (std::size_t p = 0; p < kManifestParts; ++p) wanted.push_back(p);
+    for (const std::size_t p : wanted) {
+        if (known.parts.count(p)) continue;
+        const auto status = cache.get(manifest_key(id_, p), bytes);
+        if (status == FleetCache::Status::failed) return std::nullopt;
+        std::optional<ManifestPart> part;
+        if (status == FleetCache::Status::ok && !(part = ManifestPart::decode(p, bytes))) ++report.unreadable;
+        if (!part) {
+            part = rebuild_part(cache, p);
+            if (!part) return std::nullopt;
+            // The summary counted more than the shards still hold: the
+            // part went, and shards with it.
+            if (summary && summary->total(p) > part->total()) report.cache_evicted += summary->total(p) - part->total();
         }
+        known.parts.emplace(p, *part);
+    }
+    if (summary) {
+        known.summary = *summary;
+    } else {
+        for (const auto& [p, part] : known.parts) known.summary.set_total(p, part.total());
+        if (known.summary.total()) report.manifest_lost = true;
+    }
+    return known;
+}
+
+FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now,
+                               const std::vector<std::size_t>& sweep) {
+    FlushReport report;
+    if (pending.empty() && sweep.empty()) return report;
+    if (!write_directory(cache, now, report)) {
+        report.failed = true;
+        return report;
     }
 
     std::map<std::size_t, std::vector<const DeviceRecord*>> to_index;
@@ -68,25 +120,34 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
 
     // A bound on memory: forgetting means re-asserting sooner, nothing worse.
     if (asserted_.size() > kMaxAsserted) asserted_.clear();
-    if (to_index.empty()) return report;
+
+    std::set<std::size_t> shards;
+    for (const auto& entry : to_index) shards.insert(entry.first);
+    for (const std::size_t shard : sweep) shards.insert(shard % kIndexShards);
+    if (shards.empty()) return report;
+    const std::set<std::size_t> swept(sweep.begin(), sweep.end());
 
     // What each shard held when last written: a shard the manifest counts
     // and the cache no longer holds was evicted, with every MAC it named.
-    const std::optional<NodeManifest> known = read_manifest(cache, now, report);
+    std::vector<std::size_t> parts;
+    for (const std::size_t shard : shards)
+        if (parts.empty() || parts.back() != part_of(shard)) parts.push_back(part_of(shard));
+    std::optional<Known> known = read_manifest(cache, parts, report);
     if (!known) {
         report.failed = true;
         return report;
     }
-    std::map<std::size_t, std::size_t> written;  // shard -> MACs it now holds
 
-    for (const auto& entry : to_index) {
-        // Named, not a structured binding: C++17 lambdas cannot capture those.
-        const std::size_t shard = entry.first;
-        const std::vector<const DeviceRecord*>& deltas = entry.second;
+    std::map<std::size_t, std::size_t> written;  // shard -> MACs it now holds
+    static const std::vector<const DeviceRecord*> kNone;
+    for (const std::size_t shard : shards) {
+        const auto at = to_index.find(shard);
+        const std::vector<const DeviceRecord*>& deltas = at == to_index.end() ? kNone : at->second;
+        std::vector<IndexEntry> named;
         const auto status = cache.update(index_key(id_, shard), now + expire_, [&](const std::string* current) {
             std::optional<IndexShard> index;
             if (current && !(index = IndexShard::decode(*current))) ++report.unreadable;
-            if (!current) report.cache_evicted += known->lost_if_missing(shard, now, expire_);
+            if (!current) report.cache_evicted += known->parts.at(part_of(shard)).count(shard);
             if (!index) index.emplace();
             index->prune(now - expire_);
             for (const DeviceRecord* d : deltas) {
@@ -95,6 +156,7 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
                 if (change.refused_dropped) ++report.refused_dropped;
             }
             written[shard] = index->entries().size();
+            named = index->entries();
             return std::optional<std::string>(index->encode());
         });
         if (status == FleetCache::Status::failed) {
@@ -102,44 +164,55 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
             return report;
         }
         for (const DeviceRecord* d : deltas) asserted_[d->mac.value()] = {now, d->is_device()};
+        if (!swept.count(shard)) continue;
+        // The shard's records, as they are, to expire when they would have.
+        for (const IndexEntry& e : named) {
+            const auto record_status = cache.update(record_key(id_, e.mac), e.last_seen + expire_,
+                                                    [&](const std::string* current) -> std::optional<std::string> {
+                                                        if (!current) {
+                                                            ++report.records_evicted;
+                                                            return std::nullopt;
+                                                        }
+                                                        ++report.records_swept;
+                                                        return *current;
+                                                    });
+            if (record_status == FleetCache::Status::failed) {
+                report.failed = true;
+                return report;
+            }
+        }
     }
 
-    // Last, so that it is the newest entry this node has: a cache that
-    // drops its oldest entries first loses a shard before the manifest
-    // that counts it.
-    const auto status = cache.update(manifest_key(id_), now + expire_, [&](const std::string* current) {
-        std::optional<NodeManifest> manifest;
-        if (current && !(manifest = NodeManifest::decode(*current))) ++report.unreadable;
-        if (!manifest) manifest = known;
-        for (const auto& [shard, n] : written) manifest->set_count(shard, n, now);
-        manifest->add_evicted(report.cache_evicted, now);
-        return std::optional<std::string>(manifest->encode());
+    // The parts, then the summary: each after what it counts, so that a
+    // cache that drops its oldest entries first drops a shard before the
+    // part that counts it.
+    for (const std::size_t p : parts) {
+        std::uint64_t total = 0;
+        const auto status = cache.update(manifest_key(id_, p), now + expire_, [&](const std::string* current) {
+            std::optional<ManifestPart> part;
+            if (current && !(part = ManifestPart::decode(p, *current))) ++report.unreadable;
+            if (!part) part = known->parts.at(p);
+            for (const auto& [shard, n] : written)
+                if (part_of(shard) == p) part->set_count(shard, n);
+            total = part->total();
+            return std::optional<std::string>(part->encode());
+        });
+        if (status == FleetCache::Status::failed) {
+            report.failed = true;
+            return report;
+        }
+        known->summary.set_total(p, total);
+    }
+    const auto status = cache.update(summary_key(id_), now + expire_, [&](const std::string* current) {
+        std::optional<NodeSummary> summary;
+        if (current && !(summary = NodeSummary::decode(*current))) ++report.unreadable;
+        if (!summary) summary = known->summary;
+        for (const std::size_t p : parts) summary->set_total(p, known->summary.total(p));
+        summary->add_evicted(report.cache_evicted, now);
+        return std::optional<std::string>(summary->encode());
     });
     if (status == FleetCache::Status::failed) report.failed = true;
     return report;
-}
-
-std::optional<NodeManifest> FleetWriter::read_manifest(FleetCache& cache, UnixTime now, FlushReport& report) {
-    std::string bytes;
-    const auto status = cache.get(manifest_key(id_), bytes);
-    if (status == FleetCache::Status::failed) return std::nullopt;
-    if (status == FleetCache::Status::ok) {
-        if (auto manifest = NodeManifest::decode(bytes)) return manifest;
-        ++report.unreadable;
-    }
-    // None yet (the node's first write), or lost: count what the index
-    // holds. A shard lost together with the manifest cannot be counted.
-    NodeManifest rebuilt;
-    for (std::size_t shard = 0; shard < kIndexShards; ++shard) {
-        const auto shard_status = cache.get(index_key(id_, shard), bytes);
-        if (shard_status == FleetCache::Status::failed) return std::nullopt;
-        if (shard_status == FleetCache::Status::missing) continue;
-        const auto index = IndexShard::decode(bytes);
-        if (!index) continue;
-        rebuilt.set_count(shard, index->entries().size(), now);
-        if (!index->entries().empty()) report.manifest_lost = true;
-    }
-    return rebuilt;
 }
 
 }  // namespace polyprov

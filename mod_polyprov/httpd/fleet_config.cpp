@@ -131,6 +131,7 @@ extern "C" const char* polyprov_set_fleet(cmd_parms* cmd, void*, const char* arg
         store->provider_name = name;
         store->provider = provider;
         store->needs_lock = (provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) != 0;
+        store->ring = store->provider_name == "shmcb";
         store->where = polyprov::glue::where(cmd);
         if (const char* error = provider->create(&store->instance, args, cmd->temp_pool, cmd->pool))
             return apr_psprintf(cmd->pool, "%s %s: %s", cmd->cmd->name, arg, error);

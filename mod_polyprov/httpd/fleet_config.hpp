@@ -39,6 +39,11 @@ struct FleetSharedState {
     std::atomic<std::uint64_t> dropped{0};      // decided requests that could not be recorded
     std::atomic<std::uint64_t> outages{0};      // how many times the cache came back: it may be empty
     std::atomic<std::int64_t> returned_at{0};   // when it last came back
+    // The sweep (FleetWriter::flush): shards rewritten so far, counted from
+    // when the first process began, so that the server as a whole sweeps
+    // at one rate however many processes it has.
+    std::atomic<std::int64_t> sweep_started_ms{0};
+    std::atomic<std::int64_t> swept{0};
 
     // A call has been waiting for the cache for kStalledAfter or more: do
     // not add another thread to the wait.
@@ -86,6 +91,7 @@ struct FleetStore {
     const ap_socache_provider_t* provider = nullptr;
     ap_socache_instance_t* instance = nullptr;
     bool needs_lock = false;                   // AP_SOCACHE_FLAG_NOTMPSAFE (shmcb)
+    bool ring = false;                         // drops its oldest writes first (shmcb): swept often
     std::int64_t expire = 0;                   // resolved; 0 until then
     const char* expire_where = nullptr;        // the PolyProvFleetExpire line it came from, if any
     const char* where = nullptr;               // file:line of its PolyProvFleet

@@ -135,8 +135,28 @@ void FleetUpdater::run() noexcept {
     finished_ = true;
 }
 
+std::vector<std::size_t> FleetUpdater::claim_sweep(const FleetStore& store, FleetSharedState& shared) {
+    const std::int64_t cycle_ms = 1000 * std::min<std::int64_t>(store.ring ? kRingSweep : kSweep, store.expire / 2);
+    const std::int64_t now_ms = apr_time_as_msec(apr_time_now());
+    std::int64_t started = 0;
+    shared.sweep_started_ms.compare_exchange_strong(started, now_ms);
+    started = shared.sweep_started_ms.load();
+    const std::int64_t due = (now_ms - started) * static_cast<std::int64_t>(kIndexShards) / std::max<std::int64_t>(cycle_ms, 1000);
+    std::vector<std::size_t> out;
+    std::int64_t done = shared.swept.load();
+    // Behind by more than a cycle (the cache was down): one cycle is enough.
+    if (due - done > static_cast<std::int64_t>(kIndexShards))
+        shared.swept.compare_exchange_strong(done, due - static_cast<std::int64_t>(kIndexShards));
+    while (out.size() < kMaxSweepPerFlush) {
+        done = shared.swept.load();
+        if (done >= due) break;
+        if (shared.swept.compare_exchange_weak(done, done + 1))
+            out.push_back(static_cast<std::size_t>(done) % kIndexShards);
+    }
+    return out;
+}
+
 void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
-    if (batch.empty()) return;
     const auto& stores = config_.stores();
     // Per store, one pending record per MAC, and how many requests it holds.
     std::vector<std::map<std::uint64_t, std::pair<DeviceRecord, std::uint64_t>>> pending(stores.size());
@@ -151,9 +171,12 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
     }
 
     for (std::size_t i = 0; i < stores.size(); ++i) {
-        if (pending[i].empty()) continue;
         const FleetStore& store = *stores[i];
         FleetSharedState& shared = config_.shared[i];
+        if (!store.used) continue;
+        const bool may_sweep = shared.down_since.load() == 0 && !shared.stalled(now_seconds());
+        const std::vector<std::size_t> sweep = may_sweep ? claim_sweep(store, shared) : std::vector<std::size_t>{};
+        if (pending[i].empty() && sweep.empty()) continue;
         std::uint64_t requests = 0;
         std::vector<DeviceRecord> records;
         for (auto& [mac, entry] : pending[i]) {
@@ -180,7 +203,7 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
             outages_seen_[i] = outages;
         }
         SocacheFleetCache cache(store, config_.mutex, server_, pool, &shared);
-        const FlushReport report = writers_[i].flush(cache, records, now);
+        const FlushReport report = writers_[i].flush(cache, records, now, sweep);
 
         if (report.failed) {
             // What was not written is dropped: the records still pending,

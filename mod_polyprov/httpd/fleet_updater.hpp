@@ -30,6 +30,14 @@ public:
     // this often (each failed try may log a line of the provider's own).
     static constexpr UnixTime kRetryAfterFailure = 10;
     static constexpr std::chrono::seconds kStopWait{3};  // what a stopping process gives the last flush
+    // How long the server takes to rewrite every shard and record it
+    // indexed (the sweep), at most half the entries' expiry: for a ring
+    // (shmcb), short enough that the ring does not come round to a live
+    // entry first (with the size the reference gives); for memcache and
+    // redis, so that a counted shard that is gone was evicted, not expired.
+    static constexpr UnixTime kRingSweep = 30;
+    static constexpr UnixTime kSweep = 3600;
+    static constexpr std::size_t kMaxSweepPerFlush = 128;
 
     // Starts this process's thread (child_init); null, logged, when it cannot.
     static FleetUpdater* start(FleetConfig& config, server_rec* s, apr_pool_t* pchild);
@@ -53,6 +61,8 @@ private:
     FleetUpdater(FleetConfig& config, server_rec* s) : config_(config), server_(s) {}
     void run() noexcept;
     void flush(std::vector<Queued>& batch, apr_pool_t* pool);
+    // The shards it is this process's turn to sweep in `store` now.
+    static std::vector<std::size_t> claim_sweep(const FleetStore& store, FleetSharedState& shared);
     static apr_status_t stop(void* updater);
 
     FleetConfig& config_;

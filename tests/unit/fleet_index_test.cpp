@@ -47,11 +47,12 @@ TEST(FleetIndex, KeysAreDistinctPerNodeAndMac) {
     const NodeId a = node_id("web1:443"), b = node_id("web2:443");
     EXPECT_NE(a, b);
     EXPECT_EQ(a, node_id("web1:443"));
-    std::set<std::string> keys{node_directory_key(), manifest_key(a),       manifest_key(b),
+    std::set<std::string> keys{node_directory_key(), summary_key(a),        summary_key(b),
+                               manifest_key(a, 0),   manifest_key(a, 15),   manifest_key(b, 0),
                                index_key(a, 0),      index_key(a, 63),      index_key(a, 1023),
                                index_key(b, 0),      record_key(a, nth(1)), record_key(a, nth(2)),
                                record_key(b, nth(1))};
-    EXPECT_EQ(keys.size(), 10u);
+    EXPECT_EQ(keys.size(), 13u);
     for (const auto& k : keys) {
         EXPECT_LT(k.size(), 100u);  // memcache keys are hex, at most 250 bytes
         EXPECT_GE(k.size(), 4u);    // shmcb refuses shorter ids
@@ -71,31 +72,46 @@ TEST(FleetIndex, KeysSpreadOverShmcbsSubcaches) {
     EXPECT_GT(*least, 100000u / 256 / 2);
     EXPECT_LT(*most, 100000u / 256 * 2);
     EXPECT_LE(*std::max_element(shards.begin(), shards.end()), kIndexShards / 256 * 3);
-    for (const auto& k : {node_directory_key(), manifest_key(a), index_key(a, 5), record_key(a, nth(5))})
+    std::vector<std::size_t> parts(256);
+    for (std::size_t p = 0; p < kManifestParts; ++p) ++parts[static_cast<unsigned char>(manifest_key(a, p)[0])];
+    EXPECT_LE(*std::max_element(parts.begin(), parts.end()), 2u);  // a node's parts in different subcaches
+    for (const auto& k : {node_directory_key(), summary_key(a), manifest_key(a, 3), index_key(a, 5), record_key(a, nth(5))})
         EXPECT_EQ(k.substr(1, 3), "PPF");
 }
 
-TEST(FleetIndex, ManifestRoundTripsAndRefusesGarbage) {
-    NodeManifest m;
-    m.set_count(0, 17, 1000);
-    m.set_count(1023, 1024, 2000);
-    m.add_evicted(5, 3000);
-    m.add_evicted(2, 2500);
-    const auto back = NodeManifest::decode(m.encode());
+TEST(FleetIndex, ManifestAndSummaryRoundTripAndRefuseGarbage) {
+    ManifestPart m(15);
+    m.set_count(15 * kShardsPerPart, 17);
+    m.set_count(1023, 1024);
+    const auto back = ManifestPart::decode(15, m.encode());
     ASSERT_TRUE(back);
-    EXPECT_EQ(back->count(0), 17u);
+    EXPECT_EQ(back->count(15 * kShardsPerPart), 17u);
     EXPECT_EQ(back->count(1023), 1024u);
     EXPECT_EQ(back->total(), 1041u);
-    EXPECT_EQ(back->evicted(), 7u);
-    EXPECT_EQ(back->last_eviction(), 3000);
     EXPECT_EQ(back->encode(), m.encode());
-    // Gone after its shard's expiry is not lost; gone before it is.
-    EXPECT_EQ(back->lost_if_missing(0, 1000 + 99, 100), 17u);
-    EXPECT_EQ(back->lost_if_missing(0, 1000 + 100, 100), 0u);
+    EXPECT_FALSE(ManifestPart::decode(14, m.encode()));  // another part's bytes
     const std::string bytes = m.encode();
-    for (std::size_t cut = 0; cut < bytes.size(); ++cut) EXPECT_FALSE(NodeManifest::decode(bytes.substr(0, cut)));
-    EXPECT_FALSE(NodeManifest::decode(bytes + "x"));
-    EXPECT_FALSE(IndexShard::decode(bytes));  // another kind
+    for (std::size_t cut = 0; cut < bytes.size(); ++cut) EXPECT_FALSE(ManifestPart::decode(15, bytes.substr(0, cut)));
+    EXPECT_FALSE(ManifestPart::decode(15, bytes + "x"));
+    EXPECT_FALSE(IndexShard::decode(bytes));
+
+    NodeSummary s;
+    s.set_total(0, 5);
+    s.set_total(15, 65536);
+    s.add_evicted(5, 3000);
+    s.add_evicted(2, 2500);
+    const auto summary = NodeSummary::decode(s.encode());
+    ASSERT_TRUE(summary);
+    EXPECT_EQ(summary->total(), 65541u);
+    EXPECT_EQ(summary->evicted(), 7u);
+    EXPECT_EQ(summary->last_eviction(), 3000);
+    EXPECT_EQ(summary->encode(), s.encode());
+    const std::string sb = s.encode();
+    for (std::size_t cut = 0; cut < sb.size(); ++cut) EXPECT_FALSE(NodeSummary::decode(sb.substr(0, cut)));
+    EXPECT_FALSE(ManifestPart::decode(0, sb));
+    // Small: rewritten in every flush, they must not crowd the cache.
+    EXPECT_LT(m.encode().size(), 200u);
+    EXPECT_LT(s.encode().size(), 100u);
 }
 
 TEST(FleetIndex, AddRefreshesAndKeepsOrder) {

@@ -91,11 +91,11 @@ TEST(FleetStore, ALostDirectoryEntryIsRepaired) {
     only_web2.assert_node("web2:443", kNow);
     cache.entries[node_directory_key()].value = only_web2.encode();
     EXPECT_EQ(read_fleet(cache, kNow + 1, kExpire)->records.size(), 1u);
-    // web1's next flush within the minute leaves it alone; the one after repairs it.
+    // ... but not from its own page.
+    EXPECT_EQ(read_fleet(cache, kNow + 1, kExpire, "web1:443")->records.size(), 2u);
+    // web1's next flush repairs it.
     web1.flush(cache, pending({fetch("0004F2000001", kNow + 30)}), kNow + 30);
-    EXPECT_EQ(read_fleet(cache, kNow + 31, kExpire)->records.size(), 1u);
-    web1.flush(cache, pending({}), kNow + FleetWriter::kDirectoryRefresh);
-    EXPECT_EQ(read_fleet(cache, kNow + 61, kExpire)->records.size(), 2u);
+    EXPECT_EQ(read_fleet(cache, kNow + 31, kExpire)->records.size(), 2u);
 }
 
 TEST(FleetStore, ALostIndexEntryIsRepaired) {
@@ -131,7 +131,10 @@ TEST(FleetStore, AShardThatExpiredIsNotCalledLost) {
     FleetWriter writer("web1:443", 3600);
     writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
     writer.flush(cache, pending({fetch("0004F2000003", kNow + 3000)}), kNow + 3000);
-    // The cache expires the first shard with its only MAC.
+    // The sweep, which comes round to every shard within half the expiry,
+    // finds the first shard's only MAC expired and counts the shard empty;
+    // then the cache may expire it.
+    writer.flush(cache, {}, kNow + 3650, {shard_of(mac("0004F2000001"))});
     cache.entries.erase(index_key(node_id("web1:443"), shard_of(mac("0004F2000001"))));
     const auto snapshot = read_fleet(cache, kNow + 3700, 3600);
     ASSERT_TRUE(snapshot);
@@ -140,24 +143,73 @@ TEST(FleetStore, AShardThatExpiredIsNotCalledLost) {
     EXPECT_TRUE(snapshot->complete());
 }
 
-TEST(FleetStore, ALostManifestIsRebuiltFromTheIndexAndSaidSo) {
+TEST(FleetStore, ALostSummaryIsRebuiltFromTheManifestAndSaidSo) {
     MemoryCache cache;
     FleetWriter writer("web1:443", kExpire);
     writer.flush(cache, pending({fetch("0004F2000001", kNow), fetch("0004F2000003", kNow)}), kNow);
-    const std::string manifest = manifest_key(node_id("web1:443"));
-    ASSERT_TRUE(cache.entries.count(manifest));
-    EXPECT_EQ(NodeManifest::decode(cache.entries[manifest].value)->total(), 2u);
-    cache.entries.erase(manifest);
+    const NodeId id = node_id("web1:443");
+    ASSERT_TRUE(cache.entries.count(summary_key(id)));
+    EXPECT_EQ(NodeSummary::decode(cache.entries[summary_key(id)].value)->total(), 2u);
+    cache.entries.erase(summary_key(id));
     auto snapshot = read_fleet(cache, kNow + 1, kExpire);
-    EXPECT_EQ(snapshot->records.size(), 2u);  // read through every shard
+    EXPECT_EQ(snapshot->records.size(), 2u);  // read through every part
     EXPECT_EQ(snapshot->without_manifest, 1u);
     EXPECT_FALSE(snapshot->complete());
     const FlushReport report = writer.flush(cache, pending({fetch("0004F2000005", kNow + 2)}), kNow + 2);
     EXPECT_TRUE(report.manifest_lost);
-    EXPECT_EQ(NodeManifest::decode(cache.entries[manifest].value)->total(), 3u);
+    EXPECT_EQ(NodeSummary::decode(cache.entries[summary_key(id)].value)->total(), 3u);
     snapshot = read_fleet(cache, kNow + 3, kExpire);
     EXPECT_EQ(snapshot->records.size(), 3u);
     EXPECT_TRUE(snapshot->complete());
+}
+
+TEST(FleetStore, ALostManifestPartIsCountedAndRebuilt) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    const Mac a = mac("0004F2000001");
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    const NodeId id = node_id("web1:443");
+    // The cache drops the part and the shard it counts.
+    cache.entries.erase(manifest_key(id, part_of(shard_of(a))));
+    cache.entries.erase(index_key(id, shard_of(a)));
+    auto snapshot = read_fleet(cache, kNow + 1, kExpire);
+    EXPECT_EQ(snapshot->records.size(), 0u);
+    EXPECT_EQ(snapshot->lost, 1u);  // the summary still counts it
+    EXPECT_FALSE(snapshot->complete());
+    // The next writer to need that part counts the eviction.
+    FleetEvent other = fetch("0004F2000001", kNow + 2);
+    writer.forget();
+    const FlushReport report = writer.flush(cache, pending({other}), kNow + 2);
+    EXPECT_EQ(report.cache_evicted, 1u);
+    snapshot = read_fleet(cache, kNow + 3, kExpire);
+    EXPECT_EQ(snapshot->records.size(), 1u);
+    EXPECT_EQ(snapshot->evicted, 1u);
+    EXPECT_FALSE(snapshot->complete());  // evicted within the expiry: some device may still be missing
+}
+
+TEST(FleetStore, ASweepRewritesShardsAndRecordsAsTheyAre) {
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    const Mac a = mac("0004F2000001");
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    const NodeId id = node_id("web1:443");
+    const std::string before = cache.entries[record_key(id, a)].value;
+    // Stamp the entries, to see which the sweep writes again.
+    for (auto& [key, entry] : cache.entries) entry.expires = 1;
+    const FlushReport report = writer.flush(cache, {}, kNow + 100, {shard_of(a)});
+    EXPECT_FALSE(report.failed);
+    EXPECT_EQ(report.records_swept, 1u);
+    EXPECT_EQ(cache.entries[record_key(id, a)].value, before);        // as it was
+    EXPECT_EQ(cache.entries[record_key(id, a)].expires, kNow + kExpire);  // to expire when it would have
+    EXPECT_EQ(cache.entries[index_key(id, shard_of(a))].expires, kNow + 100 + kExpire);
+    EXPECT_EQ(cache.entries[manifest_key(id, part_of(shard_of(a)))].expires, kNow + 100 + kExpire);
+    EXPECT_EQ(cache.entries[summary_key(id)].expires, kNow + 100 + kExpire);
+    EXPECT_EQ(cache.entries[node_directory_key()].expires, kNow + 100 + kExpire);
+    // An empty shard swept is no loss; a record the cache dropped is counted.
+    EXPECT_EQ(writer.flush(cache, {}, kNow + 101, {(shard_of(a) + 1) % kIndexShards}).cache_evicted, 0u);
+    cache.entries.erase(record_key(id, a));
+    EXPECT_EQ(writer.flush(cache, {}, kNow + 102, {shard_of(a)}).records_evicted, 1u);
+    EXPECT_EQ(read_fleet(cache, kNow + 103, kExpire)->missing, 1u);
 }
 
 TEST(FleetStore, AFirstWriteIsNotALoss) {
@@ -179,6 +231,7 @@ TEST(FleetStore, TheReadersOwnNodeCountsWithoutTheDirectory) {
     ASSERT_TRUE(snapshot);
     EXPECT_EQ(snapshot->records.size(), 1u);
     EXPECT_EQ(snapshot->nodes, std::vector<std::string>{"web1:443"});
+    EXPECT_TRUE(snapshot->complete());
     // A node that never wrote adds nothing, not even a name.
     EXPECT_TRUE(read_fleet(cache, kNow + 1, kExpire, "web9:443")->nodes.empty());
 }
