@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <polyprov/time_text.hpp>
 
@@ -18,6 +19,18 @@ public:
     virtual ~FleetCache() = default;
 
     virtual Status get(std::string_view key, std::string& value) = 0;
+
+    // get() for each of `keys`: statuses[i] and values[i] for keys[i]. This
+    // one reads them one after another; a cache whose round trips can
+    // overlap (memcache, redis over a socket) reads several at once, which
+    // is what lets a page read 100,000 records in seconds.
+    virtual void get_many(const std::vector<std::string>& keys, std::vector<Status>& statuses,
+                          std::vector<std::string>& values) {
+        statuses.assign(keys.size(), Status::missing);
+        values.assign(keys.size(), std::string());
+        for (std::size_t i = 0; i < keys.size(); ++i)
+            if ((statuses[i] = get(keys[i], values[i])) == Status::failed) return;
+    }
 
     // One read-modify-write of `key` under the lock that serialises this
     // node's writers: `change` sees the current value (null when there is

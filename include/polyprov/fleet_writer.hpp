@@ -35,6 +35,11 @@ public:
     // How often a process re-asserts a MAC it indexed before, repairing an
     // index entry another writer may have overwritten.
     static constexpr UnixTime kIndexRefresh = 600;
+    // How often a process writes the directory and the node's summary when
+    // nothing in them changed: often enough that a ring (shmcb) swept every
+    // 30 s never comes round to them, seldom enough that their own rewrites
+    // do not crowd the subcache they share with other entries.
+    static constexpr UnixTime kRefresh = 10;
 
     FleetWriter(std::string node_name, std::int64_t expire_seconds);
 
@@ -52,7 +57,10 @@ public:
     // Forgets what this writer asserted, so its next flush writes every
     // MAC's index entry again: after the cache may have lost everything (a
     // restarted memcached), even if this writer saw no failure itself.
-    void forget() noexcept { asserted_.clear(); }
+    void forget() noexcept {
+        asserted_.clear();
+        directory_written_ = summary_written_ = 0;
+    }
 
 private:
     struct Asserted {
@@ -77,6 +85,7 @@ private:
     NodeId id_;
     std::int64_t expire_;
     std::unordered_map<std::uint64_t, Asserted> asserted_;  // MAC -> when this process last indexed it
+    UnixTime directory_written_ = 0, summary_written_ = 0;
 };
 
 }  // namespace polyprov

@@ -29,6 +29,9 @@ public:
         }
         bool uncounted = false;  // something was found that no summary or part counted
         bool found_any = false;
+        // The shards to read, with what their parts count (0: not counted).
+        std::vector<std::size_t> shards;
+        std::vector<std::uint32_t> counted;
         for (std::size_t p = 0; p < kManifestParts; ++p) {
             // With a summary, only the parts it counts: a small fleet costs
             // a few reads, not a thousand.
@@ -37,16 +40,42 @@ public:
             if (status == FleetCache::Status::failed) return false;
             std::optional<ManifestPart> part;
             if (status == FleetCache::Status::ok && !(part = ManifestPart::decode(p, bytes_))) ++snapshot_.unreadable;
-            std::uint64_t found = 0;
             for (std::size_t shard = p * kShardsPerPart; shard < (p + 1) * kShardsPerPart; ++shard) {
-                if (part && !part->count(shard)) continue;
                 // Without its part, every shard of it is tried.
-                if (!read_shard(id, shard, part ? part->count(shard) : 0, merged, uncounted, found)) return false;
+                if (part && !part->count(shard)) continue;
+                shards.push_back(shard);
+                counted.push_back(part ? part->count(shard) : 0);
             }
-            found_any = found_any || found;
-            // A part gone: what the summary counted beyond what its shards still hold.
-            if (!part && summary && summary->total(p) > found) snapshot_.lost += summary->total(p) - found;
+            if (!part) parts_missing_.push_back(p);
         }
+
+        std::vector<std::string> keys;
+        for (const std::size_t shard : shards) keys.push_back(index_key(id, shard));
+        cache_.get_many(keys, statuses_, values_);
+        std::vector<std::uint64_t> found(kManifestParts);
+        std::vector<IndexEntry> entries;
+        for (std::size_t i = 0; i < shards.size(); ++i) {
+            if (statuses_[i] == FleetCache::Status::failed) return false;
+            if (statuses_[i] == FleetCache::Status::missing) {
+                snapshot_.lost += counted[i];
+                continue;
+            }
+            const auto index = IndexShard::decode(values_[i]);
+            if (!index) {
+                ++snapshot_.unreadable;
+                continue;
+            }
+            if (!counted[i] && !index->entries().empty()) uncounted = true;
+            found[part_of(shards[i])] += index->entries().size();
+            found_any = found_any || !index->entries().empty();
+            entries.insert(entries.end(), index->entries().begin(), index->entries().end());
+        }
+        // A part gone: what the summary counted beyond what its shards still hold.
+        for (const std::size_t p : parts_missing_)
+            if (summary && summary->total(p) > found[p]) snapshot_.lost += summary->total(p) - found[p];
+        parts_missing_.clear();
+        if (!read_records(id, entries, merged)) return false;
+
         // Without its summary, a part lost with it would not be missed:
         // what was found may not be all.
         if (uncounted || (!summary && found_any)) ++snapshot_.without_manifest;
@@ -54,41 +83,30 @@ public:
     }
 
 private:
-    // `counted`: the MACs the shard's part says it holds (0: not counted).
-    bool read_shard(const NodeId& id, std::size_t shard, std::uint32_t counted,
-                    std::unordered_map<std::uint64_t, DeviceRecord>& merged, bool& uncounted, std::uint64_t& found) {
-        const auto status = cache_.get(index_key(id, shard), bytes_);
-        if (status == FleetCache::Status::failed) return false;
-        if (status == FleetCache::Status::missing) {
-            snapshot_.lost += counted;
-            return true;
-        }
-        const auto index = IndexShard::decode(bytes_);
-        if (!index) {
-            ++snapshot_.unreadable;
-            return true;
-        }
-        if (!counted && !index->entries().empty()) uncounted = true;
-        found += index->entries().size();
-        return read_records(id, *index, merged);
-    }
-
-    bool read_records(const NodeId& id, const IndexShard& index, std::unordered_map<std::uint64_t, DeviceRecord>& merged) {
+    bool read_records(const NodeId& id, const std::vector<IndexEntry>& entries,
+                      std::unordered_map<std::uint64_t, DeviceRecord>& merged) {
         const UnixTime cutoff = now_ - expire_;
-        for (const IndexEntry& entry : index.entries()) {
+        std::vector<std::string> keys;
+        std::vector<Mac> macs;
+        keys.reserve(entries.size());
+        for (const IndexEntry& entry : entries) {
             if (entry.last_seen < cutoff) continue;
-            const auto status = cache_.get(record_key(id, entry.mac), bytes_);
-            if (status == FleetCache::Status::failed) return false;
-            if (status == FleetCache::Status::missing) {
+            keys.push_back(record_key(id, entry.mac));
+            macs.push_back(entry.mac);
+        }
+        cache_.get_many(keys, statuses_, values_);
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            if (statuses_[i] == FleetCache::Status::failed) return false;
+            if (statuses_[i] == FleetCache::Status::missing) {
                 ++snapshot_.missing;
                 continue;
             }
-            auto record = decode_device_record(bytes_);
-            if (!record || record->mac != entry.mac) {
+            auto record = decode_device_record(values_[i]);
+            if (!record || record->mac != macs[i]) {
                 ++snapshot_.unreadable;
                 continue;
             }
-            const auto [at, added] = merged.try_emplace(entry.mac.value(), std::move(*record));
+            const auto [at, added] = merged.try_emplace(macs[i].value(), std::move(*record));
             if (!added) merge(at->second, *record);
         }
         return true;
@@ -99,6 +117,9 @@ private:
     UnixTime now_;
     std::int64_t expire_;
     std::string bytes_;
+    std::vector<FleetCache::Status> statuses_;
+    std::vector<std::string> values_;
+    std::vector<std::size_t> parts_missing_;
 };
 
 }  // namespace

@@ -13,8 +13,6 @@ constexpr std::size_t kMaxAsserted = 262144;
 FleetWriter::FleetWriter(std::string node_name, std::int64_t expire_seconds)
     : node_(std::move(node_name)), id_(node_id(node_)), expire_(expire_seconds) {}
 
-// Every flush: the directory is small, and a cache that drops its oldest
-// writes first must not drop it before what it leads to.
 bool FleetWriter::write_directory(FleetCache& cache, UnixTime now, FlushReport& report) {
     const auto status = cache.update(node_directory_key(), now + expire_, [&](const std::string* current) {
         std::optional<NodeDirectory> dir;
@@ -24,7 +22,9 @@ bool FleetWriter::write_directory(FleetCache& cache, UnixTime now, FlushReport& 
         dir->assert_node(node_, now);
         return std::optional<std::string>(dir->encode());
     });
-    return status != FleetCache::Status::failed;
+    if (status == FleetCache::Status::failed) return false;
+    directory_written_ = now;
+    return true;
 }
 
 FlushReport FleetWriter::flush(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now,
@@ -91,7 +91,8 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
                                const std::vector<std::size_t>& sweep) {
     FlushReport report;
     if (pending.empty() && sweep.empty()) return report;
-    if (!write_directory(cache, now, report)) {
+    const auto due = [now](UnixTime last) { return last == 0 || now < last || now - last >= kRefresh; };
+    if (due(directory_written_) && !write_directory(cache, now, report)) {
         report.failed = true;
         return report;
     }
@@ -203,15 +204,21 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         }
         known->summary.set_total(p, total);
     }
+    const bool refresh = due(summary_written_);
     const auto status = cache.update(summary_key(id_), now + expire_, [&](const std::string* current) {
         std::optional<NodeSummary> summary;
         if (current && !(summary = NodeSummary::decode(*current))) ++report.unreadable;
         if (!summary) summary = known->summary;
+        const std::string before = current ? *current : std::string();
         for (const std::size_t p : parts) summary->set_total(p, known->summary.total(p));
         summary->add_evicted(report.cache_evicted, now);
-        return std::optional<std::string>(summary->encode());
+        std::string after = summary->encode();
+        // Unchanged and written lately: left as it is.
+        if (after == before && !refresh) return std::optional<std::string>();
+        return std::optional<std::string>(std::move(after));
     });
     if (status == FleetCache::Status::failed) report.failed = true;
+    else if (refresh) summary_written_ = now;
     return report;
 }
 

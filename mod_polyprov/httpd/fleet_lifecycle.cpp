@@ -67,10 +67,13 @@ bool roomy_enough(FleetConfig& config, FleetStore& store, server_rec* s, apr_poo
 }
 
 bool set_up_store(FleetConfig& config, FleetStore& store, server_rec* s, apr_pool_t* pconf, apr_pool_t* ptemp) {
-    // What the entries are like (a device's record is about 200 bytes
-    // under an id of 19): shmcb sizes its index by them, and with larger
-    // figures it ran out of index slots with most of its memory unused.
-    static const ap_socache_hints hints = {20, 220, apr_time_from_sec(600)};
+    // What the entries are like: a device's record is about 200 bytes
+    // under an id of 19, the summary, manifest parts and most index shards
+    // under 100. shmcb gives each subcache one index slot per id and
+    // object of these sizes; every rewrite takes a slot until its ring
+    // comes round, so the figure is kept low: with the records' size it ran
+    // out of slots with much of its memory unused.
+    static const ap_socache_hints hints = {20, 100, apr_time_from_sec(600)};
     const apr_status_t rv = store.provider->init(store.instance, kCacheName, &hints, s, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,

@@ -1,6 +1,9 @@
 #include "fleet_socache.hpp"
 
+#include <atomic>
 #include <memory>
+#include <thread>
+#include <vector>
 
 namespace polyprov::glue {
 namespace {
@@ -53,10 +56,16 @@ SocacheFleetCache::~SocacheFleetCache() {
 apr_pool_t* SocacheFleetCache::scratch() {
     constexpr unsigned kCallsPerClear = 64;
     if (!scratch_) {
-        if (apr_pool_create(&scratch_, pool_) != APR_SUCCESS) {
+        // With an allocator of its own: get_many's threads each use one,
+        // and pool_'s (a worker thread's) takes no lock.
+        apr_allocator_t* allocator = nullptr;
+        if (apr_allocator_create(&allocator) != APR_SUCCESS) return pool_;
+        if (apr_pool_create_ex(&scratch_, pool_, nullptr, allocator) != APR_SUCCESS) {
+            apr_allocator_destroy(allocator);
             scratch_ = nullptr;
             return pool_;
         }
+        apr_allocator_owner_set(allocator, scratch_);
     } else if (++calls_ % kCallsPerClear == 0) {
         apr_pool_clear(scratch_);
     }
@@ -98,6 +107,55 @@ FleetCache::Status SocacheFleetCache::update(std::string_view key, UnixTime expi
         store_.instance, server_, id(key), static_cast<unsigned int>(key.size()), apr_time_from_sec(expires),
         reinterpret_cast<unsigned char*>(next->data()), static_cast<unsigned int>(next->size()), scratch());
     return rv == APR_SUCCESS ? Status::ok : Status::failed;
+}
+
+void SocacheFleetCache::get_many(const std::vector<std::string>& keys, std::vector<Status>& statuses,
+                                 std::vector<std::string>& values) {
+    // Enough to keep the cache server busy; more only adds threads waiting.
+    constexpr std::size_t kThreads = 8;
+    constexpr std::size_t kAtOnce = 64;  // keys a thread takes at a time
+    if (store_.needs_lock || keys.size() < 2 * kAtOnce) {
+        FleetCache::get_many(keys, statuses, values);
+        return;
+    }
+    statuses.assign(keys.size(), Status::missing);
+    values.assign(keys.size(), std::string());
+    // Each thread its own SocacheFleetCache: its own buffer and pool. The
+    // pools are made and destroyed here, on this thread.
+    const std::size_t n = std::min(kThreads, (keys.size() + kAtOnce - 1) / kAtOnce);
+    std::vector<std::unique_ptr<SocacheFleetCache>> readers;
+    for (std::size_t t = 0; t < n; ++t)
+        readers.push_back(std::make_unique<SocacheFleetCache>(store_, mutex_, server_, pool_, shared_));
+    for (auto& reader : readers)
+        if (reader->scratch() == pool_) {  // no pool of its own: not on another thread
+            FleetCache::get_many(keys, statuses, values);
+            return;
+        }
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    const auto work = [&](SocacheFleetCache& reader) noexcept {
+        try {
+            while (!failed) {
+                const std::size_t from = next.fetch_add(kAtOnce);
+                if (from >= keys.size()) return;
+                for (std::size_t i = from; i < std::min(keys.size(), from + kAtOnce); ++i)
+                    if ((statuses[i] = reader.retrieve(keys[i], values[i])) == Status::failed) failed = true;
+            }
+        } catch (...) {
+            failed = true;
+        }
+    };
+    std::vector<std::thread> threads;
+    try {
+        for (std::size_t t = 1; t < n; ++t) threads.emplace_back(work, std::ref(*readers[t]));
+    } catch (...) {
+        // No thread to be had: the ones there are, and this one, do it all.
+    }
+    work(*readers[0]);
+    for (auto& t : threads) t.join();
+    if (failed)
+        for (Status& st : statuses)
+            if (st != Status::ok) st = Status::failed;
 }
 
 bool SocacheFleetCache::put(std::string_view key, std::string_view value, UnixTime expires) {
