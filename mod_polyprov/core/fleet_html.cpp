@@ -426,6 +426,7 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
     out += " \xC2\xB7 page " + std::to_string(page) + " of " + std::to_string(pages) +
            " \xC2\xB7 <a href=\"?csv" + (c.query.search.empty() ? std::string() : "&amp;q=" + percent_encoded(c.query.search)) +
            "\">CSV</a></small></form>\n";
+    pager(out, c.query, pages);
     table_head(out, "devices", {"MAC", "Label", "Model", "Last seen", "Last request", "Address", "Certificate",
                                 "Activity", "Denials"});
     for (std::size_t i = first; i < last; ++i) {

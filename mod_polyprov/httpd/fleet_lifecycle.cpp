@@ -11,6 +11,7 @@
 #include "apr_shm.h"
 #include "http_core.h"
 #include "http_main.h"
+#include "unixd.h"
 #include "util_mutex.h"
 
 #include <new>
@@ -98,6 +99,32 @@ bool set_up_store(FleetConfig& config, FleetStore& store, server_rec* s, apr_poo
     return true;
 }
 
+// fcntl() locks belong to a process, and the kernel refuses one (EDEADLK)
+// when it sees processes waiting on each other's locks in a cycle. Under
+// prefork a child's main thread holds the accept mutex while its updater
+// thread waits for this one: with both fcntl() locks (Debian's apache2.conf
+// says `Mutex file:${APACHE_LOCK_DIR} default`), a cycle that is none the
+// kernel sees, and it may answer another child's accept mutex with
+// EDEADLK, which stops Apache (AH00144, seen in the fleet's scale test).
+// flock() locks make no such check: the same lock file's directory, flock().
+apr_status_t no_fcntl(apr_global_mutex_t*& mutex, server_rec* s, apr_pool_t* pconf) {
+    if (apr_global_mutex_mech(mutex) != APR_LOCK_FCNTL) return APR_SUCCESS;
+    const char* file = apr_global_mutex_lockfile(mutex);
+    const char* path = apr_pstrcat(pconf, file ? file : ap_runtime_dir_relative(pconf, kMutexType), ".flock", nullptr);
+    apr_global_mutex_t* replacement = nullptr;
+    apr_status_t rv = apr_global_mutex_create(&replacement, path, APR_LOCK_FLOCK, pconf);
+    if (rv != APR_SUCCESS) return rv;
+    rv = ap_unixd_set_global_mutex_perms(replacement);
+    if (rv != APR_SUCCESS) return rv;
+    apr_global_mutex_destroy(mutex);
+    mutex = replacement;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 PP_TAG(506) "fleet view: the %s mutex uses flock() on %s rather than the fcntl() the Mutex "
+                 "directive gives: its background threads and fcntl()'s deadlock check do not mix",
+                 kMutexType, path);
+    return APR_SUCCESS;
+}
+
 }  // namespace
 
 FleetConfig* serving_fleet() noexcept { return g_serving; }
@@ -129,6 +156,7 @@ int start_fleet(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_r
         config->node = node_name(ptemp);
 
         apr_status_t rv = ap_global_mutex_create(&config->mutex, nullptr, kMutexType, nullptr, s, pconf, 0);
+        if (rv == APR_SUCCESS) rv = no_fcntl(config->mutex, s, pconf);
         if (rv != APR_SUCCESS) {
             ap_log_perror(APLOG_MARK, APLOG_CRIT, rv, plog, PP_TAG(503) "fleet view: cannot create the %s mutex", kMutexType);
             return 500;

@@ -1,5 +1,7 @@
 #include "fleet_socache.hpp"
 
+#include <cerrno>
+
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -8,10 +10,27 @@
 namespace polyprov::glue {
 namespace {
 
+// fcntl() locks (Debian's `Mutex file:... default`) belong to processes,
+// not threads, and the kernel's deadlock check sees a cycle where there is
+// none: process A's main thread holds prefork's accept mutex while A's
+// updater thread waits for this one, held by B, whose main thread waits for
+// the accept mutex. It answers EDEADLK; a moment later the lock is free.
+// Seen under load with prefork: a flush failed and the node's records were
+// dropped as if the cache were down.
+apr_status_t lock_patiently(apr_global_mutex_t* mutex) noexcept {
+    constexpr int kTries = 200;  // 1 ms apart
+    apr_status_t rv = APR_SUCCESS;
+    for (int i = 0; i < kTries; ++i) {
+        if ((rv = apr_global_mutex_lock(mutex)) != EDEADLK) return rv;
+        apr_sleep(apr_time_from_msec(1));
+    }
+    return rv;
+}
+
 class Locked {
 public:
     Locked(apr_global_mutex_t* mutex, bool wanted) noexcept : mutex_(wanted ? mutex : nullptr) {
-        ok_ = !mutex_ || apr_global_mutex_lock(mutex_) == APR_SUCCESS;
+        ok_ = !mutex_ || lock_patiently(mutex_) == APR_SUCCESS;
         if (!ok_) mutex_ = nullptr;
     }
     ~Locked() {

@@ -230,16 +230,18 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
                          store.spec.c_str(), static_cast<unsigned>(kShardCapacity),
                          static_cast<unsigned>(kShardCapacity * kIndexShards), report.evicted_devices.front().str().c_str());
         }
-        if ((report.cache_evicted || report.manifest_lost) && !cache_evictions_logged_) {
+        if ((report.cache_evicted || report.records_evicted || report.manifest_lost) && !cache_evictions_logged_) {
             cache_evictions_logged_ = true;
+            std::string what;
+            if (report.cache_evicted) what = std::to_string(report.cache_evicted) + " device(s) of this node's index";
+            if (report.records_evicted)
+                what += (what.empty() ? "" : " and ") + std::to_string(report.records_evicted) + " device record(s)";
+            if (report.manifest_lost) what += (what.empty() ? "" : " and ") + std::string("this node's summary");
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,
                          PP_TAG(515) "fleet view: the cache %s is too small for the fleet: it evicted %s; the page "
-                         "says so, and the devices return to it when they next check in. Give the cache more "
-                         "room (see PolyProvFleet) (logged once per process)",
-                         store.spec.c_str(),
-                         report.manifest_lost ? "this node's manifest (what it lost with it is not known)"
-                                              : (std::to_string(report.cache_evicted) + " device(s) of this node's index")
-                                                    .c_str());
+                         "says how many devices it may be missing, and they return to it when they next check "
+                         "in. Give the cache more room (see PolyProvFleet) (logged once per process)",
+                         store.spec.c_str(), what.c_str());
         }
         if (report.unreadable && !unreadable_logged_) {
             unreadable_logged_ = true;
