@@ -15,8 +15,12 @@ long after the last phone the view held them all (?auto's Devices); the
 full ?json, one ?json page (limit=100), the HTML page and ?auto, each
 fetched ROUNDS times from every node (medians, and the slowest); whether
 every node's JSON lists exactly the phones and says it is complete; the
-memory of the cache server (RSS) and of apache2 (PSS of all its processes).
-Only 127.0.0.1.
+memory of the cache server (RSS, and memcached's own count of bytes held)
+and of apache2 (PSS of all its processes). Then, after two sweep cycles
+(65 s) with no phone, whether the view still holds every phone (shmcb is a
+ring: what is not rewritten is pushed out). With SHOTS=DIR, headless
+Chromium screenshots of the page (a page of the device table, and a
+search) at 1,280 px into DIR. Only 127.0.0.1.
 
 usage: bench/fleet_scale.py MODULE.so [PHONES] [CASES] [ROUNDS] [OUT.json]
 """
@@ -91,6 +95,19 @@ class FleetNode(BenchApache):
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def memcached_stats(port):
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"stats\r\n")
+        data = b""
+        while not data.endswith(b"END\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return dict(line.split()[1:3] for line in data.decode().splitlines() if line.startswith("STAT "))
 
 
 def counters(node):
@@ -179,6 +196,20 @@ def run_case(case, pki, site):
         result["apache_pss_mib"] = [round(node.pss_kib() / 1024, 1) for node in nodes]
         if cache:
             result["cache_rss_mib"] = round(rss_kib(cache.proc.pid) / 1024, 1)
+            if provider == "memcache":
+                result["memcached_bytes"] = int(memcached_stats(cache.port).get("bytes", 0))
+        shots = os.environ.get("SHOTS")
+        if shots and n_nodes == 1:
+            os.makedirs(shots, exist_ok=True)
+            target = site.phones[phones // 2]["mac"]
+            for name, query in ((f"fleet-{phones}-page.png", "?page=500"), (f"fleet-{phones}-search.png", f"?q={target[6:]}")):
+                subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                                "--disable-sync", "--hide-scrollbars", f"--user-data-dir={shots}/.profile",
+                                f"--screenshot={shots}/{case}-{name}", "--window-size=1280,1400",
+                                f"http://127.0.0.1:{nodes[0].status_port}/fleet{query}"],
+                               capture_output=True, timeout=180)
+            shutil.rmtree(f"{shots}/.profile", ignore_errors=True)
         for k, v in result["fetch_seconds"].items():
             print(f"  {k:10} median {v['median']:.3f} s, slowest {v['max']:.3f} s, {sizes[k]:,} bytes")
         for check in result["json_checks"]:
@@ -186,6 +217,15 @@ def run_case(case, pki, site):
                   f"complete: {check['capacity']['complete']}")
         print(f"  apache2 PSS {result['apache_pss_mib']} MiB" +
               (f", cache server RSS {result['cache_rss_mib']} MiB" if cache else ""))
+        # Two sweep cycles of a ring with no phone: still every phone?
+        time.sleep(65)
+        after = []
+        for node in nodes:
+            doc = json.loads(node.fetch("?json")[1])
+            after.append({"devices": len(doc["devices"]), "complete": doc["capacity"]["complete"],
+                          "exactly_the_phones": {d["mac"] for d in doc["devices"]} == {p["mac"] for p in site.phones}})
+        result["after_65s"] = after
+        print(f"  65 s later: {after}")
         result["problems"] = []
     finally:
         for node in nodes:

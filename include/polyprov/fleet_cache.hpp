@@ -38,6 +38,13 @@ public:
     // nullopt to leave the entry as it is.
     using Change = std::function<std::optional<std::string>(const std::string* current)>;
     virtual Status update(std::string_view key, UnixTime expires, const Change& change) = 0;
+
+    // Holds that lock across every call until release(): a writer's
+    // changes to the index, its manifest and its summary, which count one
+    // another, are one step for the node's other writers. false when the
+    // lock cannot be had.
+    virtual bool hold() { return true; }
+    virtual void release() {}
 };
 
 }  // namespace polyprov

@@ -8,6 +8,21 @@ namespace {
 // How many MACs a process remembers having indexed (about 40 bytes each).
 constexpr std::size_t kMaxAsserted = 262144;
 
+class Held {
+public:
+    explicit Held(FleetCache& cache) : cache_(cache), held_(cache.hold()) {}
+    ~Held() {
+        if (held_) cache_.release();
+    }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    bool ok() const noexcept { return held_; }
+
+private:
+    FleetCache& cache_;
+    bool held_;
+};
+
 }  // namespace
 
 FleetWriter::FleetWriter(std::string node_name, std::int64_t expire_seconds)
@@ -127,6 +142,17 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
     for (const std::size_t shard : sweep) shards.insert(shard % kIndexShards);
     if (shards.empty()) return report;
     const std::set<std::size_t> swept(sweep.begin(), sweep.end());
+
+    // From the manifest's reading to the summary's writing, one step for
+    // the node's other writers: a count is written by the writer that saw
+    // it, before anyone changes what it counts. (Without it, a sweep that
+    // found a shard empty wrote 0 for it after another process had added a
+    // MAC and counted 1, and the page skipped the shard until the next sweep.)
+    const Held held(cache);
+    if (!held.ok()) {
+        report.failed = true;
+        return report;
+    }
 
     // What each shard held when last written: a shard the manifest counts
     // and the cache no longer holds was evicted, with every MAC it named.

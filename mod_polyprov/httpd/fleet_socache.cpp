@@ -29,6 +29,7 @@ apr_status_t lock_patiently(apr_global_mutex_t* mutex) noexcept {
 
 class Locked {
 public:
+    // `wanted` false: the caller needs no lock, or holds it already.
     Locked(apr_global_mutex_t* mutex, bool wanted) noexcept : mutex_(wanted ? mutex : nullptr) {
         ok_ = !mutex_ || lock_patiently(mutex_) == APR_SUCCESS;
         if (!ok_) mutex_ = nullptr;
@@ -69,6 +70,7 @@ private:
 }  // namespace
 
 SocacheFleetCache::~SocacheFleetCache() {
+    release();
     if (scratch_) apr_pool_destroy(scratch_);
 }
 
@@ -108,13 +110,13 @@ FleetCache::Status SocacheFleetCache::retrieve(std::string_view key, std::string
 }
 
 FleetCache::Status SocacheFleetCache::get(std::string_view key, std::string& value) {
-    const Locked lock(mutex_, store_.needs_lock);
+    const Locked lock(mutex_, store_.needs_lock && !held_);
     if (!lock.ok()) return Status::failed;
     return retrieve(key, value);
 }
 
 FleetCache::Status SocacheFleetCache::update(std::string_view key, UnixTime expires, const Change& change) {
-    const Locked lock(mutex_, true);
+    const Locked lock(mutex_, !held_);
     if (!lock.ok()) return Status::failed;
     std::string current;
     const Status found = retrieve(key, current);
@@ -177,8 +179,20 @@ void SocacheFleetCache::get_many(const std::vector<std::string>& keys, std::vect
             if (st != Status::ok) st = Status::failed;
 }
 
+bool SocacheFleetCache::hold() {
+    if (held_) return true;
+    held_ = lock_patiently(mutex_) == APR_SUCCESS;
+    return held_;
+}
+
+void SocacheFleetCache::release() {
+    if (!held_) return;
+    apr_global_mutex_unlock(mutex_);
+    held_ = false;
+}
+
 bool SocacheFleetCache::put(std::string_view key, std::string_view value, UnixTime expires) {
-    const Locked lock(mutex_, true);
+    const Locked lock(mutex_, !held_);
     std::string copy(value);
     const Waiting waiting(shared_);
     return lock.ok() &&

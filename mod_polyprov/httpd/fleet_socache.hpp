@@ -38,6 +38,9 @@ public:
                   std::vector<std::string>& values) override;
     Status update(std::string_view key, UnixTime expires, const Change& change) override;
 
+    bool hold() override;
+    void release() override;
+
     // Stores `value` under `key` as it is (the restart carry-over).
     bool put(std::string_view key, std::string_view value, UnixTime expires);
 
@@ -58,6 +61,7 @@ private:
     FleetSharedState* shared_;
     std::unique_ptr<unsigned char[]> buffer_;  // for retrieve, made at the first
     apr_pool_t* scratch_ = nullptr;            // a subpool of pool_
+    bool held_ = false;                        // the mutex is held (hold()): calls take it no more
     unsigned calls_ = 0;
 };
 

@@ -212,6 +212,52 @@ TEST(FleetStore, ASweepRewritesShardsAndRecordsAsTheyAre) {
     EXPECT_EQ(read_fleet(cache, kNow + 103, kExpire)->missing, 1u);
 }
 
+namespace {
+
+// Notes which keys are read or written while the writer holds the lock.
+class HoldingCache : public MemoryCache {
+public:
+    int holds = 0;
+    bool held = false;
+    std::vector<std::pair<std::string, bool>> calls;  // kind of key, held
+
+    bool hold() override {
+        ++holds;
+        return held = true;
+    }
+    void release() override { held = false; }
+    Status get(std::string_view key, std::string& value) override {
+        calls.emplace_back(std::string(key.substr(1, 4)), held);
+        return MemoryCache::get(key, value);
+    }
+    Status update(std::string_view key, UnixTime expires, const Change& change) override {
+        calls.emplace_back(std::string(key.substr(1, 4)), held);
+        return MemoryCache::update(key, expires, change);
+    }
+};
+
+}  // namespace
+
+TEST(FleetStore, TheIndexAndWhatCountsItAreWrittenInOneHold) {
+    // A count written by one process after another had changed the shard
+    // it counts hid the shard from the page (a sweep's 0 over a new MAC's
+    // 1): the manifest's reading, the shards, the parts and the summary are
+    // one step under the node's lock. Records need no such step.
+    HoldingCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow), fetch("0004F2000003", kNow)}), kNow, {7, 8});
+    EXPECT_EQ(cache.holds, 1);
+    EXPECT_FALSE(cache.held);
+    std::size_t under_hold = 0;
+    for (const auto& [kind, held] : cache.calls) {
+        if (kind == "PPFS" || kind == "PPFM" || kind == "PPFI") {
+            EXPECT_TRUE(held) << kind;
+            ++under_hold;
+        }
+    }
+    EXPECT_GT(under_hold, 4u);
+}
+
 TEST(FleetStore, AFirstWriteIsNotALoss) {
     MemoryCache cache;
     FleetWriter writer("web1:443", kExpire);
