@@ -33,8 +33,13 @@ struct FlushReport {
 class FleetWriter {
 public:
     // How often a process re-asserts a MAC it indexed before, repairing an
-    // index entry another writer may have overwritten.
+    // index entry another writer may have overwritten: at most this, and at
+    // most a quarter of the expiry. An index entry's time may so lag its
+    // record's newest activity by up to this much, and every cut-off taken
+    // by the index's time (prune, the reader, a swept record's expiry)
+    // leaves that much room; the record's own time decides.
     static constexpr UnixTime kIndexRefresh = 600;
+    static constexpr UnixTime kIndexSlack = kIndexRefresh + 60;
     // How often a process writes the directory and the node's summary when
     // nothing in them changed: often enough that a ring (shmcb) swept every
     // 30 s never comes round to them, seldom enough that their own rewrites
@@ -84,6 +89,7 @@ private:
     std::string node_;
     NodeId id_;
     std::int64_t expire_;
+    UnixTime index_refresh_;
     std::unordered_map<std::uint64_t, Asserted> asserted_;  // MAC -> when this process last indexed it
     UnixTime directory_written_ = 0, summary_written_ = 0;
 };

@@ -152,7 +152,9 @@ void csv_field(std::string& out, const std::string& text) {
     std::string v;
     if (!text.empty() && std::string_view("=+-@\t\r").find(text[0]) != std::string_view::npos) v = "'";
     v += text;
-    if (v.find_first_of(",\"\r\n") == std::string::npos) {
+    // ';' too: a spreadsheet in a locale that separates fields with it
+    // would split the field, and a part could start with '='.
+    if (v.find_first_of(",;\"\r\n") == std::string::npos) {
         out += v;
         return;
     }

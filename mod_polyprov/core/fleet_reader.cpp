@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include <polyprov/fleet_index.hpp>
+#include <polyprov/fleet_writer.hpp>
 
 namespace polyprov {
 namespace {
@@ -87,26 +88,28 @@ private:
                       std::unordered_map<std::uint64_t, DeviceRecord>& merged) {
         const UnixTime cutoff = now_ - expire_;
         std::vector<std::string> keys;
-        std::vector<Mac> macs;
+        std::vector<const IndexEntry*> named;
         keys.reserve(entries.size());
         for (const IndexEntry& entry : entries) {
-            if (entry.last_seen < cutoff) continue;
+            // By the record's own time, below; the index's may lag it.
+            if (entry.last_seen < cutoff - FleetWriter::kIndexSlack) continue;
             keys.push_back(record_key(id, entry.mac));
-            macs.push_back(entry.mac);
+            named.push_back(&entry);
         }
         cache_.get_many(keys, statuses_, values_);
         for (std::size_t i = 0; i < keys.size(); ++i) {
             if (statuses_[i] == FleetCache::Status::failed) return false;
             if (statuses_[i] == FleetCache::Status::missing) {
-                ++snapshot_.missing;
+                // A record seen within the expiry cannot have expired.
+                if (named[i]->last_seen >= cutoff) ++snapshot_.missing;
                 continue;
             }
             auto record = decode_device_record(values_[i]);
-            if (!record || record->mac != macs[i]) {
+            if (!record || record->mac != named[i]->mac) {
                 ++snapshot_.unreadable;
                 continue;
             }
-            const auto [at, added] = merged.try_emplace(macs[i].value(), std::move(*record));
+            const auto [at, added] = merged.try_emplace(named[i]->mac.value(), std::move(*record));
             if (!added) merge(at->second, *record);
         }
         return true;

@@ -1,5 +1,6 @@
 #include <polyprov/fleet_writer.hpp>
 
+#include <algorithm>
 #include <set>
 
 namespace polyprov {
@@ -26,7 +27,10 @@ private:
 }  // namespace
 
 FleetWriter::FleetWriter(std::string node_name, std::int64_t expire_seconds)
-    : node_(std::move(node_name)), id_(node_id(node_)), expire_(expire_seconds) {}
+    : node_(std::move(node_name)),
+      id_(node_id(node_)),
+      expire_(expire_seconds),
+      index_refresh_(std::max<UnixTime>(1, std::min<UnixTime>(kIndexRefresh, expire_seconds / 4))) {}
 
 bool FleetWriter::write_directory(FleetCache& cache, UnixTime now, FlushReport& report) {
     const auto status = cache.update(node_directory_key(), now + expire_, [&](const std::string* current) {
@@ -129,7 +133,7 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         }
         ++report.records_written;
         const auto seen = asserted_.find(delta.mac.value());
-        const bool stale = seen == asserted_.end() || now - seen->second.when >= kIndexRefresh ||
+        const bool stale = seen == asserted_.end() || now - seen->second.when >= index_refresh_ ||
                            now < seen->second.when || (delta.is_device() && !seen->second.device);
         if (stale) to_index[shard_of(delta.mac)].push_back(&delta);
     }
@@ -165,6 +169,44 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         return report;
     }
 
+    // A shard counted 0 that is to get MACs is counted first, then written:
+    // a flush cut short by a failure must not leave MACs in a shard its
+    // part counts 0 (the page skips such a shard) until a sweep comes by.
+    std::set<std::size_t> growing;
+    for (const auto& [shard, deltas] : to_index)
+        if (!deltas.empty() && !known->parts.at(part_of(shard)).count(shard)) growing.insert(part_of(shard));
+    for (const std::size_t p : growing) {
+        std::uint64_t total = 0;
+        const auto status = cache.update(manifest_key(id_, p), now + expire_, [&](const std::string* current) {
+            std::optional<ManifestPart> part;
+            if (current) part = ManifestPart::decode(p, *current);
+            if (!part) part = known->parts.at(p);
+            for (const auto& [shard, deltas] : to_index)
+                if (part_of(shard) == p && !part->count(shard)) part->set_count(shard, deltas.size());
+            total = part->total();
+            return std::optional<std::string>(part->encode());
+        });
+        if (status == FleetCache::Status::failed) {
+            report.failed = true;
+            return report;
+        }
+        known->summary.set_total(p, std::max(known->summary.total(p), total));
+    }
+    if (!growing.empty()) {
+        const auto status = cache.update(summary_key(id_), now + expire_, [&](const std::string* current) {
+            std::optional<NodeSummary> summary;
+            if (current) summary = NodeSummary::decode(*current);
+            if (!summary) summary = known->summary;
+            for (const std::size_t p : growing)
+                if (!summary->total(p)) summary->set_total(p, known->summary.total(p));
+            return std::optional<std::string>(summary->encode());
+        });
+        if (status == FleetCache::Status::failed) {
+            report.failed = true;
+            return report;
+        }
+    }
+
     std::map<std::size_t, std::size_t> written;  // shard -> MACs it now holds
     static const std::vector<const DeviceRecord*> kNone;
     for (const std::size_t shard : shards) {
@@ -176,7 +218,7 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
             if (current && !(index = IndexShard::decode(*current))) ++report.unreadable;
             if (!current) report.cache_evicted += known->parts.at(part_of(shard)).count(shard);
             if (!index) index.emplace();
-            index->prune(now - expire_);
+            index->prune(now - expire_ - kIndexSlack);
             for (const DeviceRecord* d : deltas) {
                 const IndexChange change = index->add(d->mac, seconds_of(d->last_activity()), d->is_device());
                 if (change.evicted_device) report.evicted_devices.push_back(*change.evicted_device);
@@ -192,9 +234,14 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         }
         for (const DeviceRecord* d : deltas) asserted_[d->mac.value()] = {now, d->is_device()};
         if (!swept.count(shard)) continue;
-        // The shard's records, as they are, to expire when they would have.
+        // The shard's records, as they are, to expire no sooner than they
+        // would have (the index's time may lag the record's by up to
+        // kIndexSlack); one about to expire anyway is left to it (memcache
+        // refuses an expiry in the past, redis would keep it for ever).
         for (const IndexEntry& e : named) {
-            const auto record_status = cache.update(record_key(id_, e.mac), e.last_seen + expire_,
+            const UnixTime expires = e.last_seen + expire_ + kIndexSlack;
+            if (expires <= now + 60) continue;
+            const auto record_status = cache.update(record_key(id_, e.mac), expires,
                                                     [&](const std::string* current) -> std::optional<std::string> {
                                                         if (!current) {
                                                             ++report.records_evicted;

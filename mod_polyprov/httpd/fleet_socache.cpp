@@ -1,6 +1,10 @@
 #include "fleet_socache.hpp"
 
+#include "ap_mpm.h"
+
 #include <cerrno>
+#include <csignal>
+#include <pthread.h>
 
 #include <atomic>
 #include <memory>
@@ -135,7 +139,11 @@ void SocacheFleetCache::get_many(const std::vector<std::string>& keys, std::vect
     // Enough to keep the cache server busy; more only adds threads waiting.
     constexpr std::size_t kThreads = 8;
     constexpr std::size_t kAtOnce = 64;  // keys a thread takes at a time
-    if (store_.needs_lock || keys.size() < 2 * kAtOnce) {
+    // prefork: one connection a process (the providers size their pools by
+    // the MPM's threads), and no threads of ours beside its signal handling.
+    int threaded = 0;
+    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS) threaded = 0;
+    if (store_.needs_lock || !threaded || keys.size() < 2 * kAtOnce) {
         FleetCache::get_many(keys, statuses, values);
         return;
     }
@@ -167,11 +175,17 @@ void SocacheFleetCache::get_many(const std::vector<std::string>& keys, std::vect
         }
     };
     std::vector<std::thread> threads;
+    // The readers take no signals: httpd's handlers must run on the
+    // threads they expect (as the fleet updater's).
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     try {
         for (std::size_t t = 1; t < n; ++t) threads.emplace_back(work, std::ref(*readers[t]));
     } catch (...) {
         // No thread to be had: the ones there are, and this one, do it all.
     }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
     work(*readers[0]);
     for (auto& t : threads) t.join();
     if (failed)

@@ -37,7 +37,10 @@ public:
     // redis, so that a counted shard that is gone was evicted, not expired.
     static constexpr UnixTime kRingSweep = 30;
     static constexpr UnixTime kSweep = 3600;
-    static constexpr std::size_t kMaxSweepPerFlush = 128;
+    // A flush sweeps at most this many shards (each with its records, under
+    // the node's lock): catching up after an outage takes a few flushes
+    // rather than holding the lock for seconds.
+    static constexpr std::size_t kMaxSweepPerFlush = 32;
 
     // Starts this process's thread (child_init); null, logged, when it cannot.
     static FleetUpdater* start(FleetConfig& config, server_rec* s, apr_pool_t* pchild);

@@ -35,6 +35,7 @@ import math
 import os
 import re
 import shutil
+import sys
 import time
 
 import pytest
@@ -115,10 +116,17 @@ Listen 127.0.0.1:{node.plain}
             node.start(config, extra_modules=FLEET_MODULES, log_level=LOG_LEVEL)
         yield cache, servers
     finally:
+        # Every server stopped, even when one's stop reports a problem.
+        problems = []
         for node in servers:
-            node.stop()
+            try:
+                node.stop()
+            except AssertionError as e:
+                problems.append(str(e))
         if cache:
             cache.cleanup()
+        if sys.exc_info()[0] is None:  # else the test's own failure says more
+            assert not problems, "\n".join(problems)
     for node in servers:
         log = node.read_error_log()
         if not os.environ.get("POLYPROV_KEEP"):

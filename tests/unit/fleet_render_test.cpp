@@ -209,6 +209,11 @@ TEST(FleetRender, CsvHasOneLinePerDeviceAndDefusesFormulas) {
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 4);  // header and four devices
     EXPECT_NE(csv.find("\"'=HYPERLINK(\"\"http://x\"\",\"\"a, b\"\")\""), std::string::npos) << csv;
     EXPECT_NE(csv.find("0004F2000001,desk,VVX_500,5.9.7.4477,"), std::string::npos) << csv;
+    // A ';' (the separator of some locales) is quoted, so no field starts with '=' there either.
+    FleetEvent semicolon = fetch("0004F2000011", kNow - 5);
+    semicolon.user_agent = "Polycom;=HYPERLINK(1)";
+    s.records.push_back(record_of(semicolon));
+    EXPECT_NE(render_fleet_csv(s, context()).find(",\"Polycom;=HYPERLINK(1)\","), std::string::npos);
 }
 
 TEST(FleetRender, HtmlShowsOnePageOfAHundredThousand) {
