@@ -23,6 +23,7 @@ Chromium screenshots of the page (a page of the device table, and a
 search) at 1,280 px into DIR. Only 127.0.0.1.
 
 usage: bench/fleet_scale.py MODULE.so [PHONES] [CASES] [ROUNDS] [OUT.json]
+       bench/fleet_scale.py --report OUT.json > bench/FLEET_SCALE.md
 """
 
 import json
@@ -35,6 +36,41 @@ import time
 import urllib.request
 
 import common
+
+
+def report(path):
+    """The figures of a run as the Markdown page bench/FLEET_SCALE.md."""
+    with open(path) as f:
+        results = json.load(f)
+    out = ["# The fleet view at scale: measured", "",
+           f"`bench/fleet_scale.py`, {results[0]['phones']:,} phones with their own certificates, each one new TLS "
+           "connection and one GET; event MPM, Debian's settings, the module with an ACL of every phone; the cache "
+           "server on loopback. Fetch times are medians (and the slowest) of every node's fetches over the rounds; "
+           "this 2-core VM also runs the client. Regenerate: `python3 bench/fleet_scale.py MODULE.so 100000 "
+           "shmcb,memcache,redis,memcache-3,redis-3 5 OUT.json` then `--report OUT.json`.", "",
+           "| case | phones served | server CPU / phone | view whole after | `?json` (all) | `?json&limit=100` | "
+           "page | `?auto` | on every node | 65 s later | idle CPU (the sweep) | apache2 PSS | cache server RSS |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        f = r["fetch_seconds"]
+        fetch = lambda k: f"{f[k]['median']:.2f} s ({f[k]['max']:.2f})"  # noqa: E731
+        every = all(c["exactly_the_phones"] and c["capacity"]["complete"] for c in r["json_checks"])
+        later = all(a["exactly_the_phones"] and a["complete"] for a in r.get("after_65s", []))
+        ok = r["statuses"].get("200", r["statuses"].get(200, 0))
+        out.append(f"| {r['case']} (`{r['spec'].split('/')[0] if r['spec'].startswith('shmcb') else r['spec'].split(':')[0]}`) "
+                   f"| {ok:,} of {r['phones']:,} in {r['visit_seconds']} s | {r['server_cpu_ms_per_phone']} ms "
+                   f"| {r['recorded_after_seconds']} s | {fetch('json')}, {r['bytes']['json'] / 1e6:.1f} MB "
+                   f"| {fetch('json_page')} | {fetch('html')} | {fetch('auto')} "
+                   f"| {'all, complete' if every else 'NOT ALL'} | {'all, complete' if later else 'NOT ALL'} "
+                   f"| {str(r['idle_cpu_percent']) + ' %' if 'idle_cpu_percent' in r else '-'} "
+                   f"| {', '.join(f'{m:.0f}' for m in r['apache_pss_mib'])} MiB "
+                   f"| {str(r['cache_rss_mib']) + ' MiB' if 'cache_rss_mib' in r else '-'} |")
+    return "\n".join(out) + "\n"
+
+
+if sys.argv[1] == "--report":
+    print(report(sys.argv[2]), end="")
+    sys.exit(0)
 
 common.use_module(sys.argv[1])
 
@@ -217,8 +253,12 @@ def run_case(case, pki, site):
                   f"complete: {check['capacity']['complete']}")
         print(f"  apache2 PSS {result['apache_pss_mib']} MiB" +
               (f", cache server RSS {result['cache_rss_mib']} MiB" if cache else ""))
-        # Two sweep cycles of a ring with no phone: still every phone?
+        # Two sweep cycles of a ring with no phone: still every phone? And
+        # what the sweep costs the idle servers meanwhile.
+        idle0 = sum(node.cpu_seconds() for node in nodes)
         time.sleep(65)
+        result["idle_cpu_percent"] = round(100 * (sum(node.cpu_seconds() for node in nodes) - idle0) / 65, 1)
+        print(f"  idle servers' CPU over 65 s (the sweep): {result['idle_cpu_percent']} % of a core")
         after = []
         for node in nodes:
             doc = json.loads(node.fetch("?json")[1])

@@ -236,10 +236,12 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         if (!swept.count(shard)) continue;
         // The shard's records, as they are, to expire no sooner than they
         // would have (the index's time may lag the record's by up to
-        // kIndexSlack); one about to expire anyway is left to it (memcache
-        // refuses an expiry in the past, redis would keep it for ever).
+        // kIndexSlack) and no later than a write now would (memcached takes
+        // more than 30 days ahead for a time in 1970: gone at once); one
+        // about to expire anyway is left to it (memcache refuses an expiry
+        // in the past, redis would keep it for ever).
         for (const IndexEntry& e : named) {
-            const UnixTime expires = e.last_seen + expire_ + kIndexSlack;
+            const UnixTime expires = std::min(e.last_seen + expire_ + kIndexSlack, now + expire_);
             if (expires <= now + 60) continue;
             const auto record_status = cache.update(record_key(id_, e.mac), expires,
                                                     [&](const std::string* current) -> std::optional<std::string> {
