@@ -20,7 +20,8 @@ and of apache2 (PSS of all its processes). Then, after two sweep cycles
 (65 s) with no phone, whether the view still holds every phone (shmcb is a
 ring: what is not rewritten is pushed out). With SHOTS=DIR, headless
 Chromium screenshots of the page (a page of the device table, and a
-search) at 1,280 px into DIR. Only 127.0.0.1.
+search) at 1,280 px into DIR; SHMCB_BYTES=N another shmcb size than the
+reference's 1 KiB a phone. Only 127.0.0.1.
 
 usage: bench/fleet_scale.py MODULE.so [PHONES] [CASES] [ROUNDS] [OUT.json]
        bench/fleet_scale.py --report OUT.json > bench/FLEET_SCALE.md
@@ -180,7 +181,8 @@ def run_case(case, pki, site):
     if cache and provider == "memcache":
         cache.command = lambda: [shutil.which("memcached"), "-l", "127.0.0.1", "-p", str(cache.port), "-U", "0",
                                  "-t", "2", "-m", "1024"] + (["-u", "nobody"] if os.geteuid() == 0 else [])
-    spec = f"shmcb:ROOT/run/fleet({max(2 << 20, phones * SHMCB_BYTES_PER_PHONE)})" if not cache else cache.provider()
+    shmcb_bytes = int(os.environ.get("SHMCB_BYTES", max(2 << 20, phones * SHMCB_BYTES_PER_PHONE)))
+    spec = f"shmcb:ROOT/run/fleet({shmcb_bytes})" if not cache else cache.provider()
     nodes = []
     result = {"case": case, "phones": phones, "nodes": n_nodes, "spec": spec}
     try:
