@@ -16,6 +16,7 @@ import pytest
 
 from harness.apache import MODULE, Apache, free_port, new_server_root
 from harness.fleet import (EXPIRED, FLEET_MODULES, FORGED, HOSTILE, LOWER, ME, OTHER, PINNED, UNLISTED, VVX, by_mac,
+                           plain_status_vhost,
                            fleet_json, fleet_site, run_script, wait_for)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -112,16 +113,7 @@ def site(pki):
         pytest.fail("chromium is not installed (scripts/install-deps installs it)")
     apache = Apache(new_server_root(), mpm="event")
     plain = free_port()
-    status_vhost = f"""
-Listen 127.0.0.1:{plain}
-<VirtualHost 127.0.0.1:{plain}>
-    ServerName localhost
-    <Location /fleet>
-        SetHandler polyprov-status
-        Require ip 127.0.0.1
-    </Location>
-</VirtualHost>
-"""
+    status_vhost = plain_status_vhost(plain)
     fleet_line = f"PolyProvFleet shmcb:{apache.root}/run/fleet(2097152)\n"
     try:
         apache.start(fleet_site(apache.root, apache.port, pki, fleet_line) + status_vhost, extra_modules=FLEET_MODULES)

@@ -42,7 +42,8 @@ import pytest
 
 from harness import many_phones
 from harness.apache import MODULE, Apache, free_port, new_server_root
-from harness.fleet import FLEET_MODULES, counters, fetch, fleet_site, socache_load_line, wait_for
+from harness.fleet import (FLEET_MODULES, counters, fetch, fleet_site, plain_status_vhost, socache_load_line,
+                           wait_for)
 
 N = int(os.environ.get("POLYPROV_SCALE_PHONES", many_phones.DEFAULT_PHONES))
 # Phones of the three-node case (spread over the nodes), from the same set.
@@ -101,16 +102,7 @@ def fleet_nodes(kind, pki, phone_set, nodes=1, shmcb_bytes=BIG_SHMCB, listed=Non
             spec = f"shmcb:{node.root}/run/fleet({shmcb_bytes})" if cache is None else cache.provider()
             node.plain = free_port()
             config = fleet_site(node.root, node.port, pki,
-                                socache_load_line(kind) + f"PolyProvFleet {spec}\n") + f"""
-Listen 127.0.0.1:{node.plain}
-<VirtualHost 127.0.0.1:{node.plain}>
-    ServerName localhost
-    <Location /fleet>
-        SetHandler polyprov-status
-        Require ip 127.0.0.1
-    </Location>
-</VirtualHost>
-"""
+                                socache_load_line(kind) + f"PolyProvFleet {spec}\n") + plain_status_vhost(node.plain)
             with open(os.path.join(node.root, "conf", "phones.acl"), "a") as f:
                 f.write(acl)
             node.start(config, extra_modules=FLEET_MODULES, log_level=LOG_LEVEL)

@@ -125,6 +125,21 @@ ME, OTHER, EXPIRED, PINNED, UNLISTED, FORGED, LOWER = (
 UPLOAD_BYTES = 1234
 
 
+def plain_status_vhost(port):
+    """The status page at /fleet on a plain-HTTP vhost of its own (Require ip
+    127.0.0.1): for a browser that holds no client certificate."""
+    return f"""
+Listen 127.0.0.1:{port}
+<VirtualHost 127.0.0.1:{port}>
+    ServerName localhost
+    <Location /fleet>
+        SetHandler polyprov-status
+        Require ip 127.0.0.1
+    </Location>
+</VirtualHost>
+"""
+
+
 def fleet_site(root, port, pki, fleet_line, status_extra="", vhost_extra="", name="access.test"):
     """Config for a provisioning vhost with a device list, an upload
     directory and the status page at /fleet (open) and /fleet-restricted
