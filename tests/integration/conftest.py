@@ -21,6 +21,19 @@ SERVER_NAMES = ["default.test", "crl-stock.test", "crl-leaf.test", "other-anchor
     f"{w}-{m.replace('_', '-')}.test" for w in WAIVERS for m in MODES]
 
 
+# Started first when the tests run in several workers, so that the longest
+# ones (up to a minute each) do not end the run alone on one worker.
+LONGEST_FIRST = ("test_fleet_scale.py", "test_fleet_shared.py", "test_acl_consistency.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    if getattr(config.option, "numprocesses", None):
+        def rank(item):
+            name = os.path.basename(str(item.fspath))
+            return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+        items.sort(key=rank)   # stable: a module's own order is kept
+
+
 def pytest_configure(config):
     if not MODULE or not os.path.exists(MODULE):
         raise pytest.UsageError(f"POLYPROV_MODULE must name the built module (got {MODULE!r}); run through make check")
