@@ -293,7 +293,7 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
     tile(out, s.expiring ? "warn" : "", "Expiring within " + days + " d", s.expiring);
     tile(out, s.refused ? "bad" : "", "Refused devices", s.refused);
     tile(out, s.probes ? "bad" : "", "Probing attempts", s.probes,
-         s.probe_requests ? std::to_string(s.probe_requests) + " requests" : "");
+         s.probe_requests ? std::to_string(s.probe_requests) + (s.probe_requests == 1 ? " request" : " requests") : "");
     out += "</dl>\n";
 
     // Phones not seen for N hours, longest silence first.
