@@ -31,6 +31,7 @@ def documented():
     entries = {}
     for m in re.finditer(r"^## (PolyProv\w+)\n(.*?)(?=^## |\Z)", read("doc", "directives.md"), re.M | re.S):
         entries[m.group(1)] = dict(re.findall(r"^\| (\w+) \| (.*) \|$", m.group(2), re.M))
+        entries[m.group(1)]["text"] = m.group(2)
     return entries
 
 
@@ -45,6 +46,7 @@ def test_each_entry_has_the_table_shape():
             assert row in rows, f"{name}: no {row} row"
         assert rows["Syntax"].startswith(f"`{name} "), name
         assert rows["Module"] == "mod_polyprov", name
+        assert f"```apache\n" in rows["text"] and name in rows["text"].split("```apache", 1)[1], f"{name}: no example"
 
 
 def test_contexts_are_the_tables():
