@@ -76,10 +76,33 @@ struct AccessRequest {
 struct AccessDecision {
     Denial denial = Denial::none;
     std::string detail;                      // for the log line
+
+    const char* decision() const noexcept { return decision_string(denial); }   // POLYPROV_DECISION
+    const char* reason() const noexcept { return denial_reason(denial); }       // the log line's
 };
 
 // The device `auth` authenticated may make `request`. Paths are checked
 // only under match_uri; module files never pass.
 AccessDecision decide_access(const Authentication& auth, const AccessRequest& request, const MacPattern& path_pattern);
+
+// One request as the access check sees it, gathered by the glue from the
+// request and its directory's settings; the rule for its method is worked
+// out here.
+struct RequestFacts {
+    std::string_view method;
+    bool upload_on = false;                              // PolyProvUpload
+    const std::vector<std::string>* opened = nullptr;    // PolyProvAllowMethods; null: none
+    bool match_uri = true;                               // PolyProvMatchURI
+    std::vector<std::string_view> paths;                 // URI (first), mapped file, path info
+    std::optional<std::string_view> destination;         // a Destination header's decoded path
+    bool destination_unusable = false;                   // a Destination that does not parse: refused
+    std::string_view target;                             // the mapped file's last component; empty with path info
+    bool target_is_directory = false;
+    std::string_view uri;                                // ends with '/': the target is a collection
+};
+
+// decide_access for `request`: its method's rule, its Destination among the
+// paths where the rule reads or writes by name, the names it writes.
+AccessDecision decide_request(const Authentication& auth, RequestFacts request, const MacPattern& path_pattern);
 
 }  // namespace polyprov

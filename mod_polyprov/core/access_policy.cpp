@@ -1,6 +1,7 @@
 #include <polyprov/access_policy.hpp>
 
 #include <algorithm>
+#include <utility>
 
 #include "hex.hpp"
 
@@ -177,6 +178,34 @@ AccessDecision decide_access(const Authentication& auth, const AccessRequest& re
         }
     }
     return d;
+}
+
+namespace {
+
+std::string_view last_component(std::string_view path) {
+    const std::size_t slash = path.rfind('/');
+    return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+AccessDecision decide_request(const Authentication& auth, RequestFacts facts, const MacPattern& path_pattern) {
+    static const std::vector<std::string> none;
+    AccessRequest request;
+    request.method = facts.method;
+    request.rule = method_rule(facts.method, facts.upload_on, facts.opened ? *facts.opened : none);
+    request.match_uri = facts.match_uri;
+    request.paths = std::move(facts.paths);
+    const bool by_name = request.rule == MethodRule::read || request.rule == MethodRule::opened_write;
+    if (by_name && facts.destination_unusable) request.rule = MethodRule::refused;
+    else if (by_name && facts.destination) request.paths.push_back(*facts.destination);
+    if (request.rule == MethodRule::upload) request.upload_name = facts.target;
+    if (request.rule == MethodRule::opened_write) {
+        request.written_names.push_back(facts.target);
+        if (facts.destination) request.written_names.push_back(last_component(*facts.destination));
+        request.collection = facts.target_is_directory || (!facts.uri.empty() && facts.uri.back() == '/');
+    }
+    return decide_access(auth, request, path_pattern);
 }
 
 }  // namespace polyprov

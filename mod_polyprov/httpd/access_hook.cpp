@@ -9,7 +9,8 @@
 #include "dir_config.hpp"
 #include "glue.hpp"
 #include "hooks.hpp"
-#include "request_identity.hpp"
+#include "connection_identity.hpp"
+#include "identity_env.hpp"
 #include "request_note.hpp"
 
 #include "http_core.h"
@@ -48,9 +49,9 @@ const char* destination_path(request_rec* r, bool* unusable) {
 // normalised URI; the whole file it was mapped to (an Alias or a
 // RewriteRule may lead to another file than the URI names, and a directory
 // above the file may be named after a phone), less the part its section's
-// own path has shown to name nothing; the path info; and a MOVE/COPY
-// destination.
-std::vector<std::string_view> requested_paths(request_rec* r, const DirConfig* conf, const char* destination) {
+// own path has shown to name nothing; and the path info. A MOVE/COPY
+// destination is the core's to add, where the method's rule names one.
+std::vector<std::string_view> requested_paths(request_rec* r, const DirConfig* conf) {
     std::vector<std::string_view> paths;
     paths.reserve(4);
     if (r->uri) paths.emplace_back(r->uri);
@@ -58,7 +59,6 @@ std::vector<std::string_view> requested_paths(request_rec* r, const DirConfig* c
         if (const std::string_view file = checked_part(conf, r->filename); paths.empty() || file != paths.front())
             paths.emplace_back(file);   // (the same as the URI, mostly: checked once)
     if (r->path_info && *r->path_info) paths.emplace_back(r->path_info);
-    if (destination) paths.emplace_back(destination);
     return paths;
 }
 
@@ -66,6 +66,21 @@ std::string_view last_component(const char* filename) {
     if (!filename) return {};
     const char* slash = std::strrchr(filename, '/');
     return slash ? std::string_view(slash + 1) : std::string_view(filename);
+}
+
+// The request as the core's access check sees it.
+RequestFacts facts_of(request_rec* r, const DirConfig* conf) {
+    RequestFacts facts;
+    facts.method = r->method;
+    facts.upload_on = uploads_on(conf);
+    facts.opened = &opened_methods(conf);
+    facts.match_uri = match_uri(conf);
+    facts.paths = requested_paths(r, conf);
+    if (const char* destination = destination_path(r, &facts.destination_unusable)) facts.destination = destination;
+    facts.target = (r->path_info && *r->path_info) ? std::string_view() : last_component(r->filename);
+    facts.target_is_directory = r->finfo.filetype == APR_DIR;
+    if (r->uri) facts.uri = facts.paths.front();
+    return facts;
 }
 
 bool same(const char* a, const char* b) { return a == b || (a && b && std::strcmp(a, b) == 0); }
@@ -126,33 +141,16 @@ int decide(request_rec* r) {
     // answer is left out.
     if (cache_loaded) r->no_cache = 1;
 
-    const RequestIdentity id = identify(r, conf);
+    const RequestIdentity id = identify(r, Checkpoint::access);
     if (id.acl_unavailable) {
         apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", "deny:error");
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    AccessRequest request;
-    request.method = r->method;
-    request.rule = method_rule(r->method, uploads_on(conf), opened_methods(conf));
-    request.match_uri = match_uri(conf);
-    bool unusable_destination = false;
-    const bool opened = request.rule == MethodRule::read || request.rule == MethodRule::opened_write;
-    const char* destination = opened ? destination_path(r, &unusable_destination) : nullptr;
-    if (unusable_destination) request.rule = MethodRule::refused;
-    request.paths = requested_paths(r, conf, destination);
-    const std::string_view target =
-        (r->path_info && *r->path_info) ? std::string_view() : last_component(r->filename);
-    if (request.rule == MethodRule::upload) request.upload_name = target;
-    if (request.rule == MethodRule::opened_write) {
-        request.written_names.push_back(target);
-        if (destination) request.written_names.push_back(last_component(destination));
-        request.collection = r->finfo.filetype == APR_DIR || (r->uri && *r->uri && r->uri[std::strlen(r->uri) - 1] == '/');
-    }
-    const AccessDecision d = decide_access(id.auth, request, path_pattern(conf));
+    const AccessDecision d = decide_request(id.auth, facts_of(r, conf), path_pattern(conf));
 
     ModuleEnv env(r->subprocess_env);
     set_identity_env(r, id.auth, env);
-    if (const char* decision = decision_string(d.denial); !env.holds(EnvVar::decision, decision))
+    if (const char* decision = d.decision(); !env.holds(EnvVar::decision, decision))
         env.write(EnvVar::decision, decision);
     note.decided = true;
     note.denial = d.denial;
@@ -170,7 +168,7 @@ int decide(request_rec* r) {
     const int level = r->main ? APLOG_DEBUG : APLOG_INFO;
     if (APLOG_R_IS_LEVEL(r, level))
         ap_log_rerror(APLOG_MARK, level, 0, r, PP_TAG(201) "denied %s: MAC %s, path %s: %s%s%s", r->method,
-                      id.auth.claimed ? id.auth.claimed->str().c_str() : "-", r->uri, denial_reason(d.denial),
+                      id.auth.claimed ? id.auth.claimed->str().c_str() : "-", r->uri, d.reason(),
                       d.detail.empty() ? "" : ", ", d.detail.c_str());
     return HTTP_FORBIDDEN;
 }

@@ -7,11 +7,11 @@
 // PolyProvCNPattern and PolyProvACLFile (those outside any <Directory>);
 // the access check authenticates again with the directory's own settings.
 
-#include "connection_state.hpp"
+#include "connection_identity.hpp"
 #include "dir_config.hpp"
 #include "glue.hpp"
 #include "hooks.hpp"
-#include "request_identity.hpp"
+#include "identity_env.hpp"
 #include "request_note.hpp"
 #include "server_config.hpp"
 #include "waiver_scope.hpp"
@@ -24,7 +24,7 @@ int set_certificate_env(request_rec* r) noexcept {
         const int scope = check_waiver_scope(r, &env);
         if (scope != OK) return scope;
         if (!certificate_facts(r)) return DECLINED;  // no certificate: the variables stay unset
-        const RequestIdentity id = identify_early(r);
+        const RequestIdentity id = identify(r, Checkpoint::request_read);
         set_identity_env(r, id.auth, env);
         return DECLINED;
     } catch (const std::exception& e) {

@@ -14,7 +14,7 @@
 
 namespace polyprov::glue {
 
-struct HeldFacts;   // connection_state.cpp
+struct HeldFacts;   // connection_identity.cpp
 
 struct RequestNote {
     bool decided = false;          // PolyProvRequireDevice applied and the module decided

@@ -1,5 +1,6 @@
 #include "waiver_scope.hpp"
 
+#include "connection_identity.hpp"
 #include "connection_state.hpp"
 #include "glue.hpp"
 #include "request_note.hpp"

@@ -214,3 +214,66 @@ TEST(UploadName, ServedAsData) {
     EXPECT_STREQ(upload_content_type("0004F2000001-x.html"), "text/plain");
     EXPECT_STREQ(upload_content_type("readme"), "text/plain");
 }
+
+namespace {
+
+RequestFacts facts(std::string_view method, std::string_view uri, std::string_view target) {
+    RequestFacts f;
+    f.method = method;
+    f.paths = {uri};
+    f.uri = uri;
+    f.target = target;
+    return f;
+}
+
+}  // namespace
+
+TEST(DecideRequest, TheMethodsRuleFromTheDirectorysSettings) {
+    const auto a = device("0004F2000001");
+    // PUT: an upload only where uploads are on, and then only by its own names.
+    auto put = facts("PUT", "/logs/0004F2000001-app.log", "0004F2000001-app.log");
+    EXPECT_EQ(decide_request(a, put, def()).denial, Denial::not_writable);
+    put.upload_on = true;
+    EXPECT_EQ(decide_request(a, put, def()).denial, Denial::none);
+    auto own_config = facts("PUT", "/logs/0004F2000001.cfg", "0004F2000001.cfg");
+    own_config.upload_on = true;
+    EXPECT_EQ(decide_request(a, own_config, def()).denial, Denial::not_writable);
+    // DELETE: refused unless opened, then only on the device's own uploads.
+    const std::vector<std::string> opened{"DELETE"};
+    auto del = facts("DELETE", "/logs/0004F2000001-app.log", "0004F2000001-app.log");
+    EXPECT_EQ(decide_request(a, del, def()).denial, Denial::not_writable);
+    del.opened = &opened;
+    EXPECT_EQ(decide_request(a, del, def()).denial, Denial::none);
+    auto collection = facts("DELETE", "/logs/0004F2000001-dir/", "");
+    collection.opened = &opened;
+    EXPECT_EQ(decide_request(a, collection, def()).denial, Denial::not_writable);
+    EXPECT_STREQ(decide_request(a, collection, def()).decision(), "deny:not-writable");
+    EXPECT_STREQ(decide_request(a, collection, def()).reason(), "not-writable");
+}
+
+TEST(DecideRequest, ADestinationCountsWhereTheRuleGoesByName) {
+    const auto a = device("0004F2000001");
+    const std::vector<std::string> opened{"MOVE", "COPY"};
+    auto move = facts("MOVE", "/logs/0004F2000001-app.log", "0004F2000001-app.log");
+    move.opened = &opened;
+    move.destination = "/logs/0004F2000002-app.log";   // another phone's name
+    EXPECT_EQ(decide_request(a, move, def()).denial, Denial::mac_mismatch);
+    move.destination = "/logs/0004F2000001-old.log";
+    EXPECT_EQ(decide_request(a, move, def()).denial, Denial::none);
+    move.destination = "/logs/0004F2000001.cfg";       // a name it may not write
+    EXPECT_EQ(decide_request(a, move, def()).denial, Denial::not_writable);
+    move.destination.reset();
+    move.destination_unusable = true;                  // fails closed
+    EXPECT_EQ(decide_request(a, move, def()).denial, Denial::not_writable);
+    // A GET is decided by its path; an unusable Destination on it refuses it too.
+    auto get = facts("GET", "/0004F2000001.cfg", "0004F2000001.cfg");
+    EXPECT_EQ(decide_request(a, get, def()).denial, Denial::none);
+    get.destination = "/0004F2000002.cfg";
+    EXPECT_EQ(decide_request(a, get, def()).denial, Denial::mac_mismatch);
+    // An upload's Destination plays no part.
+    auto put = facts("PUT", "/logs/0004F2000001-app.log", "0004F2000001-app.log");
+    put.upload_on = true;
+    put.destination = "/logs/0004F2000002-app.log";
+    put.destination_unusable = true;
+    EXPECT_EQ(decide_request(a, put, def()).denial, Denial::none);
+}
