@@ -95,7 +95,8 @@ struct RequestFacts {
     bool match_uri = true;                               // PolyProvMatchURI
     std::vector<std::string_view> paths;                 // URI (first), mapped file, path info
     std::optional<std::string_view> destination;         // a Destination header's decoded path
-    bool destination_unusable = false;                   // a Destination that does not parse: refused
+    bool destination_unusable = false;                   // one that does not parse: refused where the rule reads
+                                                         // or writes by name (GET, opened methods)
     std::string_view target;                             // the mapped file's last component; empty with path info
     bool target_is_directory = false;
     std::string_view uri;                                // ends with '/': the target is a collection

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include <polyprov/client_cert.hpp>
@@ -37,7 +38,8 @@ namespace {
 
 // What the connection keeps of what was derived from its current
 // certificate (ConnectionState::derived), dropped when it changes.
-enum Derived { claim_slot, request_read_slot, access_slot };
+enum Derived { claim_slot, request_read_slot, access_slot, derived_slots };
+static_assert(std::extent_v<decltype(ConnectionState::derived)> == derived_slots, "a slot for each");
 
 std::shared_ptr<CertificateFacts> read_facts(request_rec* r, X509* cert) {
     auto facts = std::make_shared<CertificateFacts>(cert);

@@ -270,6 +270,9 @@ TEST(DecideRequest, ADestinationCountsWhereTheRuleGoesByName) {
     EXPECT_EQ(decide_request(a, get, def()).denial, Denial::none);
     get.destination = "/0004F2000002.cfg";
     EXPECT_EQ(decide_request(a, get, def()).denial, Denial::mac_mismatch);
+    get.destination.reset();
+    get.destination_unusable = true;
+    EXPECT_EQ(decide_request(a, get, def()).denial, Denial::not_writable);
     // An upload's Destination plays no part.
     auto put = facts("PUT", "/logs/0004F2000001-app.log", "0004F2000001-app.log");
     put.upload_on = true;
