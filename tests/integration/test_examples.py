@@ -26,6 +26,7 @@ def server(pki):
         with open(os.path.join(docs, name), "w") as f:
             f.write(f"content of {name}\n")
         os.chmod(os.path.join(docs, name), 0o644)
+    write_microbrowser_page(docs)
     acl = os.path.join(root, "conf", "phones.acl")
     with open(acl, "w") as f:
         f.write(f"{ME}\n{OTHER}\n0004F2000003\n0004F200000C sha256={pki['devices']['self_signed']['sha256']}\n")
@@ -57,6 +58,23 @@ def server(pki):
     apache.stop()
     if not os.environ.get("POLYPROV_KEEP"):
         shutil.rmtree(root)
+
+
+MICROBROWSER = "Mozilla/5.0 (Linux) Microbrowser/2.0 PolycomVVX-VVX_500-UA/5.9.7.4477"
+
+
+def write_microbrowser_page(docs):
+    os.makedirs(os.path.join(docs, "microbrowser"), exist_ok=True)
+    os.chmod(os.path.join(docs, "microbrowser"), 0o755)
+    page = os.path.join(docs, "microbrowser", "index.xhtml")
+    with open(page, "w") as f:
+        f.write("<html><body>Welcome</body></html>\n")
+    os.chmod(page, 0o644)
+
+
+def access_log_lines(server):
+    with open(os.path.join(server.root, "logs", "polyprov-access.log")) as f:
+        return f.read().splitlines()
 
 
 def legacy_get(server, pki, device, path, tls="tls1"):
@@ -154,3 +172,114 @@ def test_modern_vhost_serves_ecdsa_to_phones_that_offer_it(server, pki, tls, sig
                        capture_output=True, text=True, timeout=30)
     assert re.search(r"^Peer signature type: " + ("ECDSA" if served == "ECDSA" else "RSA"), p.stdout, re.M), p.stdout
     assert "HTTP/1.1 200" in p.stdout, p.stdout
+
+
+@pytest.mark.allow_log(r"AH02039: Certificate Verification: Error \(20\)")   # the impostor, on purpose
+def test_the_microbrowser_section_serves_without_a_certificate(server, pki):
+    """The phone's microbrowser sends no client certificate: its section
+    serves it; every phone file still needs the phone's certificate."""
+    browse = curl("localhost", server.port, path="/microbrowser/index.xhtml", cacert=pki["server_ca"],
+                  headers={"User-Agent": MICROBROWSER})
+    assert browse.ok and browse.status == 200 and b"Welcome" in browse.body, (browse.status, browse.error)
+    for path in (f"/{ME}.cfg", "/000000000000.cfg", "/microbrowser/../000000000000.cfg", "/logs/"):
+        r = curl("localhost", server.port, path=path, cacert=pki["server_ca"], headers={"User-Agent": MICROBROWSER})
+        assert r.ok and r.status == 403, (path, r.status, r.error)
+    lines = access_log_lines(server)
+    assert any(re.search(rf'deny:no-cert NONE "GET /{ME}.cfg HTTP/1.1" 403 ', line) for line in lines), lines[-5:]
+    # A phone's own file, to the phone (its certificate), as before.
+    d = pki["devices"]["valid"]
+    mine = curl("localhost", server.port, path=f"/{ME}.cfg", cert=d["cert"], key=d["key"], cacert=pki["server_ca"])
+    assert mine.ok and mine.status == 200
+    # A certificate that is sent must verify, as under require: an impostor's handshake fails.
+    i = pki["devices"]["impostor"]
+    impostor = curl("localhost", server.port, path="/microbrowser/index.xhtml", cert=i["cert"], key=i["key"],
+                    cacert=pki["server_ca"])
+    assert not impostor.ok, impostor.status
+
+
+def htdigest_line(user, realm, password):
+    import hashlib
+    return f"{user}:{realm}:{hashlib.md5(f'{user}:{realm}:{password}'.encode()).hexdigest()}\n"
+
+
+def test_digest_beside_the_certificate(pki):
+    """The example's digest lines, put in place as its comment says: a phone
+    needs both its certificate and the password; either alone fails; the
+    fleet view records what the module decided (a 401 never reaches it)."""
+    from harness.fleet import by_mac, fleet_json, plain_status_vhost, wait_for
+    apache = Apache(new_server_root())
+    docs = os.path.join(apache.root, "htdocs")
+    os.makedirs(os.path.join(docs, "logs"))
+    for name in (f"{ME}.cfg", f"{OTHER}.cfg", "000000000000.cfg"):
+        with open(os.path.join(docs, name), "w") as f:
+            f.write(f"content of {name}\n")
+        os.chmod(os.path.join(docs, name), 0o644)
+    write_microbrowser_page(docs)
+    acl = os.path.join(apache.root, "conf", "phones.acl")
+    digest = os.path.join(apache.root, "conf", "phones.htdigest")
+    for path, text in ((acl, f"{ME}\n{OTHER}\n"), (digest, htdigest_line("PlcmSpIp", "polycom", "s3cret"))):
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+    with open(os.path.join(SRC, "conf", "examples", "polyprov-vhost.conf")) as f:
+        text = f.read()
+    lines = ["#AuthType Digest", '#AuthName "polycom"', "#AuthDigestProvider file",
+             "#AuthUserFile /etc/polyprov/phones.htdigest", "#Require valid-user"]
+    for line in lines:
+        assert line in text, line
+        text = text.replace(line, line[1:])
+    # "in place of Require all granted": the phones' directory's, the first.
+    text = text.replace("        Require all granted\n", "", 1)
+    apache.allow_log(r"AH01794: user PlcmSpIp: password mismatch")   # the wrong password, on purpose
+    status_port = free_port()
+    for old, new in {"/etc/ssl/certs/prov.example.com.pem": pki["server_cert"],
+                     "/etc/ssl/private/prov.example.com.key": pki["server_key"],
+                     "/etc/polyprov/polycom-ca.pem": pki["ca_bundle"],
+                     "/etc/polyprov/polycom-root.pem": pki["anchors"],
+                     "/etc/polyprov/phones.acl": acl,
+                     "/etc/polyprov/phones.htdigest": digest,
+                     "/srv/polycom": docs,
+                     "prov.example.com": "localhost",
+                     "*:443": f"127.0.0.1:{apache.port}"}.items():
+        text = text.replace(old, new)
+    config = (f"Define APACHE_LOG_DIR {apache.root}/logs\n"
+              f"PolyProvFleet shmcb:{apache.root}/run/fleet(1048576)\n" + text + plain_status_vhost(status_port))
+    apache.start(config, extra_modules=("auth_digest", "authn_core", "authn_file", "authz_user", "authz_host"))
+    try:
+        d, o = pki["devices"]["valid"], pki["devices"]["valid"]
+
+        def get(path, cert=True, password=None):
+            kw = dict(cert=d["cert"], key=d["key"]) if cert else {}
+            if password:
+                kw["digest"] = ("PlcmSpIp", password)
+            r = curl("localhost", apache.port, path=path, cacert=pki["server_ca"], **kw)
+            assert r.ok, r.error
+            return r.status
+
+        assert get(f"/{ME}.cfg", password="s3cret") == 200              # both: served
+        assert get(f"/{OTHER}.cfg", password="s3cret") == 403           # both, another phone's file
+        assert get(f"/{ME}.cfg") == 401                                 # the certificate alone
+        assert get(f"/{ME}.cfg", password="wrong") == 401               # a wrong password
+        assert get(f"/{ME}.cfg", cert=False, password="s3cret") == 403  # the password alone
+        assert get("/000000000000.cfg", password="s3cret") == 200        # both, a shared file: the last
+        # The microbrowser's section stays open without either.
+        assert get("/microbrowser/index.xhtml", cert=False) == 200
+
+        def recorded():
+            doc = fleet_json(status_port, host="localhost", scheme="http")
+            me = by_mac(doc["devices"]).get(ME)
+            return bool(me and me["last_request"]["path"] == "/000000000000.cfg"), me
+        me = wait_for("the phone's last request in the fleet view", recorded)
+        assert me["last_request"] == {"method": "GET", "path": "/000000000000.cfg", "status": 200,
+                                      "decision": "allow"}, me
+        # The probe is counted; the 401s came before any decision of the
+        # module's, so they are not decisions of the device's.
+        assert me["denials"] == {"mac-mismatch": 1}, me
+        refused = [line for line in access_log_lines(apache) if '.cfg HTTP/1.1" 401 ' in line]
+        assert refused and all(line.split()[3] == "-" for line in refused), refused
+        # The password alone: no device, refused by the module.
+        assert any(re.search(rf'deny:no-cert NONE "GET /{ME}.cfg HTTP/1.1" 403 ', line)
+                   for line in access_log_lines(apache))
+    finally:
+        apache.stop()
+        shutil.rmtree(apache.root, ignore_errors=True)

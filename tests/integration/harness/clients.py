@@ -29,7 +29,7 @@ class Response:
 
 
 def curl(host, port, path="/", cert=None, key=None, cacert=None, tls_max=None, tls_min=None,
-         http2=False, method=None, data=None, timeout=15, scheme="https", headers=None):
+         http2=False, method=None, data=None, timeout=15, scheme="https", headers=None, digest=None):
     body_file = tempfile.NamedTemporaryFile(prefix="polyprov-body-")
     # --path-as-is: the server, not curl, must cope with /./ and ../
     cmd = ["curl", "-sS", "--path-as-is", "-o", body_file.name, "-D", "-", "--max-time", str(timeout),
@@ -49,6 +49,8 @@ def curl(host, port, path="/", cert=None, key=None, cacert=None, tls_max=None, t
         cmd += ["-H", f"{k}: {v}"]
     if data is not None:
         cmd += ["--data-binary", data]
+    if digest:   # (user, password): HTTP digest authentication
+        cmd += ["--digest", "--user", f"{digest[0]}:{digest[1]}"]
     with body_file:
         p = subprocess.run(cmd + [f"{scheme}://{host}:{port}{path}"], capture_output=True, text=True,
                            timeout=timeout + 5)
