@@ -324,15 +324,13 @@ connections under load; and its recipe does less (no MAC-to-path check, no waive
 """
 
 
-def log_problems(problems):
-    """The servers' error-log lines at error or worse, counted by section,
-    server and message (timestamps, PIDs and clients left out)."""
+def fold_log_problems(problems):
+    """The servers' error-log lines at error or worse, as (section, server,
+    message, times): timestamps, PIDs, clients, quoted paths and numbers
+    folded, so that RESULTS.json keeps what the report shows rather than
+    every line (a boot storm's nginx logs a line per phone)."""
     import collections
     import re
-    out = ["## The servers' error logs\n"]
-    if not problems:
-        out.append("No server logged anything at error or worse during the run.\n")
-        return "\n".join(out)
     counts = collections.Counter()
     for section, server, line in problems:
         level = re.search(r"\[[\w-]*:?(error|crit|alert|emerg)\]", line)
@@ -343,10 +341,23 @@ def log_problems(problems):
         message = re.sub(r", client: .*$", "", message)                           # nginx: who asked
         message = re.sub(r"\b\d+\b", "N", message).strip()                      # counts, not AH codes
         counts[(section, server, (level.group(1) + ": " if level else "") + message[:160])] += 1
+    return [[sec, srv, msg, n] for (sec, srv, msg), n in sorted(counts.items())]
+
+
+def log_problems(problems):
+    """The servers' error-log lines at error or worse, counted by section,
+    server and message. `problems`: fold_log_problems' rows (or, from an
+    older RESULTS.json, the raw (section, server, line) triples)."""
+    out = ["## The servers' error logs\n"]
+    if not problems:
+        out.append("No server logged anything at error or worse during the run.\n")
+        return "\n".join(out)
+    if len(problems[0]) == 3:
+        problems = fold_log_problems(problems)
     out.append("Lines at error or worse, by section and server, counted (numbers and quoted paths folded; "
                "nginx logs every 404 at error: the phones' HEAD of a log not yet uploaded):\n")
     out.append(table(["section", "server", "times", "message"],
-                     [[sec, srv, n, f"`{msg}`"] for (sec, srv, msg), n in sorted(counts.items())]))
+                     [[sec, srv, n, f"`{msg}`"] for sec, srv, msg, n in problems]))
     return "\n".join(out)
 
 
