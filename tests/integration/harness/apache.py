@@ -33,6 +33,10 @@ def new_server_root():
     return root
 
 
+# Lines httpd itself may log while it stops (see Apache.stop).
+STOPPING_RACES = (r"\(9\)Bad file descriptor: AH03092: process_lingering_close: apr_pollset_add failure",)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -158,7 +162,12 @@ class Apache:
         """Stops the server, then fails on what its log says that nobody expected."""
         if self.proc is None:
             return
+        stopping_from = None
         if self.proc.poll() is None:
+            # What is logged before the signal is checked as always.
+            before = self.unexpected_log_lines()
+            assert not before, "unexpected lines in the error log:\n" + "\n".join(before)
+            stopping_from = self.checked
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=15)
@@ -170,7 +179,10 @@ class Apache:
         if self in Apache.running:
             Apache.running.remove(self)
         sanitizers.collect(self.root)   # reports written on the way down; conftest fails on them
-        unexpected = self.unexpected_log_lines()
+        # httpd's own event MPM, stopping while a connection lingers, may fail
+        # to poll the socket it just closed (AH03092, EBADF): its race, seen
+        # on a loaded machine, not the module's; allowed only once stopping.
+        unexpected = self.unexpected_log_lines(extra=STOPPING_RACES if stopping_from is not None else ())
         assert not unexpected, "unexpected lines in the error log:\n" + "\n".join(unexpected)
 
     def allow_log(self, pattern):
