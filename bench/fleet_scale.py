@@ -78,6 +78,7 @@ common.use_module(sys.argv[1])
 import phone_pki  # noqa: E402
 from servers import BenchApache, Site  # noqa: E402
 from harness.apache import free_port  # noqa: E402
+from harness.browser import chromium  # noqa: E402
 from harness.fleet import CacheServer, socache_load_line  # noqa: E402
 
 phones = int(sys.argv[2]) if len(sys.argv) > 2 else 100000
@@ -241,13 +242,8 @@ def run_case(case, pki, site):
             os.makedirs(shots, exist_ok=True)
             target = site.phones[phones // 2]["mac"]
             for name, query in ((f"fleet-{phones}-page.png", "?page=500"), (f"fleet-{phones}-search.png", f"?q={target[6:]}")):
-                subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                                "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                                "--disable-sync", "--hide-scrollbars", f"--user-data-dir={shots}/.profile",
-                                f"--screenshot={shots}/{case}-{name}", "--window-size=1280,1400",
-                                f"http://127.0.0.1:{nodes[0].status_port}/fleet{query}"],
-                               capture_output=True, timeout=180)
-            shutil.rmtree(f"{shots}/.profile", ignore_errors=True)
+                chromium(f"--screenshot={shots}/{case}-{name}", "--window-size=1280,1400",
+                         f"http://127.0.0.1:{nodes[0].status_port}/fleet{query}", timeout=180)
         for k, v in result["fetch_seconds"].items():
             print(f"  {k:10} median {v['median']:.3f} s, slowest {v['max']:.3f} s, {sizes[k]:,} bytes")
         for check in result["json_checks"]:

@@ -16,7 +16,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
@@ -28,6 +27,7 @@ sys.path.insert(0, os.path.join(top, "tests", "integration"))
 
 from harness import pki as pki_mod  # noqa: E402
 from harness.apache import HTTPD, base_config  # noqa: E402
+from harness.browser import chromium  # noqa: E402
 from harness.fleet import EDGE, SOUNDPOINT, VVX, plain_status_vhost  # noqa: E402
 from harness.vhosts import tls_vhost  # noqa: E402
 
@@ -231,13 +231,9 @@ print("".join(f"    | {l}\n" for l in auto.splitlines()[:11]))
 print(f"fleet page:  {FLEET_URL}   (also ?json and ?csv)")
 
 if screenshot:
-    profile = tempfile.mkdtemp(prefix="polyprov-chromium-")
-    try:
-        subprocess.run([shutil.which("chromium") or "/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                        "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}",
-                        f"--screenshot={os.path.abspath(screenshot)}", "--window-size=1280,1400", FLEET_URL],
-                       check=True, capture_output=True, timeout=120)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    rc, _, err = chromium(f"--screenshot={os.path.abspath(screenshot)}", "--window-size=1280,1400", FLEET_URL,
+                          timeout=120)
+    if rc != 0:
+        sys.exit(f"chromium could not take the screenshot:\n{err[-2000:]}")
     print(f"screenshot:  {screenshot}")
 print(f"stop it with:  {HTTPD} -f {conf} -k stop")

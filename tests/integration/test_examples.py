@@ -17,6 +17,22 @@ ME, OTHER = "0004F2000001", "0004F2000002"
 LEGACY = "DEFAULT:@SECLEVEL=0"
 
 
+def pointed_at_test_files(text, pki, port, docs, acl, more=None):
+    """An example with its certificates, CA files, list, document root and
+    address replaced by the test's; then `more`, in order."""
+    for old, new in {"/etc/ssl/certs/prov.example.com-ecdsa.pem": pki["server_ecdsa_cert"],
+                     "/etc/ssl/private/prov.example.com-ecdsa.key": pki["server_ecdsa_key"],
+                     "/etc/ssl/certs/prov.example.com.pem": pki["server_cert"],
+                     "/etc/ssl/private/prov.example.com.key": pki["server_key"],
+                     "/etc/polyprov/polycom-ca.pem": pki["ca_bundle"],
+                     "/etc/polyprov/polycom-root.pem": pki["anchors"],
+                     "/etc/polyprov/phones.acl": acl,
+                     "/srv/polycom": docs,
+                     "*:443": f"127.0.0.1:{port}", **(more or {})}.items():
+        text = text.replace(old, new)
+    return text
+
+
 @pytest.fixture(scope="module")
 def server(pki):
     apache = Apache(new_server_root())
@@ -40,19 +56,10 @@ def server(pki):
                  "#SSLCertificateKeyFile /etc/ssl/private/prov.example.com-ecdsa.key"):
         assert line in text, line
         text = text.replace(line, line[1:])
-    for old, new in {"/etc/ssl/certs/prov.example.com-ecdsa.pem": pki["server_ecdsa_cert"],
-                     "/etc/ssl/private/prov.example.com-ecdsa.key": pki["server_ecdsa_key"],
-                     "/etc/ssl/certs/prov.example.com.pem": pki["server_cert"],
-                     "/etc/ssl/private/prov.example.com.key": pki["server_key"],
-                     "/etc/polyprov/polycom-ca.pem": pki["ca_bundle"],
-                     "/etc/polyprov/polycom-root.pem": pki["anchors"],
-                     "/etc/polyprov/phones.acl": acl,
-                     "/srv/polycom": docs,
-                     "prov.example.com": "localhost",
-                     "Listen 8443": f"Listen 127.0.0.1:{apache.legacy_port}",
-                     "*:8443": f"127.0.0.1:{apache.legacy_port}",
-                     "*:443": f"127.0.0.1:{apache.port}"}.items():
-        text = text.replace(old, new)
+    text = pointed_at_test_files(text, pki, apache.port, docs, acl, {
+        "prov.example.com": "localhost",
+        "Listen 8443": f"Listen 127.0.0.1:{apache.legacy_port}",
+        "*:8443": f"127.0.0.1:{apache.legacy_port}"})
     apache.start(f"Define APACHE_LOG_DIR {root}/logs\nDefine APACHE_RUN_DIR {root}/run\n" + text)
     yield apache
     apache.stop()
@@ -139,20 +146,11 @@ def test_the_revocation_lines_work_when_uncommented(pki, tmp_path):
             for line in lines:
                 assert line in text, (example, line)
                 text = text.replace(line, line[1:])
-            for old, new in {"/etc/ssl/certs/prov.example.com-ecdsa.pem": pki["server_ecdsa_cert"],
-                             "/etc/ssl/private/prov.example.com-ecdsa.key": pki["server_ecdsa_key"],
-                             "/etc/ssl/certs/prov.example.com.pem": pki["server_cert"],
-                             "/etc/ssl/private/prov.example.com.key": pki["server_key"],
-                             "/etc/polyprov/polycom-ca.pem": pki["ca_bundle"],
-                             "/etc/polyprov/polycom-root.pem": pki["anchors"],
-                             "/etc/polyprov/polycom-crl.pem": str(crl_file),
-                             "/etc/polyprov/revocation-history": str(history),
-                             "/etc/polyprov/phones.acl": str(history.parent / "phones.acl"),
-                             "/srv/polycom": str(tmp_path),
-                             "Listen 8443": f"Listen 127.0.0.1:{free_port()}",
-                             "*:8443": f"127.0.0.1:{apache.port}",
-                             "*:443": f"127.0.0.1:{apache.port}"}.items():
-                text = text.replace(old, new)
+            text = pointed_at_test_files(text, pki, apache.port, str(tmp_path), str(history.parent / "phones.acl"), {
+                "/etc/polyprov/polycom-crl.pem": str(crl_file),
+                "/etc/polyprov/revocation-history": str(history),
+                "Listen 8443": f"Listen 127.0.0.1:{free_port()}",
+                "*:8443": f"127.0.0.1:{apache.port}"})
             (tmp_path / "phones.acl").write_text("0004F2000001\n")
             rc, out = apache.configtest(f"Define APACHE_LOG_DIR {apache.root}/logs\n" + text)
             assert rc == 0, (example, out)
@@ -232,16 +230,8 @@ def test_digest_beside_the_certificate(pki):
     text = text.replace("        Require all granted\n", "", 1)
     apache.allow_log(r"AH01794: user PlcmSpIp: password mismatch")   # the wrong password, on purpose
     status_port = free_port()
-    for old, new in {"/etc/ssl/certs/prov.example.com.pem": pki["server_cert"],
-                     "/etc/ssl/private/prov.example.com.key": pki["server_key"],
-                     "/etc/polyprov/polycom-ca.pem": pki["ca_bundle"],
-                     "/etc/polyprov/polycom-root.pem": pki["anchors"],
-                     "/etc/polyprov/phones.acl": acl,
-                     "/etc/polyprov/phones.htdigest": digest,
-                     "/srv/polycom": docs,
-                     "prov.example.com": "localhost",
-                     "*:443": f"127.0.0.1:{apache.port}"}.items():
-        text = text.replace(old, new)
+    text = pointed_at_test_files(text, pki, apache.port, docs, acl, {
+        "/etc/polyprov/phones.htdigest": digest, "prov.example.com": "localhost"})
     config = (f"Define APACHE_LOG_DIR {apache.root}/logs\n"
               f"PolyProvFleet shmcb:{apache.root}/run/fleet(1048576)\n" + text + plain_status_vhost(status_port))
     apache.start(config, extra_modules=("auth_digest", "authn_core", "authn_file", "authz_user", "authz_host"))

@@ -9,30 +9,16 @@ import html.parser
 import os
 import shutil
 import struct
-import subprocess
-import tempfile
 
 import pytest
 
+from harness.browser import CHROMIUM, chromium
 from harness.apache import MODULE, Apache, free_port, new_server_root
 from harness.fleet import (EXPIRED, FLEET_MODULES, FORGED, HOSTILE, LOWER, ME, OTHER, PINNED, UNLISTED, VVX, by_mac,
                            plain_status_vhost,
                            fleet_json, fleet_site, run_script, wait_for)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTEFACTS = os.path.join(os.path.dirname(os.path.dirname(MODULE)), "tests", "integration", "artefacts")
-
-
-def chromium(*args, timeout=90):
-    profile = tempfile.mkdtemp(prefix="polyprov-chromium-")
-    try:
-        p = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                            "--hide-scrollbars", f"--user-data-dir={profile}", *args],
-                           capture_output=True, timeout=timeout)
-        return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 class Dom(html.parser.HTMLParser):
