@@ -44,6 +44,10 @@ static const command_rec polyprov_directives[] = {
     AP_INIT_ITERATE("PolyProvAllowMethods", polyprov_set_allow_methods, NULL, RSRC_CONF | ACCESS_CONF,
                     "methods besides GET, HEAD, OPTIONS and PUT that an authenticated device may use "
                     "here (decided by the path rule); everything else is refused; default: none"),
+    AP_INIT_ITERATE("PolyProvSharedFiles", polyprov_set_shared_files, NULL, RSRC_CONF | ACCESS_CONF,
+                    "globs of the names below this section that every device may read (* and ? within a "
+                    "component, a trailing / for a whole directory); any other name that is no device's "
+                    "own is refused; default: unset (every name no device owns is shared)"),
     AP_INIT_TAKE1("PolyProvFleet", polyprov_set_fleet, NULL, RSRC_CONF,
                   "provider[:args] | none: the socache (shmcb, memcache, redis) that keeps a record "
                   "per device for SetHandler polyprov-status; default: none"),

@@ -11,6 +11,7 @@
 #include <polyprov/denial.hpp>
 #include <polyprov/mac.hpp>
 #include <polyprov/mac_pattern.hpp>
+#include <polyprov/shared_names.hpp>
 
 namespace polyprov {
 
@@ -71,6 +72,11 @@ struct AccessRequest {
     std::string_view upload_name;            // for MethodRule::upload: the last component of the target
     std::vector<std::string_view> written_names;   // for opened_write: the target's and the Destination's
     bool collection = false;                 // the target is a directory
+    // PolyProvSharedFiles: where set, what the request names below its
+    // section (nullopt: unknown, which fails closed) must name the device
+    // itself or be one of these names.
+    const SharedNames* shared = nullptr;
+    std::optional<std::string_view> below;
 };
 
 struct AccessDecision {
@@ -100,6 +106,8 @@ struct RequestFacts {
     std::string_view target;                             // the mapped file's last component; empty with path info
     bool target_is_directory = false;
     std::string_view uri;                                // ends with '/': the target is a collection
+    const SharedNames* shared = nullptr;                 // PolyProvSharedFiles; null: unset
+    std::optional<std::string_view> below;               // the path below the globs' section, with path info
 };
 
 // decide_access for `request`: its method's rule, its Destination among the

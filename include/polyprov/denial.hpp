@@ -3,7 +3,7 @@
 
 namespace polyprov {
 
-enum class Denial { none, no_cert, unverified, cn_no_mac, not_in_acl, mac_mismatch, not_writable };
+enum class Denial { none, no_cert, unverified, cn_no_mac, not_in_acl, mac_mismatch, not_writable, not_shared };
 
 // "allow" or "deny:<reason>".
 const char* decision_string(Denial denial) noexcept;

@@ -30,9 +30,9 @@ inline constexpr UnixTime seconds_of(EventTime t) noexcept { return t / kMicrosP
 // POLYPROV_DECISION's vocabulary. `error` stands for anything else the
 // module may set (deny:error), so no decided request is lost.
 enum class FleetDecision : std::uint8_t {
-    allow, no_cert, unverified, cn_no_mac, not_in_acl, mac_mismatch, not_writable, error
+    allow, no_cert, unverified, cn_no_mac, not_in_acl, mac_mismatch, not_writable, error, not_shared
 };
-inline constexpr std::size_t kFleetDecisions = 8;
+inline constexpr std::size_t kFleetDecisions = 9;
 
 // "allow" or "deny:<reason>"; nullopt for anything that is not a decision.
 std::optional<FleetDecision> parse_decision(std::string_view text) noexcept;
@@ -143,7 +143,8 @@ void merge(DeviceRecord& into, const DeviceRecord& other);
 void apply(DeviceRecord& record, const FleetEvent& event);
 
 // Versioned, compact bytes for a cache. decode() accepts exactly what
-// encode() writes: anything else (other versions, cut or padded input,
+// encode() writes (and records of the layout before not-shared, with eight
+// denial counts): anything else (other versions, cut or padded input,
 // out-of-range values, over-long text) is nullopt, never a crash.
 std::string encode(const DeviceRecord& record);
 std::optional<DeviceRecord> decode_device_record(std::string_view bytes) noexcept;

@@ -162,6 +162,23 @@ AccessDecision decide_access(const Authentication& auth, const AccessRequest& re
             }
         }
     }
+    // A name no device owns is shared only if the operator listed it. The
+    // verdict is taken on what lies below the section, the part the globs
+    // speak of: a MAC in a directory above it names nobody's file here.
+    if (request.shared) {
+        if (!request.below) {
+            d.denial = Denial::not_shared;
+            d.detail = "what it names below PolyProvSharedFiles' section is unknown";
+            return d;
+        }
+        const PathVerdict verdict = check_path(*request.below, *auth.device, path_pattern).verdict;
+        const bool governed = verdict == PathVerdict::shared;   // a foreign one is the path rule's
+        if (governed && !request.shared->covers(*request.below)) {
+            d.denial = Denial::not_shared;
+            d.detail = "'" + std::string(*request.below) + "' matches no PolyProvSharedFiles glob";
+            return d;
+        }
+    }
     if (request.rule == MethodRule::upload && !upload_name_allowed(request.upload_name, *auth.device)) {
         d.denial = Denial::not_writable;
         d.detail = "not a name this device may write (<its MAC>-<name>.log, .cfg or .xml)";
@@ -196,6 +213,8 @@ AccessDecision decide_request(const Authentication& auth, RequestFacts facts, co
     request.rule = method_rule(facts.method, facts.upload_on, facts.opened ? *facts.opened : none);
     request.match_uri = facts.match_uri;
     request.paths = std::move(facts.paths);
+    request.shared = facts.shared;
+    request.below = facts.below;
     const bool by_name = request.rule == MethodRule::read || request.rule == MethodRule::opened_write;
     if (by_name && facts.destination_unusable) request.rule = MethodRule::refused;
     else if (by_name && facts.destination) request.paths.push_back(*facts.destination);

@@ -11,6 +11,7 @@ const char* decision_string(Denial denial) noexcept {
     case Denial::not_in_acl: return "deny:not-in-acl";
     case Denial::mac_mismatch: return "deny:mac-mismatch";
     case Denial::not_writable: return "deny:not-writable";
+    case Denial::not_shared: return "deny:not-shared";
     }
     return "deny:unknown";
 }

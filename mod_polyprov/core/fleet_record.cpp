@@ -14,7 +14,8 @@ namespace {
 using detail::capped;
 
 constexpr const char* kReasons[kFleetDecisions] = {"allow",      "no-cert",      "unverified",   "cn-no-mac",
-                                                   "not-in-acl", "mac-mismatch", "not-writable", "error"};
+                                                   "not-in-acl", "mac-mismatch", "not-writable", "error",
+                                                   "not-shared"};
 
 std::uint32_t saturating_add(std::uint32_t a, std::uint32_t b) noexcept {
     return a > std::numeric_limits<std::uint32_t>::max() - b ? std::numeric_limits<std::uint32_t>::max() : a + b;
@@ -61,7 +62,7 @@ bool ends_with_cfg(std::string_view path) {
 
 bool is_device_decision(FleetDecision d) noexcept {
     return d == FleetDecision::allow || d == FleetDecision::mac_mismatch || d == FleetDecision::not_writable ||
-           d == FleetDecision::error;
+           d == FleetDecision::not_shared || d == FleetDecision::error;
 }
 
 void merge_probes(std::vector<Probe>& into, const std::vector<Probe>& other) {
@@ -211,7 +212,11 @@ void apply(DeviceRecord& into, const FleetEvent& e) {
 
 namespace {
 
-constexpr std::uint8_t kKind = 'D';
+// 'D' records (before not-shared) hold 8 denial counts; 'E' records say
+// how many they hold, so that a reason added later is read by this code as
+// an error rather than making the record unreadable.
+constexpr std::uint8_t kKind = 'E';
+constexpr std::uint8_t kKindEightDenials = 'D';
 enum Flags : std::uint8_t { kExpired = 1, kWaived = 2, kPinned = 4, kAllFlags = 7 };
 
 }  // namespace
@@ -243,6 +248,7 @@ std::string encode(const DeviceRecord& r) {
     detail::write_time(w, r.last_config_fetch);
     detail::write_time(w, r.last_upload.time);
     w.varint(r.last_upload.bytes ? *r.last_upload.bytes + 1 : 0);  // 0: unknown
+    w.varint(r.denials.size());
     for (const std::uint32_t n : r.denials) w.varint(n);
     for (const RefusalFacts* refusal : {&r.unverified, &r.not_in_acl}) {
         detail::write_time(w, refusal->last_seen);
@@ -261,7 +267,9 @@ std::string encode(const DeviceRecord& r) {
 std::optional<DeviceRecord> decode_device_record(std::string_view bytes) noexcept {
     try {
         detail::WireReader in(bytes);
-        if (in.u8() != detail::kFleetFormat || in.u8() != kKind) return std::nullopt;
+        if (in.u8() != detail::kFleetFormat) return std::nullopt;
+        const std::uint8_t kind = in.u8();
+        if (kind != kKind && kind != kKindEightDenials) return std::nullopt;
         const auto mac = detail::read_mac(in);
         if (!mac) return std::nullopt;
         DeviceRecord r(*mac);
@@ -292,7 +300,12 @@ std::optional<DeviceRecord> decode_device_record(std::string_view bytes) noexcep
         r.last_config_fetch = detail::read_event_time(in);
         r.last_upload.time = detail::read_event_time(in);
         if (const std::uint64_t b = in.varint(); b != 0) r.last_upload.bytes = b - 1;
-        for (std::uint32_t& n : r.denials) n = static_cast<std::uint32_t>(in.varint_max(0xFFFFFFFFu));
+        const std::size_t denials = kind == kKindEightDenials ? 8 : in.varint_max(64);
+        for (std::size_t i = 0; i < denials && in.ok(); ++i) {
+            const auto n = static_cast<std::uint32_t>(in.varint_max(0xFFFFFFFFu));
+            const std::size_t slot = i < kFleetDecisions ? i : static_cast<std::size_t>(FleetDecision::error);
+            r.denials[slot] = saturating_add(r.denials[slot], n);
+        }
         for (RefusalFacts* refusal : {&r.unverified, &r.not_in_acl}) {
             refusal->last_seen = detail::read_event_time(in);
             refusal->address = std::string(in.bytes(kMaxAddress));

@@ -80,6 +80,10 @@ RequestFacts facts_of(request_rec* r, const DirConfig* conf) {
     facts.target = (r->path_info && *r->path_info) ? std::string_view() : last_component(r->filename);
     facts.target_is_directory = r->finfo.filetype == APR_DIR;
     if (r->uri) facts.uri = facts.paths.front();
+    if (conf->shared_files) {
+        facts.shared = conf->shared_files;
+        if (const char* below = below_shared_root(conf, r)) facts.below = below;
+    }
     return facts;
 }
 

@@ -37,6 +37,22 @@ std::string_view checked_part(const DirConfig* d, const char* filename) {
     return file;
 }
 
+const char* below_shared_root(const DirConfig* d, request_rec* r) {
+    const char* path = d->shared_root == SharedRoot::file ? r->filename : r->uri;
+    if (!path || *path != '/') return nullptr;   // none, or not a path (proxy:...)
+    const char* p = path;
+    for (int i = 0; i < d->shared_root_depth; ++i) {
+        while (*p == '/') ++p;
+        if (!*p) return nullptr;   // shorter than the section's path
+        while (*p && *p != '/') ++p;
+    }
+    while (*p == '/') ++p;
+    // The URI holds its path info; a file's follows it ("x.cfg" + "/").
+    if (d->shared_root == SharedRoot::file && r->path_info && *r->path_info)
+        return apr_pstrcat(r->pool, p, *p ? r->path_info : r->path_info + 1, nullptr);
+    return p;
+}
+
 namespace {
 
 // Every PolyProv directive: a setting that applies to some methods only
@@ -100,6 +116,10 @@ extern "C" void* polyprov_merge_dir_config(apr_pool_t* p, void* base_v, void* ad
     const bool inner = add->clean_root && (!base->clean_root || add->clean_root_size >= base->clean_root_size);
     m->clean_root = inner ? add->clean_root : base->clean_root;
     m->clean_root_size = inner ? add->clean_root_size : base->clean_root_size;
+    const DirConfig* shared = add->shared_files ? add : base;
+    m->shared_files = shared->shared_files;
+    m->shared_root = shared->shared_root;
+    m->shared_root_depth = shared->shared_root_depth;
     return m;
 }
 
@@ -178,6 +198,76 @@ extern "C" const char* polyprov_set_allow_methods(cmd_parms* cmd, void* dir, con
         auto* list = const_cast<std::vector<std::string>*>(conf->opened_methods);
         if (!list) conf->opened_methods = list = polyprov::glue::pool_owned(cmd->pool, new std::vector<std::string>);
         list->push_back(method);
+        return nullptr;
+    } catch (const std::exception& e) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, e.what());
+    }
+}
+
+namespace polyprov::glue {
+namespace {
+
+bool named(const ap_directive_t* d, const char* name) { return ap_cstr_casecmp(d->directive, name) == 0; }
+
+// The section a directive stands in, past the conditionals that only
+// decide whether it is read at all; null at server or virtual host level.
+const ap_directive_t* enclosing_section(const cmd_parms* cmd) {
+    for (const ap_directive_t* d = cmd->directive ? cmd->directive->parent : nullptr; d; d = d->parent) {
+        for (const char* transparent : {"<IfModule", "<IfDefine", "<IfVersion", "<IfFile", "<IfDirective", "<IfSection"})
+            if (named(d, transparent)) goto next;
+        return named(d, "<VirtualHost") ? nullptr : d;
+    next:;
+    }
+    return nullptr;
+}
+
+int components(const char* path) {
+    int n = 0;
+    for (const char* p = path; *p;) {
+        while (*p == '/') ++p;
+        if (!*p) break;
+        ++n;
+        while (*p && *p != '/') ++p;
+    }
+    return n;
+}
+
+// Where the globs of a PolyProvSharedFiles in this section start; an error
+// for a section whose paths have no "below" (a regular expression, <Files>,
+// <If>).
+const char* locate_shared_root(cmd_parms* cmd, DirConfig* conf) {
+    const ap_directive_t* section = enclosing_section(cmd);
+    if (!section) {
+        conf->shared_root = SharedRoot::uri;
+        conf->shared_root_depth = 0;
+        return nullptr;
+    }
+    const bool directory = named(section, "<Directory");
+    const bool location = named(section, "<Location");
+    const char* args = section->args ? section->args : "";
+    while (*args == ' ' || *args == '\t') ++args;
+    if (!(directory || location) || *args == '~' || !cmd->path)
+        return apr_psprintf(cmd->pool,
+                            "%s: only in a <Directory> or <Location> with a plain path (or outside any section), "
+                            "not in %s%s: its globs name what lies below the section's path",
+                            cmd->cmd->name, section->directive, *args == '~' ? " ~" : ">");
+    conf->shared_root = directory ? SharedRoot::file : SharedRoot::uri;
+    conf->shared_root_depth = components(cmd->path);
+    return nullptr;
+}
+
+}  // namespace
+}  // namespace polyprov::glue
+
+extern "C" const char* polyprov_set_shared_files(cmd_parms* cmd, void* dir, const char* glob) {
+    if (const char* err = polyprov::glue::check_context(cmd)) return err;
+    auto* conf = static_cast<DirConfig*>(dir);
+    try {
+        std::vector<std::string> globs;
+        if (conf->shared_files) globs = conf->shared_files->globs();   // the section's earlier ones
+        else if (const char* err = polyprov::glue::locate_shared_root(cmd, conf)) return err;
+        globs.emplace_back(glob);
+        conf->shared_files = polyprov::glue::pool_owned(cmd->pool, new polyprov::SharedNames(polyprov::SharedNames::parse(globs)));
         return nullptr;
     } catch (const std::exception& e) {
         return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, e.what());

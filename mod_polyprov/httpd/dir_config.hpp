@@ -6,16 +6,19 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <polyprov/acl_file.hpp>
 #include <polyprov/mac_pattern.hpp>
+#include <polyprov/shared_names.hpp>
 
 namespace polyprov::glue {
 
 enum Tristate : signed char { unset = -1, off = 0, on = 1 };
+enum class SharedRoot : signed char { uri, file };
 
 struct DirConfig {
     Tristate require_device;      // default: on when an ACL file is given, else off
@@ -32,6 +35,12 @@ struct DirConfig {
     // with the default pattern. Of nested sections, the longest.
     const char* clean_root;
     std::size_t clean_root_size;
+    // PolyProvSharedFiles (null: unset) and where its globs start: so many
+    // components into the mapped file's path (given in a <Directory>) or
+    // into the URI (in a <Location>, or outside any section).
+    const SharedNames* shared_files;
+    SharedRoot shared_root;
+    int shared_root_depth;
 };
 
 inline constexpr std::uint64_t kDefaultUploadMax = 10ull << 20;
@@ -50,6 +59,9 @@ inline bool match_uri(const DirConfig* d) { return d->match_uri != off; }
 inline const MacPattern& path_pattern(const DirConfig* d) { return d->mac_pattern ? *d->mac_pattern : default_pattern(); }
 inline const MacPattern& cn_pattern(const DirConfig* d) { return d->cn_pattern ? *d->cn_pattern : default_pattern(); }
 const std::vector<std::string>& opened_methods(const DirConfig* d);
+// What the request names below PolyProvSharedFiles' section, with its
+// path info; null where it does not lie below it.
+const char* below_shared_root(const DirConfig* d, request_rec* r);
 // What of `filename` the path rule must look at under `d`: all of it, or
 // with the default pattern, what follows its section's clean root.
 std::string_view checked_part(const DirConfig* d, const char* filename);

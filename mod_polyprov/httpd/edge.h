@@ -26,6 +26,7 @@ const char *polyprov_set_upload(cmd_parms *cmd, void *dir, int flag);
 const char *polyprov_set_upload_max_size(cmd_parms *cmd, void *dir, const char *size);
 const char *polyprov_set_upload_keep(cmd_parms *cmd, void *dir, const char *count);
 const char *polyprov_set_allow_methods(cmd_parms *cmd, void *dir, const char *method);
+const char *polyprov_set_shared_files(cmd_parms *cmd, void *dir, const char *glob);
 
 const char *polyprov_set_accept_expired(cmd_parms *cmd, void *dir, const char *mode);
 const char *polyprov_set_trust_anchor_file(cmd_parms *cmd, void *dir, const char *path);

@@ -17,6 +17,7 @@ FleetDecision fleet_decision(Denial denial) noexcept {
     case Denial::not_in_acl: return FleetDecision::not_in_acl;
     case Denial::mac_mismatch: return FleetDecision::mac_mismatch;
     case Denial::not_writable: return FleetDecision::not_writable;
+    case Denial::not_shared: return FleetDecision::not_shared;
     }
     return FleetDecision::error;
 }

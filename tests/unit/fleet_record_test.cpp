@@ -18,13 +18,14 @@ FleetEvent random_event(std::mt19937& rng, Mac m) {
     const char* agents[] = {"FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application",
                             "FileTransport PolyEdge-Edge_E450-UA/8.0.1.0123 Type/Application", "Microbrowser/2.0", ""};
     const FleetDecision decisions[] = {FleetDecision::allow, FleetDecision::unverified, FleetDecision::not_in_acl,
-                                       FleetDecision::mac_mismatch, FleetDecision::not_writable};
+                                       FleetDecision::mac_mismatch, FleetDecision::not_writable,
+                                       FleetDecision::not_shared};
     FleetEvent e = fetch("0004F2000001", kNow - pick(1000) * 60);
     e.time += pick(1000000);
     e.mac = m;
     e.method = methods[pick(3)];
     e.path = paths[pick(4)];
-    e.decision = decisions[pick(5)];
+    e.decision = decisions[pick(6)];
     e.authenticated = pick(4) != 0;
     e.status = e.decision == FleetDecision::allow ? (e.method == std::string("PUT") ? 204 : 200) : 403;
     e.address = "192.0.2." + std::to_string(pick(3));
@@ -50,6 +51,7 @@ TEST(FleetDecision, TheModulesVocabulary) {
     EXPECT_EQ(parse_decision("deny:not-in-acl"), FleetDecision::not_in_acl);
     EXPECT_EQ(parse_decision("deny:mac-mismatch"), FleetDecision::mac_mismatch);
     EXPECT_EQ(parse_decision("deny:error"), FleetDecision::error);
+    EXPECT_EQ(parse_decision("deny:not-shared"), FleetDecision::not_shared);
     EXPECT_EQ(parse_decision("deny:something-new"), FleetDecision::error);
     EXPECT_FALSE(parse_decision(""));
     EXPECT_FALSE(parse_decision("Allow"));
@@ -293,4 +295,28 @@ TEST(FleetRecord, DecodeRefusesWhatEncodeDidNotWrite) {
             }
         }
     }
+}
+
+// Records written before not-shared hold eight denial counts ('D'); they
+// still read, with not-shared at 0.
+TEST(FleetRecord, ReadsRecordsWithEightDenials) {
+    DeviceRecord r = record_of(fetch("0004F2000001", kNow));
+    for (std::size_t i = 1; i < 8; ++i) r.denials[i] = static_cast<std::uint32_t>(100 + i);
+    const std::string bytes = encode(r);
+    std::string counts = "\x09";
+    counts += '\0';
+    for (std::size_t i = 1; i < 8; ++i) counts += static_cast<char>(100 + i);
+    counts += '\0';
+    const std::size_t at = bytes.find(counts);
+    ASSERT_NE(at, std::string::npos);
+    ASSERT_EQ(bytes[1], 'E');
+    std::string old = bytes;
+    old[1] = 'D';
+    old.replace(at, counts.size(), counts.substr(1, 8));
+    const auto back = decode_device_record(old);
+    ASSERT_TRUE(back);
+    for (std::size_t i = 1; i < 8; ++i) EXPECT_EQ(back->denials[i], 100 + i);
+    EXPECT_EQ(back->denials[static_cast<std::size_t>(FleetDecision::not_shared)], 0u);
+    r.denials[static_cast<std::size_t>(FleetDecision::not_shared)] = 7;
+    EXPECT_EQ(decode_device_record(encode(r))->denials[8], 7u);
 }

@@ -1,0 +1,39 @@
+// PolyProvSharedFiles: which names that no device owns every device may
+// read. Without it, a path that names no MAC is every phone's to read;
+// with it, only what an operator listed is (user profiles, which carry
+// credentials and name no MAC, are then nobody's by default).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace polyprov {
+
+class SharedNames {
+public:
+    // Globs as the directive takes them: '*' and '?' match within one path
+    // component, case-insensitively; one ending in '/' covers everything
+    // below the directories it matches. Throws Error saying which glob is
+    // unusable and why (absolute, a dot segment, '[' or '\', empty).
+    static SharedNames parse(const std::vector<std::string>& globs);
+
+    // Whether `below`, a request's path relative to the section the globs
+    // were given in (no leading '/'), is one of the shared names. A name
+    // whose component starts with '.' is matched only by a glob that
+    // spells the dot.
+    bool covers(std::string_view below) const;
+
+    const std::vector<std::string>& globs() const noexcept { return globs_; }
+
+private:
+    struct Glob {
+        std::string pattern;   // without a trailing '/'
+        std::size_t components = 0;
+        bool directory = false;
+    };
+    std::vector<Glob> parsed_;
+    std::vector<std::string> globs_;
+};
+
+}  // namespace polyprov
