@@ -73,10 +73,12 @@ struct AccessRequest {
     std::vector<std::string_view> written_names;   // for opened_write: the target's and the Destination's
     bool collection = false;                 // the target is a directory
     // PolyProvSharedFiles: where set, what the request names below its
-    // section (nullopt: unknown, which fails closed) must name the device
-    // itself or be one of these names.
+    // section (nullopt: unknown, which fails closed) must be one of these
+    // names, unless the file it maps to names the device itself
+    // (`own_subject`: the mapped file, without path info; nullopt: none).
     const SharedNames* shared = nullptr;
     std::optional<std::string_view> below;
+    std::optional<std::string_view> own_subject;
 };
 
 struct AccessDecision {
@@ -108,6 +110,7 @@ struct RequestFacts {
     std::string_view uri;                                // ends with '/': the target is a collection
     const SharedNames* shared = nullptr;                 // PolyProvSharedFiles; null: unset
     std::optional<std::string_view> below;               // the path below the globs' section, with path info
+    std::optional<std::string_view> own_subject;         // the mapped file, as the device's own is judged on
 };
 
 // decide_access for `request`: its method's rule, its Destination among the

@@ -14,14 +14,15 @@ class SharedNames {
 public:
     // Globs as the directive takes them: '*' and '?' match within one path
     // component, case-insensitively; one ending in '/' covers everything
-    // below the directories it matches. Throws Error saying which glob is
+    // below the directories it matches (what follows a '/' after them; not
+    // a file of the same name). Throws Error saying which glob is
     // unusable and why (absolute, a dot segment, '[' or '\', empty).
     static SharedNames parse(const std::vector<std::string>& globs);
 
     // Whether `below`, a request's path relative to the section the globs
-    // were given in (no leading '/'), is one of the shared names. A name
-    // whose component starts with '.' is matched only by a glob that
-    // spells the dot.
+    // were given in (no leading '/'), is one of the shared names. A
+    // component that starts with '.' is matched only by a glob that spells
+    // the dot, and never below a directory glob.
     bool covers(std::string_view below) const;
 
     const std::vector<std::string>& globs() const noexcept { return globs_; }

@@ -162,18 +162,18 @@ AccessDecision decide_access(const Authentication& auth, const AccessRequest& re
             }
         }
     }
-    // A name no device owns is shared only if the operator listed it. The
-    // verdict is taken on what lies below the section, the part the globs
-    // speak of: a MAC in a directory above it names nobody's file here.
+    // A name is shared only if the operator listed it, unless the file it
+    // maps to is the device's own. Judged on the file alone: path info, or
+    // a URI that an AliasMatch maps elsewhere, names nothing that is served.
     if (request.shared) {
         if (!request.below) {
             d.denial = Denial::not_shared;
             d.detail = "what it names below PolyProvSharedFiles' section is unknown";
             return d;
         }
-        const PathVerdict verdict = check_path(*request.below, *auth.device, path_pattern).verdict;
-        const bool governed = verdict == PathVerdict::shared;   // a foreign one is the path rule's
-        if (governed && !request.shared->covers(*request.below)) {
+        const bool own = request.own_subject &&
+                         check_path(*request.own_subject, *auth.device, path_pattern).verdict == PathVerdict::own;
+        if (!own && !request.shared->covers(*request.below)) {
             d.denial = Denial::not_shared;
             d.detail = "'" + std::string(*request.below) + "' matches no PolyProvSharedFiles glob";
             return d;
@@ -215,6 +215,7 @@ AccessDecision decide_request(const Authentication& auth, RequestFacts facts, co
     request.paths = std::move(facts.paths);
     request.shared = facts.shared;
     request.below = facts.below;
+    request.own_subject = facts.own_subject;
     const bool by_name = request.rule == MethodRule::read || request.rule == MethodRule::opened_write;
     if (by_name && facts.destination_unusable) request.rule = MethodRule::refused;
     else if (by_name && facts.destination) request.paths.push_back(*facts.destination);

@@ -56,20 +56,29 @@ SharedNames SharedNames::parse(const std::vector<std::string>& globs) {
 }
 
 bool SharedNames::covers(std::string_view below) const {
-    if (below.empty() || below.find('\0') != std::string_view::npos) return false;
+    // An empty component ("a//b", a URI under MergeSlashes Off) would let
+    // '*' match nothing: never a shared name.
+    if (below.empty() || below.find('\0') != std::string_view::npos || below.find("//") != std::string_view::npos)
+        return false;
     const std::string name(below);
     for (const Glob& g : parsed_) {
         if (!g.directory) {
             if (matches(g.pattern, name)) return true;
             continue;
         }
-        // The directory itself (with or without its '/'), or anything
-        // below it: its first `components` components match the glob.
-        std::size_t end = 0;
-        for (std::size_t i = 0; i < g.components && end != std::string::npos; ++i)
+        // Something below the directories it matches: the first
+        // `components` components match, a '/' follows them, and nothing
+        // further down is a dot-name that '*' would not have matched.
+        std::size_t end = std::string::npos;
+        for (std::size_t i = 0; i < g.components; ++i) {
             end = name.find('/', i == 0 ? 0 : end + 1);
-        const std::string head = end == std::string::npos ? name : name.substr(0, end);
-        if (matches(g.pattern, head)) return true;
+            if (end == std::string::npos) break;
+        }
+        if (end == std::string::npos) continue;   // no '/' after them: a file of that name, or the bare directory
+        bool dot_below = false;
+        for (std::size_t at = end; at != std::string::npos; at = name.find('/', at + 1))
+            dot_below = dot_below || (at + 1 < name.size() && name[at + 1] == '.');
+        if (!dot_below && matches(g.pattern, name.substr(0, end))) return true;
     }
     return false;
 }

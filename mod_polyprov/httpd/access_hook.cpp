@@ -82,7 +82,9 @@ RequestFacts facts_of(request_rec* r, const DirConfig* conf) {
     if (r->uri) facts.uri = facts.paths.front();
     if (conf->shared_files) {
         facts.shared = conf->shared_files;
-        if (const char* below = below_shared_root(conf, r)) facts.below = below;
+        const SharedSubject subject = shared_subject(conf, r);
+        if (subject.below) facts.below = subject.below;
+        if (subject.own) facts.own_subject = subject.own;
     }
     return facts;
 }

@@ -37,20 +37,40 @@ std::string_view checked_part(const DirConfig* d, const char* filename) {
     return file;
 }
 
-const char* below_shared_root(const DirConfig* d, request_rec* r) {
-    const char* path = d->shared_root == SharedRoot::file ? r->filename : r->uri;
+namespace {
+
+// `path` past its first `depth` components and the '/'s after them; null
+// when it has fewer.
+const char* past_components(const char* path, int depth) {
     if (!path || *path != '/') return nullptr;   // none, or not a path (proxy:...)
     const char* p = path;
-    for (int i = 0; i < d->shared_root_depth; ++i) {
+    for (int i = 0; i < depth; ++i) {
         while (*p == '/') ++p;
-        if (!*p) return nullptr;   // shorter than the section's path
+        if (!*p) return nullptr;
         while (*p && *p != '/') ++p;
     }
     while (*p == '/') ++p;
-    // The URI holds its path info; a file's follows it ("x.cfg" + "/").
-    if (d->shared_root == SharedRoot::file && r->path_info && *r->path_info)
-        return apr_pstrcat(r->pool, p, *p ? r->path_info : r->path_info + 1, nullptr);
     return p;
+}
+
+}  // namespace
+
+SharedSubject shared_subject(const DirConfig* d, request_rec* r) {
+    SharedSubject subject;
+    const bool has_info = r->path_info && *r->path_info;
+    if (d->shared_root == SharedRoot::uri) {
+        // The URI holds its path info. The file it maps to is judged
+        // whole: an AliasMatch may map a URI that names the phone to a
+        // file that names nobody.
+        subject.below = past_components(r->uri, d->shared_root_depth);
+        subject.own = r->filename;
+        return subject;
+    }
+    const char* file = past_components(r->filename, d->shared_root_depth);
+    if (!file) return subject;
+    subject.own = file;
+    subject.below = has_info ? apr_pstrcat(r->pool, file, *file ? r->path_info : r->path_info + 1, nullptr) : file;
+    return subject;
 }
 
 namespace {
@@ -244,13 +264,24 @@ const char* locate_shared_root(cmd_parms* cmd, DirConfig* conf) {
     }
     const bool directory = named(section, "<Directory");
     const bool location = named(section, "<Location");
+    // As core reads the section's arguments: a first word "~", quoted or
+    // not, makes the path a regular expression.
     const char* args = section->args ? section->args : "";
-    while (*args == ' ' || *args == '\t') ++args;
-    if (!(directory || location) || *args == '~' || !cmd->path)
+    const char* first = ap_getword_conf(cmd->temp_pool, &args);
+    const bool regex = first && std::strcmp(first, "~") == 0;
+    if (!(directory || location) || regex || !cmd->path)
         return apr_psprintf(cmd->pool,
                             "%s: only in a <Directory> or <Location> with a plain path (or outside any section), "
                             "not in %s%s: its globs name what lies below the section's path",
-                            cmd->cmd->name, section->directive, *args == '~' ? " ~" : ">");
+                            cmd->cmd->name, section->directive, regex ? " ~" : ">");
+    // A <Location> applies to the URIs its path matches whole when it has
+    // wildcards, and to none when it is not normalised: no "below" to speak of.
+    if (location && (std::strpbrk(cmd->path, "*?[") || std::strstr(cmd->path, "//") ||
+                     std::strstr(cmd->path, "/./") || std::strstr(cmd->path, "/../")))
+        return apr_psprintf(cmd->pool,
+                            "%s: not in <Location %s>: give it a plain, normalised path (no wildcards, no //, "
+                            "no . or .. segments), or use <Directory>",
+                            cmd->cmd->name, cmd->path);
     conf->shared_root = directory ? SharedRoot::file : SharedRoot::uri;
     conf->shared_root_depth = components(cmd->path);
     return nullptr;

@@ -59,9 +59,15 @@ inline bool match_uri(const DirConfig* d) { return d->match_uri != off; }
 inline const MacPattern& path_pattern(const DirConfig* d) { return d->mac_pattern ? *d->mac_pattern : default_pattern(); }
 inline const MacPattern& cn_pattern(const DirConfig* d) { return d->cn_pattern ? *d->cn_pattern : default_pattern(); }
 const std::vector<std::string>& opened_methods(const DirConfig* d);
-// What the request names below PolyProvSharedFiles' section, with its
-// path info; null where it does not lie below it.
-const char* below_shared_root(const DirConfig* d, request_rec* r);
+// What PolyProvSharedFiles judges a request on: what it names below the
+// section, with its path info (null where it does not lie below it), and
+// the mapped file the device's own is judged on, without path info (null
+// where there is none).
+struct SharedSubject {
+    const char* below = nullptr;
+    const char* own = nullptr;
+};
+SharedSubject shared_subject(const DirConfig* d, request_rec* r);
 // What of `filename` the path rule must look at under `d`: all of it, or
 // with the default pattern, what follows its section's clean root.
 std::string_view checked_part(const DirConfig* d, const char* filename);

@@ -35,7 +35,8 @@ def server(pki):
     for name in ("000000000000.cfg", "000000000000-sip.cfg", "sip.ld", f"{ME}.cfg", f"{OTHER}.cfg",
                  "SoundPointIPLocalization/English_United_States/SoundPointIP-dictionary.xml"):
         write(os.path.join(prov, name), f"content of {name}\n")
-    for name in ("alice.cfg", "alice-directory.xml", "profiles/alice.cfg", f"{ME}/alice.cfg"):
+    for name in ("alice.cfg", "alice-directory.xml", "profiles/alice.cfg", f"{ME}/alice.cfg", "pi/alice.cfg",
+                 "loose/441234567890.cfg", f"loose/{OTHER}.cfg", "fw/alice.cfg"):
         write(os.path.join(prov, name), f"{SECRET} in {name}\n")
     for name in ("fw.ld", "alice.cfg"):
         write(os.path.join(loc, name), f"{SECRET if name == 'alice.cfg' else 'content'} of {name}\n")
@@ -50,12 +51,18 @@ def server(pki):
         PolyProvACLFile {acl}
         PolyProvSharedFiles {GLOBS}
     </Directory>
+    <Directory {prov}/pi>
+        AcceptPathInfo On
+    </Directory>
+    <Directory {prov}/loose>
+        PolyProvMatchURI off
+    </Directory>
     <Directory {loc}>
         Require all granted
     </Directory>
     <Location /byloc/>
         PolyProvACLFile {acl}
-        PolyProvSharedFiles *.ld
+        PolyProvSharedFiles *.ld */
     </Location>
 """
     config = (f"PolyProvFleet shmcb:{root}/run/fleet(1048576)\n" +
@@ -114,7 +121,10 @@ def test_a_directory_named_after_the_phone_is_its_own(server, pki):
     "/prov/alice.cfg",                            # through the Alias
     "/polycom/missing.cfg",                       # does not exist: 403 as well, never a 404 that tells
     "/polycom/",                                  # the section's own directory: a listing names profiles
-    "/byloc/alice.cfg",
+    "/byloc/alice.cfg",                           # "*/" names directories, not files (review finding)
+    f"/polycom/pi/alice.cfg/{ME}",                # AcceptPathInfo on: path info names nothing served (review finding)
+    "/polycom/loose/441234567890.cfg",            # MatchURI off: a phone number is no MAC (review finding)
+    f"/polycom/loose/{OTHER}.cfg",                # MatchURI off: only the device's own is exempt
 ])
 def test_everything_else_is_not_shared(server, pki, path):
     assert get(server, pki, path) == (403, "deny:not-shared")
@@ -144,6 +154,8 @@ def test_the_refusal_is_logged_and_counted_in_the_fleet_view(server, pki):
 @pytest.mark.parametrize("section,reason", [
     ('<DirectoryMatch "^/srv/polycom">', "not in <DirectoryMatch>"),
     ('<Directory ~ "^/srv/polycom">', "not in <Directory ~"),
+    ('<Directory "~" "^/srv/polycom">', "not in <Directory ~"),     # quoted, as core reads it (review finding)
+    ('<Location "~" "^/prov">', "not in <Location ~"),
     ('<Files "*.cfg">', "not in <Files>"),
 ])
 def test_a_section_without_a_path_below_it_fails_configtest(server_root, pki, section, reason):
@@ -165,3 +177,12 @@ def test_a_glob_it_cannot_mean_fails_configtest_naming_it(server_root, pki):
     with open(apache.conf) as f:
         line = next(n for n, text in enumerate(f, 1) if "[0-9]" in text)
     assert f"line {line} of {apache.conf}" in out, out
+
+
+@pytest.mark.parametrize("path", ["/p/*", "/p//q", "/p/../q"])
+def test_a_location_that_matches_no_plain_path_fails_configtest(server_root, pki, path):
+    apache = Apache(server_root)
+    body = f"    <Location {path}>\n        PolyProvSharedFiles *.ld\n    </Location>\n"
+    rc, out = apache.configtest(tls_vhost(apache.port, "cfg.test", pki, extra=body))
+    assert rc != 0, out
+    assert f"PolyProvSharedFiles: not in <Location {path}>: give it a plain, normalised path" in out, out
