@@ -19,7 +19,7 @@ struct FleetQuery {
     static constexpr std::size_t kMaxPerPage = 1000;
     static constexpr std::size_t kMaxSearch = 64;
 
-    enum class Format { html, json, counters, csv } format = Format::html;
+    enum class Format { html, json, counters, csv, metrics } format = Format::html;
     int not_seen_hours = 24;  // "not seen for N hours"
     int expiring_days = 30;   // "certificates expiring within N days"
     std::string search;       // q=: the devices whose MAC, label, model, firmware or address holds it
@@ -29,7 +29,7 @@ struct FleetQuery {
     std::optional<std::size_t> limit;
 };
 
-// The handler's query string: "json", "auto", "csv", "hours=N", "days=N",
+// The handler's query string: "json", "auto", "csv", "metrics", "hours=N", "days=N",
 // "q=TEXT" (URL-encoded), "page=N", "per_page=N", "offset=N", "limit=N",
 // separated by '&' (others are ignored). nullopt, with `error` set, for a
 // value out of range or badly encoded.

@@ -71,6 +71,8 @@ std::optional<FleetQuery> parse_fleet_query(std::string_view args, std::string& 
             q.format = FleetQuery::Format::counters;
         } else if (name == "csv") {
             q.format = FleetQuery::Format::csv;
+        } else if (name == "metrics") {
+            q.format = FleetQuery::Format::metrics;
         } else if (name == "q") {
             const auto text = form_value(value);
             if (!text || text->size() > FleetQuery::kMaxSearch) {

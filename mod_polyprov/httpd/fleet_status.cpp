@@ -16,10 +16,12 @@
 #include <polyprov/escape.hpp>
 #include <polyprov/fleet_reader.hpp>
 #include <polyprov/fleet_render.hpp>
+#include <polyprov/server_metrics.hpp>
 
 #include "fleet_config.hpp"
 #include "fleet_socache.hpp"
 #include "fleet_updater.hpp"
+#include "server_counters.hpp"
 
 namespace polyprov::glue {
 namespace {
@@ -87,18 +89,21 @@ static int answer_fleet_status(request_rec* r) noexcept {
         if (r->method_number != M_GET) return HTTP_METHOD_NOT_ALLOWED;
         FleetConfig* config = serving_fleet();
         const FleetStore* store = config ? config->store_for(r->server) : nullptr;
+        std::string error;
+        const auto query = parse_fleet_query(r->args ? r->args : "", error);
+        if (!query) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, PP_TAG(521) "fleet status: bad query: %s: 400", error.c_str());
+            return answer(r, HTTP_BAD_REQUEST, "text/plain; charset=utf-8", error + "\n");
+        }
+        // The server's counters are there with or without a fleet view.
+        if (!store && query->format == FleetQuery::Format::metrics)
+            return answer(r, HTTP_OK, kMetricsContentType, render_metrics(read_server_counters(), nullptr));
         if (!store) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           PP_TAG(520) "SetHandler polyprov-status for %s, but PolyProvFleet is not set for this "
                           "virtual host: 503", r->uri);
             return answer(r, HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
                           "PolyProvFleet is not set for this virtual host: there is no fleet view to show.\n");
-        }
-        std::string error;
-        const auto query = parse_fleet_query(r->args ? r->args : "", error);
-        if (!query) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, PP_TAG(521) "fleet status: bad query: %s: 400", error.c_str());
-            return answer(r, HTTP_BAD_REQUEST, "text/plain; charset=utf-8", error + "\n");
         }
         SocacheFleetCache cache(*store, config->mutex, r->server, r->pool, &config->shared[store->slot]);
         // A cache marked down answers reads with "not found" (memcache,
@@ -107,6 +112,14 @@ static int answer_fleet_status(request_rec* r) noexcept {
         if (cache_answers(*config, *store, cache, r->server))
             snapshot = read_fleet(cache, apr_time_sec(apr_time_now()), store->expire, config->node);
         const FleetPageContext context = page_context(*config, *store, *query);
+        // A scraper is told the cache is down in the exposition itself, so
+        // the counters keep coming and an alert can name the cause.
+        if (query->format == FleetQuery::Format::metrics) {
+            std::optional<FleetSummary> summary;
+            if (snapshot) summary = summarize(*snapshot, context.now, *query);
+            const FleetMetrics fleet{snapshot ? &*snapshot : nullptr, summary ? &*summary : nullptr, &context};
+            return answer(r, HTTP_OK, kMetricsContentType, render_metrics(read_server_counters(), &fleet));
+        }
         if (!snapshot) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           PP_TAG(522) "fleet status: the cache %s does not answer: 503", store->spec.c_str());
@@ -125,6 +138,7 @@ static int answer_fleet_status(request_rec* r) noexcept {
             return answer(r, HTTP_OK, "text/plain; charset=utf-8",
                           render_fleet_counters(*snapshot, summarize(*snapshot, context.now, *query), context));
         case FleetQuery::Format::html:
+        case FleetQuery::Format::metrics:   // answered above
             break;
         }
         apr_table_setn(r->headers_out, "Content-Security-Policy", fleet_page_csp().c_str());

@@ -8,9 +8,17 @@
 #include <pthread.h>
 
 #include "fleet_socache.hpp"
+#include "server_counters.hpp"
 
 namespace polyprov::glue {
 namespace {
+
+// Requests not recorded: on the status page (this generation's count) and
+// in ?metrics (the server's, across graceful restarts).
+void drop(FleetSharedState& shared, std::uint64_t requests) noexcept {
+    shared.dropped.fetch_add(requests, std::memory_order_relaxed);
+    count(&SharedCounters::fleet_updates_dropped, requests);
+}
 
 FleetUpdater* g_updater = nullptr;  // this process's
 
@@ -87,7 +95,7 @@ void FleetUpdater::submit(std::size_t slot, FleetEvent&& event) noexcept {
         full = true;  // out of memory: as full
     }
     if (!full) return;
-    config_.shared[slot].dropped.fetch_add(1, std::memory_order_relaxed);
+    drop(config_.shared[slot], 1);
     if (!queue_full_logged_.exchange(true))
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,
                      PP_TAG(512) "fleet view: requests come faster than the cache %s takes them; their facts are "
@@ -187,11 +195,11 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
         if (shared.stalled(now)) {
             // Another call has waited for the cache for seconds: it hangs.
             if (shared.mark_down(now, kRetryAfterFailure)) log_down(server_, store);
-            shared.dropped.fetch_add(requests, std::memory_order_relaxed);
+            drop(shared, requests);
             continue;
         }
         if (!shared.may_try(now, kRetryAfterFailure)) {
-            shared.dropped.fetch_add(requests, std::memory_order_relaxed);
+            drop(shared, requests);
             continue;
         }
 
@@ -206,13 +214,14 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
         const FlushReport report = writers_[i].flush(cache, records, now, sweep);
 
         if (report.failed) {
+            count(&SharedCounters::fleet_write_failures);
             // What was not written is dropped: the records still pending,
             // counted as the requests they came from.
             std::uint64_t lost = 0;
             std::size_t n = 0;
             for (const auto& [mac, entry] : pending[i])
                 if (n++ >= report.records_written) lost += entry.second;
-            shared.dropped.fetch_add(lost, std::memory_order_relaxed);
+            drop(shared, lost);
             // Found answering again while this call was under way, or
             // lately: the outage already logged, not a new one that would
             // silence every process of the server for another interval.

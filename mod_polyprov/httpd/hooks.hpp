@@ -3,6 +3,7 @@
 #pragma once
 
 #include "httpd.h"
+#include "scoreboard.h"
 #include <openssl/ssl.h>
 
 namespace polyprov::glue {
@@ -32,6 +33,11 @@ int serve_uploads_as_data(request_rec* r) noexcept;
 
 // crl_freshness_hook.cpp
 int log_crl_freshness(server_rec* s, apr_pool_t* pconf, int is_proxy, SSL_CTX* ctx) noexcept;
+
+// server_counters.cpp
+int attach_server_counters(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s) noexcept;
+int reset_server_counters(apr_pool_t* p, ap_scoreboard_e sb_type) noexcept;
+int count_decision(request_rec* r) noexcept;
 
 // fleet_hooks.cpp: the fleet view's hooks, registered together.
 void register_fleet_hooks();

@@ -35,5 +35,10 @@ extern "C" void polyprov_register_hooks(apr_pool_t*) {
     APR_OPTIONAL_HOOK(ssl, init_server, install_waiver, nullptr, nullptr, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ssl, pre_handshake, note_tls_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ssl, init_server, log_crl_freshness, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // The counters ?metrics shows: attached in every generation, set to zero
+    // where the MPM makes its scoreboard anew (not on a graceful restart).
+    ap_hook_post_config(attach_server_counters, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_pre_mpm(reset_server_counters, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(count_decision, nullptr, nullptr, APR_HOOK_MIDDLE);
     register_fleet_hooks();
 }

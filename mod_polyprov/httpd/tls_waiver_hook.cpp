@@ -4,6 +4,7 @@
 #include "connection_state.hpp"
 #include "glue.hpp"
 #include "hooks.hpp"
+#include "server_counters.hpp"
 #include "server_config.hpp"
 #include "shared_files.hpp"
 
@@ -33,6 +34,7 @@ void on_verified(const WaivedExpiry& event, void* user) noexcept {
             record_waiver(event.ssl, record);
         }
         if (event.waived_count == 0) return;
+        count(&SharedCounters::waived_handshakes);
         const auto* s = static_cast<const server_rec*>(user);
         const auto* c = event.ssl ? static_cast<const conn_rec*>(SSL_get_app_data(event.ssl)) : nullptr;
         if (!c || !APLOG_CS_IS_LEVEL(c, s, APLOG_INFO)) return;

@@ -5,6 +5,7 @@
 #include "dir_config.hpp"
 #include "glue.hpp"
 #include "hooks.hpp"
+#include "server_counters.hpp"
 #include "request_note.hpp"
 
 #include "http_protocol.h"
@@ -173,6 +174,8 @@ int upload(request_rec* r, const DirConfig* conf) {
     if (result.status == UploadStatus::rotated)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, PP_TAG(302) "rotated %s for MAC %s (size limit %" APR_UINT64_T_FMT ")",
                       r->filename, mac->str().c_str(), static_cast<apr_uint64_t>(limits.max_size));
+    count(&SharedCounters::uploads);
+    count(&SharedCounters::upload_bytes, staged.size());
     r->status = status;
     if (status == HTTP_CREATED) apr_table_setn(r->headers_out, "Location", ap_escape_uri(r->pool, r->uri));
     ap_set_content_length(r, 0);
