@@ -16,6 +16,10 @@ cost, startup and handshake cancelled out.
            the path checked), PolyProvAcceptExpired leaf (the waiver installed)
   fleet    module, and PolyProvFleet shmcb: every request recorded (its
            updater thread's work included, as it runs in the same process)
+  stock-log, module-log
+           stock and module with an access log line that names
+           %{POLYPROV_MAC}e %{POLYPROV_DECISION}e %{SSL_CLIENT_VERIFY}x, as
+           operators' CustomLog lines do
 
 usage: bench/instructions.py MODULE.so [FEW] [MANY]
 
@@ -113,7 +117,8 @@ os.chmod(acl, 0o644)
 results = {}
 try:
     for case in os.environ.get("CASES", "stock module fleet").split():
-        apache = servers.BenchApache(case, site, acl=acl, mpm="prefork",
+        kind, _, variant = case.partition("-")
+        apache = servers.BenchApache(kind, site, acl=acl, mpm="prefork", log_vars=variant == "log",
                                      extra_server="KeepAliveTimeout 300\nMaxKeepAliveRequests 0\n")
         for d in ("logs", "run"):   # written by apache2 running as its User from the start
             os.chmod(os.path.join(apache.root, d), 0o777)
@@ -125,10 +130,12 @@ try:
         else:
             shutil.rmtree(apache.root, ignore_errors=True)
     base = results.get("stock")
+    base_log = results.get("stock-log", base)
     print(f"instructions per keep-alive GET of a phone's 2 kB <MAC>.cfg (callgrind, apache2 -X, prefork; "
           f"({MANY} - {FEW}) requests on one TLS connection)")
     for case, per in results.items():
-        print(f"{case:8} {per:12.0f}" + (f"  x{per / base:.3f} of stock" if base else ""))
+        ref, ref_name = (base_log, "stock-log") if case.endswith("-log") else (base, "stock")
+        print(f"{case:10} {per:12.0f}" + (f"  x{per / ref:.3f} of {ref_name}" if ref else ""))
 finally:
     site.remove()
     shutil.rmtree(work, ignore_errors=True)

@@ -130,10 +130,11 @@ class BenchApache(Apache):
     """The harness's apache2 (own process group, stopped by PID), with a
     configuration of Debian's shape instead of the tests' small one."""
 
-    def __init__(self, kind, site, tickets=False, acl=None, extra_server="", mpm="event"):
+    def __init__(self, kind, site, tickets=False, acl=None, extra_server="", mpm="event", log_vars=False):
         root = tempfile.mkdtemp(prefix=f"polyprov-bench-{kind}-")
         super().__init__(root, mpm=mpm)
         self.kind, self.site, self.tickets = kind, site, tickets
+        self.log_vars = log_vars
         self.acl = acl or site.acl
         self.extra_server = extra_server
 
@@ -152,8 +153,12 @@ class BenchApache(Apache):
             lines.append(f"LoadModule polyprov_module {os.environ['POLYPROV_MODULE']}")
         if os.geteuid() == 0:
             lines += ["User www-data", "Group www-data"]
+        # log_vars: the access log line operators write, naming the device,
+        # the decision and mod_ssl's verdict (issue 20: what an independent
+        # harness measured and bench/ did not).
+        fields = " %{POLYPROV_MAC}e %{POLYPROV_DECISION}e %{SSL_CLIENT_VERIFY}x" if self.log_vars else ""
         lines += ["TypesConfig /etc/mime.types",
-                  'LogFormat "%h %l %u %t \\"%r\\" %>s %O" common',
+                  f'LogFormat "%h %l %u %t \\"%r\\" %>s %O{fields}" common',
                   f"CustomLog {root}/logs/access.log common"]
         text = "\n".join(lines) + "\n" + DEBIAN_MPM[self.mpm] + DEBIAN_APACHE.format(root=root) + self.extra_server
         if self.kind in ("stock", "loaded"):
