@@ -32,6 +32,8 @@ def costs(path, inclusive):
 def per_request(root, inclusive):
     def run(n):
         files = glob.glob(os.path.join(root, "callgrind", f"callgrind.{n}.*"))
+        # The request thread (instructions.py writes a file per thread).
+        files = [f for f in files if f.endswith("-01")] or files
         return max(files, key=os.path.getsize)  # the server process, not its short-lived helpers
     few, many = costs(run(FEW), inclusive), costs(run(MANY), inclusive)
     return {k: (v - few.get(k, 0)) / (MANY - FEW) for k, v in many.items()}
