@@ -15,6 +15,7 @@
 #include <polyprov/authentication.hpp>
 #include <polyprov/acl.hpp>
 #include <polyprov/client_cert.hpp>
+#include <polyprov/crl_freshness.hpp>
 #include <polyprov/error.hpp>
 #include <polyprov/expiry_waiver.hpp>
 #include <polyprov/printable.hpp>
@@ -106,6 +107,14 @@ int check_cert(const Args& args) {
     const ExpiryWaiver waiver(*mode, &anchors, &note_waiver, &waived);
     const bool verified = ExpiryWaiver::verify(ctx, const_cast<ExpiryWaiver*>(&waiver)) == 1;
     const int error = X509_STORE_CTX_get_error(ctx), depth = X509_STORE_CTX_get_error_depth(ctx);
+    // A CA of the same name with another key (an impostor, or another PKI
+    // shaped like Poly's) fails here too: the names tell which link is missing.
+    std::string missing_issuer;
+    if (const X509* stuck = X509_STORE_CTX_get_current_cert(ctx);
+        stuck && (error == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+                  error == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY))
+        missing_issuer = "; no trusted certificate \"" + name_oneline(X509_get_issuer_name(stuck)) +
+                         "\" signed \"" + name_oneline(X509_get_subject_name(stuck)) + "\"";
     X509_STORE_CTX_free(ctx);
     sk_X509_free(untrusted);
     X509_STORE_free(store);
@@ -116,10 +125,11 @@ int check_cert(const Args& args) {
     else if (verified)
         std::printf("chain:        verifies: SSL_CLIENT_VERIFY=SUCCESS\n");
     else
-        std::printf("chain:        does not verify: %s (depth %d)%s\n", X509_verify_cert_error_string(error), depth,
+        std::printf("chain:        does not verify: %s (depth %d)%s%s\n", X509_verify_cert_error_string(error), depth,
                     error == X509_V_ERR_CERT_HAS_EXPIRED && *mode == ExpiryMode::leaf && depth > 0
                         ? "; an expired issuing CA needs PolyProvAcceptExpired chain"
-                        : "");
+                        : "",
+                    missing_issuer.c_str());
 
     PresentedCertificate presented;
     presented.present = true;

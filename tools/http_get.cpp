@@ -201,7 +201,6 @@ Download http_get(const std::string& url, Expect expect, std::size_t max_bytes, 
     for (int hop = 0;; ++hop) {
         const std::string& current = result.final_url;
         const Url u = parse_url(current);
-        result.all_https = result.all_https && u.https;
         if (u.https && !ctx && !(ctx = client_context()))
             throw DownloadError(current + ": cannot set up TLS: " + drain_openssl_errors());
         TlsSetup tls{u, timeout_seconds, ctx.get()};

@@ -18,7 +18,6 @@ public:
 struct Download {
     std::string body;
     std::string final_url;  // after redirects
-    bool all_https = true;  // every hop was https, so TLS vouched for the answer
 };
 
 // GETs `url` (http:// or https://), which must answer with one DER object (a

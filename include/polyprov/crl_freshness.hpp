@@ -60,7 +60,7 @@ std::string freshness_note(const CrlFacts& facts, CrlFreshness state);
 
 // ISO 8601 UTC ("2024-03-01T12:00:00Z"); "(unreadable date)" when it is not a date.
 std::string asn1_time_iso8601(const ASN1_TIME* time);
-// "O=Polycom Inc., CN=Polycom Root CA", escaped as printable() does.
+// "CN=Polycom Root CA", escaped as printable() does.
 std::string name_oneline(const X509_NAME* name);
 
 }  // namespace polyprov

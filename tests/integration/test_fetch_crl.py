@@ -103,10 +103,10 @@ def test_fetches_the_distribution_points_of_the_ca_bundle(pki, site, tmp_path):
     assert [issuer_cn(c) for c in written] == ["Polycom Root CA", "Polycom Equipment Policy CA"]
     assert os.stat(out / "polycom-crl.pem").st_mode & 0o777 == 0o644
     lines = stdout.splitlines()
-    assert re.fullmatch(rf'crl: +CRL of "O=Polycom Inc., CN=Polycom Root CA" \({re.escape(ROOT_CRL_URL)}\): '
+    assert re.fullmatch(rf'crl: +CRL of "CN=Polycom Root CA" \({re.escape(ROOT_CRL_URL)}\): '
                         r"thisUpdate \S+Z, nextUpdate \S+Z, 0 entries \(valid for (29 days 23 hours|30 days)\)",
                         lines[0]), lines[0]
-    assert lines[1].startswith('crl:          CRL of "O=Polycom Inc., CN=Polycom Equipment Policy CA" (')
+    assert lines[1].startswith('crl:          CRL of "CN=Polycom Equipment Policy CA" (')
     assert lines[2] == f"wrote:        {out}/polycom-crl.pem (SSLCARevocationFile: 2 CRLs)"
     # What the file says about each CRL is what check-crl reads back.
     p = subprocess.run([CLI, "check-crl", str(out / "polycom-crl.pem")], capture_output=True, text=True)
@@ -174,10 +174,10 @@ def bad_site(pki, site, case):
 
 
 @pytest.mark.parametrize("case,rc,says", [
-    ("wrong key", 1, r'Policy%20CA\.crl: the signature of this CRL of "O=Polycom Inc., CN=Polycom Equipment Policy '
+    ("wrong key", 1, r'Policy%20CA\.crl: the signature of this CRL of "CN=Polycom Equipment Policy '
                      r'CA" does not verify with the key of that CA in \S+/polycom-ca\.pem \(another key signed it\)'),
-    ("another issuer", 1, r'Policy%20CA\.crl: is the CRL of "O=Polycom Inc., CN=Polycom Root CA", not of '
-                          r'"O=Polycom Inc., CN=Polycom Equipment Policy CA" as the certificates that name this URL'),
+    ("another issuer", 1, r'Policy%20CA\.crl: is the CRL of "CN=Polycom Root CA", not of '
+                          r'"CN=Polycom Equipment Policy CA" as the certificates that name this URL'),
     ("expired", 1, r"Root%20CA\.crl: expired 1 hour( \d+ seconds?)? ago \(nextUpdate \S+\): mod_ssl would refuse "
                    r"every phone this CRL covers"),
     ("too close", 1, r"Root%20CA\.crl: nextUpdate \S+ is only (11|12) hours? .*away, less than the 1 day required"),
@@ -212,7 +212,7 @@ def test_a_crl_older_than_the_installed_one_is_refused(pki, site, tmp_path):
     crls.publish(site, {crls.ROOT_CRL: crls.der(crls.crl(a["root"], this_update=-5 * crls.DAY))})
     rc, _, stderr = mirror_run(pki, site, out)
     assert rc == 1, stderr
-    assert re.search(r'Root%20CA\.crl: this CRL of "O=Polycom Inc., CN=Polycom Root CA" \(thisUpdate \S+\) is older '
+    assert re.search(r'Root%20CA\.crl: this CRL of "CN=Polycom Root CA" \(thisUpdate \S+\) is older '
                      rf"than the one in {re.escape(out)}/polycom-crl\.pem \(thisUpdate \S+\): an old CRL served "
                      r"again would hide newer revocations", stderr), stderr
     assert contents(out) == installed

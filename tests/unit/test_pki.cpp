@@ -1,6 +1,8 @@
 #include "test_pki.hpp"
 
+#include <cctype>
 #include <ctime>
+#include <string_view>
 #include <stdexcept>
 
 #include <openssl/ec.h>
@@ -24,6 +26,64 @@ void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
     X509_EXTENSION_free(ext);
 }
 
+// An extension given as the DER of its value, as Poly's CAs encode it:
+// OpenSSL has no configuration syntax for the Microsoft ones, and a
+// certificate policy with a CPS would need a configuration database.
+void add_der_ext(X509* cert, const char* oid, const std::string& der_hex) {
+    std::string der;
+    for (std::size_t i = 0; i + 1 < der_hex.size(); i += 2)
+        der += static_cast<char>(std::stoi(der_hex.substr(i, 2), nullptr, 16));
+    ASN1_OBJECT* obj = OBJ_txt2obj(oid, 1);
+    ASN1_OCTET_STRING* value = ASN1_OCTET_STRING_new();
+    check(obj && value && ASN1_OCTET_STRING_set(value, reinterpret_cast<const unsigned char*>(der.data()),
+                                                static_cast<int>(der.size())), "DER extension");
+    X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, obj, 0, value);
+    check(ext && X509_add_ext(cert, ext, -1), "DER extension");
+    X509_EXTENSION_free(ext);
+    ASN1_OCTET_STRING_free(value);
+    ASN1_OBJECT_free(obj);
+}
+
+constexpr const char* kMsCaVersion = "1.3.6.1.4.1.311.21.1";     // INTEGER 0
+constexpr const char* kMsTemplateName = "1.3.6.1.4.1.311.20.2";  // BMPString "CA"
+// Policy 1.3.6.1.4.1.13885.101.2.1, CPS http://pki.polycom.com/cps/
+constexpr const char* kPolyPolicies =
+    "30393037060A2B06010401EC3D6502013029302706082B06010505070201161B687474703A2F2F706B692E706F6C79636F6D2E636F6D"
+    "2F6370732F";
+
+std::string common_name(X509* cert) {
+    X509_NAME* name = X509_get_subject_name(cert);
+    const int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+    if (i < 0) return "";
+    const ASN1_STRING* text = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
+                       static_cast<std::size_t>(ASN1_STRING_length(text)));
+}
+
+std::string percent_spaces(const std::string& s) {
+    std::string out;
+    for (char c : s) out += c == ' ' ? std::string("%20") : std::string(1, c);
+    return out;
+}
+
+// Poly's CA names are PrintableString; names the tests make awkward on
+// purpose (control characters) cannot be one.
+int string_type(const std::string& s) {
+    for (unsigned char c : s)
+        if (!std::isalnum(c) && std::string_view(" '()+,-./:=?").find(static_cast<char>(c)) == std::string_view::npos)
+            return MBSTRING_UTF8;
+    return V_ASN1_PRINTABLESTRING;
+}
+
+void add_text(X509_NAME* name, const char* field, const std::string& value, int type) {
+    check(X509_NAME_add_entry_by_txt(name, field, type, reinterpret_cast<const unsigned char*>(value.c_str()),
+                                     static_cast<int>(value.size()), -1, 0),
+          "name");
+}
+
+// The CAs carry the extensions of Poly's, in the same order: a root like
+// the Polycom Root CA, a CA directly under a root like the Equipment Policy
+// CA, one further down like an Equipment Issuing CA. Leaves are phones.
 Credential make(const std::string& cn, const Credential* issuer, Validity validity, bool ca,
                 const std::string& crl_url = "", bool crl_sign = true) {
     static long serial = 1;
@@ -32,19 +92,43 @@ Credential make(const std::string& cn, const Credential* issuer, Validity validi
     check(X509_set_version(cert, 2), "version");
     check(ASN1_INTEGER_set(X509_get_serialNumber(cert), ++serial), "serial");
     X509_NAME* name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("Polycom Inc."), -1, -1, 0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    if (ca) {
+        add_text(name, "CN", cn, string_type(cn));  // Poly's CAs: a CN alone
+    } else {
+        add_text(name, "O", "Polycom Inc.", MBSTRING_ASC);
+        add_text(name, "CN", cn, MBSTRING_ASC);
+    }
     check(X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer->cert.get()) : name), "issuer");
     X509_time_adj_ex(X509_getm_notBefore(cert), static_cast<int>(validity.from_days), 0, nullptr);
     X509_time_adj_ex(X509_getm_notAfter(cert), static_cast<int>(validity.to_days), 0, nullptr);
     check(X509_set_pubkey(cert, out.key.get()), "pubkey");
     X509* issuer_cert = issuer ? issuer->cert.get() : cert;
-    add_ext(cert, issuer_cert, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-    add_ext(cert, issuer_cert, NID_key_usage,
-            !ca ? "critical,digitalSignature,keyEncipherment" : crl_sign ? "critical,keyCertSign,cRLSign" : "critical,keyCertSign");
-    if (!crl_url.empty()) add_ext(cert, issuer_cert, NID_crl_distribution_points, ("URI:" + crl_url).c_str());
-    add_ext(cert, issuer_cert, NID_subject_key_identifier, "hash");
-    if (!ca) add_ext(cert, issuer_cert, NID_ext_key_usage, "clientAuth");
+    const char* ca_usage = crl_sign ? "digitalSignature,keyCertSign,cRLSign" : "digitalSignature,keyCertSign";
+    if (!ca) {
+        add_ext(cert, issuer_cert, NID_basic_constraints, "critical,CA:FALSE");
+        add_ext(cert, issuer_cert, NID_key_usage, "critical,digitalSignature,keyEncipherment");
+        add_ext(cert, issuer_cert, NID_subject_key_identifier, "hash");
+        add_ext(cert, issuer_cert, NID_ext_key_usage, "clientAuth");
+    } else if (!issuer) {
+        add_der_ext(cert, kMsTemplateName, "1E0400430041");
+        add_ext(cert, issuer_cert, NID_key_usage, ca_usage);
+        add_ext(cert, issuer_cert, NID_basic_constraints, "critical,CA:TRUE");
+        add_ext(cert, issuer_cert, NID_subject_key_identifier, "hash");
+        add_der_ext(cert, kMsCaVersion, "020100");
+    } else {
+        add_ext(cert, issuer_cert, NID_basic_constraints, "critical,CA:TRUE");
+        add_ext(cert, issuer_cert, NID_subject_key_identifier, "hash");
+        add_ext(cert, issuer_cert, NID_key_usage, ca_usage);
+        add_der_ext(cert, kMsCaVersion, "020100");
+        const bool under_root =
+            X509_NAME_cmp(X509_get_subject_name(issuer_cert), X509_get_issuer_name(issuer_cert)) == 0;
+        if (under_root) add_der_ext(cert, "2.5.29.32", kPolyPolicies);  // certificatePolicies
+        add_ext(cert, issuer_cert, NID_authority_key_identifier, "keyid:always");
+        // Tests choose the distribution point they fetch; the rest is Poly's form.
+        if (!crl_url.empty()) add_ext(cert, issuer_cert, NID_crl_distribution_points, ("URI:" + crl_url).c_str());
+        const std::string issuer_url = "http://pki.polycom.com/pki/" + percent_spaces(common_name(issuer_cert)) + ".crt";
+        add_ext(cert, issuer_cert, NID_info_access, ("caIssuers;URI:" + issuer_url).c_str());
+    }
     check(X509_sign(cert, issuer ? issuer->key.get() : out.key.get(), EVP_sha256()), "sign");
     return out;
 }

@@ -29,9 +29,10 @@ struct Credential {
 };
 
 KeyPtr new_key();
-// A CA certificate; self-signed when `issuer` is null. A non-empty
-// `crl_url` becomes its CRL distribution point; without `crl_sign` its key
-// usage does not allow signing CRLs.
+// A CA certificate named and extended like Poly's (a CN alone); self-signed
+// when `issuer` is null. A non-empty `crl_url` becomes the CRL distribution
+// point of a CA below the root (Poly's root has none); without `crl_sign`
+// its key usage does not allow signing CRLs.
 Credential make_ca(const std::string& cn, const Credential* issuer, Validity validity = kValid,
                    const std::string& crl_url = "", bool crl_sign = true);
 Credential make_leaf(const std::string& cn, const Credential& issuer, Validity validity = kValid);

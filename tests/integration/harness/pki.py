@@ -2,7 +2,9 @@
 
 Real chain:   Polycom Root CA -> Polycom Equipment Policy CA
               -> Polycom Equipment Issuing CA 1 | 2 -> device (O=Polycom Inc., CN=<MAC>)
-The CAs are RSA-4096/SHA-256 like the real ones. Around it: an impostor
+The CAs are RSA-4096/SHA-256 like the real ones (tests/fixtures/poly-pki),
+with the same CN-only names and the same extensions in the same order, so
+that only their keys tell them apart from Poly's. Around it: an impostor
 hierarchy with the very same names, a retired (expired) issuing CA, another
 vendor's root that the server trusts but that is no anchor, a server CA, and
 device leaves with every fault the waiver must (not) forgive.
@@ -18,7 +20,8 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 DAY = datetime.timedelta(days=1)
@@ -42,35 +45,78 @@ class Issued:
     chain: list = field(default_factory=list)  # certificates sent after the leaf
 
 
-# Where Poly's CAs say their issuers' CRLs are (crlDistributionPoints).
-ROOT_CRL_URL = "http://crl.polycom.com/crl/Polycom%20Root%20CA.crl"
-POLICY_CRL_URL = "http://crl.polycom.com/crl/Polycom%20Equipment%20Policy%20CA.crl"
+def poly_crl_url(cn):
+    """Where Poly's CAs say the CRL of the CA named `cn` is (crlDistributionPoints)."""
+    return "http://crl.polycom.com/crl/" + cn.replace(" ", "%20") + ".crl"
+
+
+def poly_cert_url(cn):
+    """Where Poly's CAs say the certificate of the CA named `cn` is (AIA caIssuers)."""
+    return "http://pki.polycom.com/pki/" + cn.replace(" ", "%20") + ".crt"
+
+
+ROOT_CRL_URL = poly_crl_url("Polycom Root CA")
+POLICY_CRL_URL = poly_crl_url("Polycom Equipment Policy CA")
+
+# Extensions of Poly's CAs that cryptography has no type for, as Poly's root
+# encodes them: a Microsoft CA's version (INTEGER 0, on all four CAs) and its
+# certificate template name (BMPString "CA", on the root alone).
+MS_CA_VERSION = x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.311.21.1"), bytes.fromhex("020100"))
+MS_TEMPLATE_NAME = x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.311.20.2"), bytes.fromhex("1e0400430041"))
+POLY_POLICY = x509.CertificatePolicies([x509.PolicyInformation(
+    ObjectIdentifier("1.3.6.1.4.1.13885.101.2.1"), ["http://pki.polycom.com/cps/"])])
+# digitalSignature, keyCertSign, cRLSign, not critical, on every Poly CA.
+CA_KEY_USAGE = x509.KeyUsage(True, False, False, False, False, True, True, False, False)
+
+
+def _ca_name(cn, org=None):
+    """Poly's CAs name themselves by a CN alone, a PrintableString."""
+    if org:
+        return _name(cn, org)
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn, _type=_ASN1Type.PrintableString)])
 
 
 class Authority:
-    def __init__(self, cn, bits, parent=None, org="Polycom Inc.", not_before=None, not_after=None, crl_url=None):
+    """A CA with the extensions of Poly's, in the order Poly's carry them: a
+    root like the Polycom Root CA, one directly under a root like the
+    Equipment Policy CA (with its certificate policy), one further down like
+    an Equipment Issuing CA. crl_url replaces the CRL distribution point that
+    names the parent's CRL at crl.polycom.com."""
+
+    def __init__(self, cn, bits, parent=None, org=None, not_before=None, not_after=None, crl_url=None):
         self.key = _key(bits)
-        self.name = _name(cn, org)
+        self.cn = cn
+        self.name = _ca_name(cn, org)
         self.parent = parent
         self._serial = 1000
         not_before = not_before or NOW - 3650 * DAY
         not_after = not_after or datetime.datetime(2044, 1, 1, tzinfo=datetime.timezone.utc)
         issuer = parent or self
+        ski = x509.SubjectKeyIdentifier.from_public_key(self.key.public_key())
         builder = (x509.CertificateBuilder()
                    .subject_name(self.name).issuer_name(issuer.name)
                    .public_key(self.key.public_key())
                    .serial_number(x509.random_serial_number())
-                   .not_valid_before(not_before).not_valid_after(not_after)
-                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                   .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False))
-        if parent:
-            builder = builder.add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(parent.key.public_key()), critical=False)
-        if crl_url:
-            builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
-                full_name=[x509.UniformResourceIdentifier(crl_url)], relative_name=None, reasons=None,
-                crl_issuer=None)]), critical=False)
+                   .not_valid_before(not_before).not_valid_after(not_after))
+        basic = x509.BasicConstraints(ca=True, path_length=None)
+        if parent is None:
+            extensions = [(MS_TEMPLATE_NAME, False), (CA_KEY_USAGE, False), (basic, True), (ski, False),
+                          (MS_CA_VERSION, False)]
+        else:
+            parent_ski = parent.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+            extensions = [(basic, True), (ski, False), (CA_KEY_USAGE, False), (MS_CA_VERSION, False)]
+            if parent.parent is None:
+                extensions.append((POLY_POLICY, False))
+            extensions += [
+                (x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(parent_ski), False),
+                (x509.CRLDistributionPoints([x509.DistributionPoint(
+                    full_name=[x509.UniformResourceIdentifier(crl_url or poly_crl_url(parent.cn))],
+                    relative_name=None, reasons=None, crl_issuer=None)]), False),
+                (x509.AuthorityInformationAccess([x509.AccessDescription(
+                    AuthorityInformationAccessOID.CA_ISSUERS,
+                    x509.UniformResourceIdentifier(poly_cert_url(parent.cn)))]), False)]
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
         self.cert = builder.sign(issuer.key, hashes.SHA256())
 
     def chain_up(self):
@@ -175,9 +221,9 @@ def generate(out_dir, ca_bits=4096, server_names=("localhost",)):
     """Writes the PKI to out_dir and returns a dict of useful paths."""
     os.makedirs(out_dir, exist_ok=True)
     root = Authority("Polycom Root CA", ca_bits)
-    policy = Authority("Polycom Equipment Policy CA", ca_bits, root, crl_url=ROOT_CRL_URL)
-    issuing1 = Authority("Polycom Equipment Issuing CA 1", ca_bits, policy, crl_url=POLICY_CRL_URL)
-    issuing2 = Authority("Polycom Equipment Issuing CA 2", ca_bits, policy, crl_url=POLICY_CRL_URL)
+    policy = Authority("Polycom Equipment Policy CA", ca_bits, root)
+    issuing1 = Authority("Polycom Equipment Issuing CA 1", ca_bits, policy)
+    issuing2 = Authority("Polycom Equipment Issuing CA 2", ca_bits, policy)
     retired = Authority("Polycom Equipment Issuing CA 0", ca_bits, policy,
                         not_before=NOW - 4000 * DAY, not_after=NOW - 400 * DAY)
     # Same names, other keys: a forgery that only a signature check catches.
