@@ -44,6 +44,11 @@ struct FleetSharedState {
     // at one rate however many processes it has.
     std::atomic<std::int64_t> sweep_started_ms{0};
     std::atomic<std::int64_t> swept{0};
+    // Reads of the whole view under way (the page, ?json, ?csv, ?auto,
+    // ?metrics): at 100,000 devices each takes seconds and some 100 MB, so
+    // the server does only a few at once.
+    static constexpr int kMaxReaders = 2;
+    std::atomic<int> readers{0};
 
     // A call has been waiting for the cache for kStalledAfter or more: do
     // not add another thread to the wait.

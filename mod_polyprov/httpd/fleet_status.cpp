@@ -56,6 +56,26 @@ bool cache_answers(const FleetConfig& config, const FleetStore& store, SocacheFl
     return true;
 }
 
+// One of the server's few reads of the whole view, or none when they are
+// all taken (FleetSharedState::kMaxReaders).
+class ReaderTurn {
+public:
+    explicit ReaderTurn(FleetSharedState& shared) : shared_(shared) {
+        granted_ = shared_.readers.fetch_add(1) < FleetSharedState::kMaxReaders;
+        if (!granted_) shared_.readers.fetch_sub(1);
+    }
+    ~ReaderTurn() {
+        if (granted_) shared_.readers.fetch_sub(1);
+    }
+    ReaderTurn(const ReaderTurn&) = delete;
+    ReaderTurn& operator=(const ReaderTurn&) = delete;
+    bool granted() const noexcept { return granted_; }
+
+private:
+    FleetSharedState& shared_;
+    bool granted_ = false;
+};
+
 FleetPageContext page_context(const FleetConfig& config, const FleetStore& store, const FleetQuery& query) {
     FleetPageContext c;
     c.node = config.node;
@@ -104,6 +124,15 @@ static int answer_fleet_status(request_rec* r) noexcept {
                           "virtual host: 503", r->uri);
             return answer(r, HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
                           "PolyProvFleet is not set for this virtual host: there is no fleet view to show.\n");
+        }
+        ReaderTurn turn(config->shared[store->slot]);
+        if (!turn.granted()) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          PP_TAG(523) "fleet status: %d reads of the fleet view already under way: 503",
+                          FleetSharedState::kMaxReaders);
+            apr_table_setn(r->err_headers_out, "Retry-After", "5");
+            return answer(r, HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+                          "The fleet view is being read by other requests; try again in a few seconds.\n");
         }
         SocacheFleetCache cache(*store, config->mutex, r->server, r->pool, &config->shared[store->slot]);
         // A cache marked down answers reads with "not found" (memcache,
@@ -162,6 +191,14 @@ int fleet_server_status(request_rec* r, int flags) noexcept {
         for (const auto& s : config->stores())
             if (!store && s->used) store = s.get();
         if (!store) return OK;
+        ReaderTurn turn(config->shared[store->slot]);
+        if (!turn.granted()) {
+            ap_rputs(flags & AP_STATUS_SHORT ? "PolyProvFleetBusy: 1\n"
+                                             : "<hr /><h2>Phone fleet</h2>\n<p>The fleet view is being read by "
+                                               "other requests.</p>\n",
+                     r);
+            return OK;
+        }
         SocacheFleetCache cache(*store, config->mutex, r->server, r->pool, &config->shared[store->slot]);
         const FleetPageContext context = page_context(*config, *store, FleetQuery{});
         std::optional<FleetSnapshot> snapshot;
