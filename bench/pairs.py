@@ -7,6 +7,10 @@ servers, for a figure run-all leaves unresolved.
 
 usage: bench/pairs.py MODULE.so keepalive|tls1_3|tls1_2 [ROUNDS] [SECONDS] [A B]
 
+  A, B        kinds of bench/servers.py (stock, module, fleet ...); a "-log"
+              suffix adds the access log fields operators log
+              (%{POLYPROV_MAC}e %{POLYPROV_DECISION}e %{SSL_CLIENT_VERIFY}x)
+
   keepalive   ab -k -c 4 GETs of a phone's config (as run-all's keep-alive section)
   tls1_x      openssl s_time -new: a full handshake with the phone's certificate and one GET
 """
@@ -31,7 +35,7 @@ a, b = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else ("stock", "module")
 pki = phone_pki.load(1)
 site = servers.Site(pki, 1)
 phone = pki["phones"][0]
-srv = {a: servers.BenchApache(a, site), b: servers.BenchApache(b, site)}
+srv = {name: servers.BenchApache(name.removesuffix("-log"), site, log_vars=name.endswith("-log")) for name in (a, b)}
 
 
 def one(server):
