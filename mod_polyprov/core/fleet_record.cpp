@@ -212,9 +212,9 @@ void apply(DeviceRecord& into, const FleetEvent& e) {
 
 namespace {
 
-// 'D' records (before not-shared) hold 8 denial counts; 'E' records say
-// how many they hold, so that a reason added later is read by this code as
-// an error rather than making the record unreadable.
+// 'D' records (before not-shared) hold 8 denial counts, read still; 'E'
+// records say how many they hold, and are read only with this code's
+// number of reasons (what decodes is exactly what encode writes).
 constexpr std::uint8_t kKind = 'E';
 constexpr std::uint8_t kKindEightDenials = 'D';
 enum Flags : std::uint8_t { kExpired = 1, kWaived = 2, kPinned = 4, kAllFlags = 7 };
@@ -301,11 +301,9 @@ std::optional<DeviceRecord> decode_device_record(std::string_view bytes) noexcep
         r.last_upload.time = detail::read_event_time(in);
         if (const std::uint64_t b = in.varint(); b != 0) r.last_upload.bytes = b - 1;
         const std::size_t denials = kind == kKindEightDenials ? 8 : in.varint_max(64);
-        for (std::size_t i = 0; i < denials && in.ok(); ++i) {
-            const auto n = static_cast<std::uint32_t>(in.varint_max(0xFFFFFFFFu));
-            const std::size_t slot = i < kFleetDecisions ? i : static_cast<std::size_t>(FleetDecision::error);
-            r.denials[slot] = saturating_add(r.denials[slot], n);
-        }
+        if (kind == kKind && denials != kFleetDecisions) return std::nullopt;
+        for (std::size_t i = 0; i < denials && in.ok(); ++i)
+            r.denials[i] = static_cast<std::uint32_t>(in.varint_max(0xFFFFFFFFu));
         for (RefusalFacts* refusal : {&r.unverified, &r.not_in_acl}) {
             refusal->last_seen = detail::read_event_time(in);
             refusal->address = std::string(in.bytes(kMaxAddress));

@@ -319,4 +319,9 @@ TEST(FleetRecord, ReadsRecordsWithEightDenials) {
     EXPECT_EQ(back->denials[static_cast<std::size_t>(FleetDecision::not_shared)], 0u);
     r.denials[static_cast<std::size_t>(FleetDecision::not_shared)] = 7;
     EXPECT_EQ(decode_device_record(encode(r))->denials[8], 7u);
+    // An 'E' record with another number of counts is not one this code
+    // writes (found by fuzz_fleet_record): refused.
+    std::string fewer = bytes;
+    fewer.replace(at, counts.size(), "\x08" + counts.substr(1, 8));
+    EXPECT_FALSE(decode_device_record(fewer));
 }
