@@ -133,7 +133,7 @@ int decide(request_rec* r) {
         ((r->uri && names_module_file(r->uri)) || (r->filename && names_module_file(r->filename)))) {
         ap_log_rerror(APLOG_MARK, r->main ? APLOG_DEBUG : APLOG_INFO, 0, r,
                       PP_TAG(201) "denied %s: path %s: the module's own file", r->method, r->uri);
-        apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", decision_string(Denial::not_writable));
+        set_decision(r, decision_string(Denial::not_writable));
         return HTTP_FORBIDDEN;
     }
     if (!requires_device(conf)) return DECLINED;
@@ -149,7 +149,7 @@ int decide(request_rec* r) {
 
     const RequestIdentity id = identify(r, Checkpoint::access);
     if (id.acl_unavailable) {
-        apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", "deny:error");
+        set_decision(r, "deny:error");
         return HTTP_SERVICE_UNAVAILABLE;
     }
     const AccessDecision d = decide_request(id.auth, facts_of(r, conf), path_pattern(conf));
@@ -158,6 +158,7 @@ int decide(request_rec* r) {
     set_identity_env(r, id.auth, env);
     if (const char* decision = d.decision(); !env.holds(EnvVar::decision, decision))
         env.write(EnvVar::decision, decision);
+    note.decision = d.decision();
     note.decided = true;
     note.denial = d.denial;
     note.device = id.auth.device;
@@ -181,7 +182,7 @@ int decide(request_rec* r) {
 
 int fail_closed(request_rec* r, const char* what) {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PP_TAG(903) "access check failed, denying: %s", what);
-    apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", "deny:error");
+    set_decision(r, "deny:error");
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 

@@ -21,4 +21,9 @@ const RequestNote* find_request_note(const request_rec* r) {
     return static_cast<const RequestNote*>(ap_get_module_config(r->request_config, &polyprov_module));
 }
 
+void set_decision(request_rec* r, const char* decision) {
+    apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", decision);
+    request_note(r).decision = decision;
+}
+
 }  // namespace polyprov::glue

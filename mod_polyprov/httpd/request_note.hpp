@@ -18,6 +18,7 @@ struct HeldFacts;   // connection_identity.cpp
 
 struct RequestNote {
     bool decided = false;          // PolyProvRequireDevice applied and the module decided
+    const char* decision = nullptr;   // POLYPROV_DECISION as the module last set it (?metrics counts it)
     Denial denial = Denial::none;
     std::optional<Mac> device;     // authenticated (POLYPROV_MAC)
     std::optional<Mac> claimed;    // what the certificate's CN claims (POLYPROV_CLAIMED_MAC)
@@ -51,6 +52,9 @@ struct RequestNote {
 
 // The request's note, created empty on first use.
 RequestNote& request_note(request_rec* r);
+// Sets POLYPROV_DECISION to `decision` (a string that outlives the request)
+// and notes it for the counters.
+void set_decision(request_rec* r, const char* decision);
 // Null when the module has noted nothing about the request.
 const RequestNote* find_request_note(const request_rec* r);
 

@@ -6,6 +6,7 @@
 
 #include "glue.hpp"
 #include "hooks.hpp"
+#include "request_note.hpp"
 
 #include "ap_mpm.h"
 #include "apr_shm.h"
@@ -80,14 +81,14 @@ int reset_server_counters(apr_pool_t*, ap_scoreboard_e) noexcept {
     return OK;
 }
 
-// log_transaction: the decision the request ended with, as CustomLog's
-// %{POLYPROV_DECISION}e shows it.
+// log_transaction: the module's decision on the request, once (the note,
+// not the environment: POLYPROV_ names all share APR's table checksum, so
+// a lookup there compares against each of them).
 int count_decision(request_rec* r) noexcept {
     SharedCounters* c = g_counters;
-    if (!c) return DECLINED;
-    const char* decision = apr_table_get(r->subprocess_env, "POLYPROV_DECISION");
-    if (!decision) return DECLINED;
-    const FleetDecision d = parse_decision(decision).value_or(FleetDecision::error);
+    const RequestNote* note = c ? find_request_note(r) : nullptr;
+    if (!note || !note->decision) return DECLINED;
+    const FleetDecision d = parse_decision(note->decision).value_or(FleetDecision::error);
     c->decisions[static_cast<std::size_t>(d)].fetch_add(1, std::memory_order_relaxed);
     return DECLINED;
 }

@@ -99,7 +99,7 @@ const char* reason_of(UploadStatus s) {
 
 int refuse(request_rec* r, const Failure& f, const std::optional<Mac>& mac, const char* range) {
     if (f.status == HTTP_FORBIDDEN) {
-        apr_table_setn(r->subprocess_env, "POLYPROV_DECISION", "deny:not-writable");
+        set_decision(r, "deny:not-writable");
         request_note(r).denial = Denial::not_writable;
     }
     ap_log_rerror(APLOG_MARK, f.status >= 500 ? APLOG_ERR : APLOG_INFO, 0, r,
