@@ -7,9 +7,12 @@ servers, for a figure run-all leaves unresolved.
 
 usage: bench/pairs.py MODULE.so keepalive|tls1_3|tls1_2 [ROUNDS] [SECONDS] [A B]
 
+  keepalive-firmware   the same, of the 3 MB firmware image
   A, B        kinds of bench/servers.py (stock, module, fleet ...); a "-log"
               suffix adds the access log fields operators log
-              (%{POLYPROV_MAC}e %{POLYPROV_DECISION}e %{SSL_CLIENT_VERIFY}x)
+              (%{POLYPROV_MAC}e %{POLYPROV_DECISION}e %{SSL_CLIENT_VERIFY}x);
+              "+Directive=value" adds a server-wide directive, a lever of
+              Apache's own (module+EnableMMAP=off)
 
   keepalive   ab -k -c 4 GETs of a phone's config (as run-all's keep-alive section)
   tls1_x      openssl s_time -new: a full handshake with the phone's certificate and one GET
@@ -35,12 +38,20 @@ a, b = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else ("stock", "module")
 pki = phone_pki.load(1)
 site = servers.Site(pki, 1)
 phone = pki["phones"][0]
-srv = {name: servers.BenchApache(name.removesuffix("-log"), site, log_vars=name.endswith("-log")) for name in (a, b)}
+def server(name):
+    kind, *levers = name.split("+")
+    extra = "".join(lever.replace("=", " ") + "\n" for lever in levers)
+    return servers.BenchApache(kind.removesuffix("-log"), site, log_vars=kind.endswith("-log"), extra_server=extra)
+
+
+srv = {name: server(name) for name in (a, b)}
 
 
 def one(server):
     if what == "keepalive":
         return measure.keepalive(server, phone, f"/{phone['mac']}.cfg", seconds, 4)
+    if what == "keepalive-firmware":
+        return measure.keepalive(server, phone, f"/{servers.FIRMWARE}", seconds, 4)
     return measure.s_time(server, phone, what, seconds)
 
 
