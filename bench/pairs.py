@@ -8,7 +8,8 @@ servers, for a figure run-all leaves unresolved.
 usage: bench/pairs.py MODULE.so keepalive|tls1_3|tls1_2 [ROUNDS] [SECONDS] [A B]
 
   keepalive-firmware   the same, of the 3 MB firmware image
-  A, B        kinds of bench/servers.py (stock, module, fleet ...); a "-log"
+  A, B        kinds of bench/servers.py (stock, module, fleet ..., example: the
+              shipped vhost and tuning, nginx: the operators' recipe); a "-log"
               suffix adds the access log fields operators log
               (%{POLYPROV_MAC}e %{POLYPROV_DECISION}e %{SSL_CLIENT_VERIFY}x);
               "+Directive=value" adds a server-wide directive, a lever of
@@ -39,6 +40,10 @@ pki = phone_pki.load(1)
 site = servers.Site(pki, 1)
 phone = pki["phones"][0]
 def server(name):
+    if name == "nginx":
+        return servers.Nginx(site)
+    if name == "example":
+        return servers.ExampleApache(site)
     kind, *levers = name.split("+")
     extra = "".join(lever.replace("=", " ") + "\n" for lever in levers)
     return servers.BenchApache(kind.removesuffix("-log"), site, log_vars=kind.endswith("-log"), extra_server=extra)
