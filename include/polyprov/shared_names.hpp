@@ -18,14 +18,14 @@ public:
     // a file of the same name). Throws Error saying which glob is
     // unusable and why (absolute, a dot segment, '[' or '\', empty).
     static SharedNames parse(const std::vector<std::string>& globs);
+    // One more glob, checked as parse() checks them; throws Error.
+    void add(const std::string& glob);
 
     // Whether `below`, a request's path relative to the section the globs
     // were given in (no leading '/'), is one of the shared names. A
     // component that starts with '.' is matched only by a glob that spells
     // the dot, and never below a directory glob.
     bool covers(std::string_view below) const;
-
-    const std::vector<std::string>& globs() const noexcept { return globs_; }
 
 private:
     struct Glob {
@@ -34,7 +34,6 @@ private:
         bool directory = false;
     };
     std::vector<Glob> parsed_;
-    std::vector<std::string> globs_;
 };
 
 }  // namespace polyprov

@@ -43,16 +43,17 @@ bool matches(const std::string& pattern, const std::string& name) {
 
 SharedNames SharedNames::parse(const std::vector<std::string>& globs) {
     SharedNames names;
-    for (const std::string& glob : globs) {
-        if (const char* why = unusable(glob)) throw Error("'" + glob + "': " + why);
-        Glob g;
-        g.directory = glob.back() == '/';
-        g.pattern = g.directory ? glob.substr(0, glob.size() - 1) : glob;
-        g.components = count_components(g.pattern);
-        names.parsed_.push_back(std::move(g));
-        names.globs_.push_back(glob);
-    }
+    for (const std::string& glob : globs) names.add(glob);
     return names;
+}
+
+void SharedNames::add(const std::string& glob) {
+    if (const char* why = unusable(glob)) throw Error("'" + glob + "': " + why);
+    Glob g;
+    g.directory = glob.back() == '/';
+    g.pattern = g.directory ? glob.substr(0, glob.size() - 1) : glob;
+    g.components = count_components(g.pattern);
+    parsed_.push_back(std::move(g));
 }
 
 bool SharedNames::covers(std::string_view below) const {

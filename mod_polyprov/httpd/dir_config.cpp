@@ -294,11 +294,13 @@ extern "C" const char* polyprov_set_shared_files(cmd_parms* cmd, void* dir, cons
     if (const char* err = polyprov::glue::check_context(cmd)) return err;
     auto* conf = static_cast<DirConfig*>(dir);
     try {
-        std::vector<std::string> globs;
-        if (conf->shared_files) globs = conf->shared_files->globs();   // the section's earlier ones
-        else if (const char* err = polyprov::glue::locate_shared_root(cmd, conf)) return err;
-        globs.emplace_back(glob);
-        conf->shared_files = polyprov::glue::pool_owned(cmd->pool, new polyprov::SharedNames(polyprov::SharedNames::parse(globs)));
+        // Each section starts its own list; the glob is added to it.
+        auto* names = const_cast<polyprov::SharedNames*>(conf->shared_files);
+        if (!names) {
+            if (const char* err = polyprov::glue::locate_shared_root(cmd, conf)) return err;
+            conf->shared_files = names = polyprov::glue::pool_owned(cmd->pool, new polyprov::SharedNames);
+        }
+        names->add(glob);
         return nullptr;
     } catch (const std::exception& e) {
         return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, e.what());

@@ -12,6 +12,7 @@ import pytest
 
 from harness.apache import Apache, free_port, have_module, new_server_root
 from harness.clients import curl
+from harness.files import write_file as write
 from harness.vhosts import tls_vhost
 
 ME, OTHER, EXPIRED = "0004F2000001", "0004F2000002", "0004F2000003"
@@ -28,13 +29,6 @@ def acl_text(pki, extra=""):
         "0004F200000D\n"                    # self-signed, expired, not pinned
         "0004F200000A label=impostor\n"     # listed, but its certificate is forged
         + extra)
-
-
-def write(path, text, mode=0o644):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
 
 
 @pytest.fixture(scope="module", params=["event", "prefork"])

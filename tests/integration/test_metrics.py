@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 import urllib.parse
@@ -17,7 +16,7 @@ import pytest
 
 from harness.apache import Apache, free_port, new_server_root
 from harness.fleet import (FLEET_MODULES, ME, UPLOAD_BYTES, VVX, fetch, fleet_site, phone, plain_status_vhost,
-                           run_script, socache_load_line, wait_for)
+                           run_script, socache_load_line, stop_process, wait_for)
 
 PROMTOOL = shutil.which("promtool")
 PROMETHEUS = shutil.which("prometheus")
@@ -128,23 +127,10 @@ def test_promtool_finds_what_is_wrong(server):
     assert out and "polyprov_things" in out, (rc, out)
 
 
-def restart(apache, sig, timeout=30):
-    mark = apache.log_mark()
-    apache.proc.send_signal(sig)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if "resuming normal operations" in apache.log_since(mark, wait=0.2):
-            return
-    raise RuntimeError(f"apache2 did not restart on {sig!r}")
-
-
 def test_counters_survive_a_graceful_restart_and_start_again_on_a_full_one(pki):
     apache = Apache(new_server_root())
     status_port = free_port()
     fleet_line = socache_load_line("shmcb") + f"PolyProvFleet shmcb:{apache.root}/run/fleet(2097152)\n"
-    # httpd's event MPM, restarting while a keep-alive connection goes back
-    # to its pollset (which the restart is closing): its race, not ours.
-    apache.allow_log(r"AH03093: process_socket: apr_pollset_add failure for keep alive")
     apache.start(fleet_site(apache.root, apache.port, pki, fleet_line) + plain_status_vhost(status_port),
                  extra_modules=FLEET_MODULES)
     try:
@@ -157,7 +143,7 @@ def test_counters_survive_a_graceful_restart_and_start_again_on_a_full_one(pki):
         assert kept["polyprov_counters_reset_timestamp_seconds"] == first["polyprov_counters_reset_timestamp_seconds"]
         assert kept["polyprov_upload_bytes_total"] == UPLOAD_BYTES
         time.sleep(1.1)   # so that the reset time can differ
-        restart(apache, signal.SIGHUP)
+        apache.restart()
         fresh = samples(exposition(status_port))
         assert set(decisions(fresh).values()) == {0}, fresh
         assert fresh["polyprov_uploads_total"] == 0, fresh
@@ -194,13 +180,7 @@ class PrometheusServer:
         return self.api("query", query=expr)["result"]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, 20)
         self.log.close()
 
 

@@ -11,19 +11,13 @@ import pytest
 
 from harness.apache import Apache, free_port, new_server_root
 from harness.clients import curl
+from harness.files import write_file as write
 from harness.fleet import by_mac, fleet_json, plain_status_vhost, wait_for
 from harness.vhosts import tls_vhost
 
 ME, OTHER = "0004F2000001", "0004F2000002"
 SECRET = "alice-sip-password"
 GLOBS = "000000000000*.cfg *.ld SoundPointIPLocalization/"
-
-
-def write(path, text):
-    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o644)
 
 
 @pytest.fixture(scope="module")

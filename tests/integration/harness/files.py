@@ -3,6 +3,15 @@
 import os
 
 
+def write_file(path, text, mode=0o644):
+    """`path` with `text`, its directory made (0755) if missing, readable by
+    the server's User."""
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
 def replace_by_rename(path, text):
     """A new version of `path` renamed over it (a new inode), readable by the
     server's User, as editors and configuration tools do."""
