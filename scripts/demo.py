@@ -228,7 +228,7 @@ while time.monotonic() < deadline:
 print("# the fleet view of that visit")
 print(f"curl -sS {FLEET_URL}?auto")
 print("".join(f"    | {l}\n" for l in auto.splitlines()[:11]))
-print(f"fleet page:  {FLEET_URL}   (also ?json and ?csv)")
+print(f"fleet page:  {FLEET_URL}   (also ?json, ?csv, and ?metrics for Prometheus)")
 
 if screenshot:
     rc, _, err = chromium(f"--screenshot={os.path.abspath(screenshot)}", "--window-size=1280,1400", FLEET_URL,
