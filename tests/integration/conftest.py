@@ -44,15 +44,19 @@ def pytest_configure(config):
 def error_log_is_clean(request):
     """After every test, every running server's error log since the last
     check: an error or worse, an internal error (PP9xx) or a child killed by
-    a signal (AH00052) fails the test unless it declared the line."""
+    a signal (AH00051/AH00052) fails the test unless it declared the line."""
     allows = [p for m in request.node.iter_markers("allow_log") for p in m.args]
     apache_mod.current_test_allows[:] = allows
     yield
     unexpected = []
+    cores = ""
     for server in list(Apache.running):
-        unexpected += server.unexpected_log_lines()
+        lines = server.unexpected_log_lines()
+        if lines:
+            unexpected += lines
+            cores += server.core_backtraces()
     apache_mod.current_test_allows[:] = []
-    assert not unexpected, "unexpected lines in the error log:\n" + "\n".join(unexpected)
+    assert not unexpected, "unexpected lines in the error log:\n" + "\n".join(unexpected) + cores
 
 
 def _fail_on_sanitizer_reports():

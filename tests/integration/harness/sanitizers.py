@@ -43,7 +43,7 @@ def httpd_env(root):
     log = os.path.join(directory, REPORT_PREFIX)
     env = dict(os.environ)
     env["LD_PRELOAD"] = " ".join(PRELOAD + [p for p in env.get("LD_PRELOAD", "").split() if p])
-    env["ASAN_OPTIONS"] = f"detect_leaks=0:log_path={log}:abort_on_error=0:print_summary=1"
+    env["ASAN_OPTIONS"] = f"detect_leaks=0:disable_coredump=0:log_path={log}:abort_on_error=0:print_summary=1"
     env["UBSAN_OPTIONS"] = f"print_stacktrace=1:halt_on_error=1:log_path={log}"
     return env
 
