@@ -61,8 +61,10 @@ FleetUpdater* FleetUpdater::start(FleetConfig& config, server_rec* s, apr_pool_t
     return nullptr;
 }
 
-// Runs when the process exits, possibly from prefork's signal handler: no
-// lock is taken here, and the wait for the last flush is bounded.
+// Runs when the process exits, possibly from prefork's SIGTERM handler,
+// which may have interrupted this very thread inside malloc or free: no
+// lock is taken here, nothing is allocated or freed (the object is left to
+// the exit), and the wait for the last flush is bounded.
 apr_status_t FleetUpdater::stop(void* data) {
     auto* updater = static_cast<FleetUpdater*>(data);
     g_updater = nullptr;
@@ -73,14 +75,12 @@ apr_status_t FleetUpdater::stop(void* data) {
         const timespec pause{0, 10 * 1000 * 1000};
         nanosleep(&pause, nullptr);
     }
-    if (updater->finished_) {
+    if (updater->finished_)
         updater->thread_.join();
-        delete updater;
-    } else {
+    else
         // Stuck in a cache call (a server that stopped answering without
-        // closing): it ends with the process. The object stays for it.
+        // closing): it ends with the process.
         updater->thread_.detach();
-    }
     return APR_SUCCESS;
 }
 
