@@ -93,9 +93,11 @@ public:
                           const UploadLimits& limits) const;
 
     // Removes the temporaries of uploads that ended without cleaning up (a
-    // child killed mid-body): those not written to for `idle_seconds`. An
-    // upload in progress writes its temporary as the body arrives, so it
-    // is never idle that long. Returns how many were removed.
+    // child killed mid-body, here or on another node sharing the
+    // directory): those not written to for `idle_seconds` whose lock no
+    // process holds. An upload holds its temporary's lock until it is done,
+    // so one in flight is never removed, however quiet. Returns how many
+    // were removed.
     unsigned sweep_stale_temporaries(long idle_seconds) const noexcept;
 
     // Mode of new files, before the process umask.

@@ -65,7 +65,25 @@ std::uint64_t name_hash(const std::string& name) {
 
 constexpr const char* kTempPrefix = ".polyprov-upload-";
 
-// A new temporary file in the directory: -1 with errno set on failure.
+// A write lock on the whole of `fd`'s file, not waited for. An upload
+// holds one on its temporary for as long as the temporary is open, so that
+// a sweep by any process, of this server or of another node sharing the
+// directory, can tell an upload in flight from one whose process died (the
+// kernel, or the NFS server when the lease ends, drops a dead holder's
+// locks): the file's age, measured by clocks that may differ, cannot.
+bool lock_whole_file(int fd) {
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 0;
+    for (;;) {
+        if (::fcntl(fd, F_OFD_SETLK, &fl) == 0) return true;
+        if (errno != EINTR) return false;
+    }
+}
+
+// A new temporary file in the directory, locked: -1 with errno set on failure.
 int create_temp_file(int dir_fd, std::string& name) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     for (int attempt = 0; attempt < 16; ++attempt) {
@@ -75,6 +93,13 @@ int create_temp_file(int dir_fd, std::string& name) {
         const int fd = ::openat(dir_fd, buf, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                                 UploadDirectory::kFileMode);
         if (fd >= 0) {
+            if (!lock_whole_file(fd)) {
+                const int err = errno;
+                ::unlinkat(dir_fd, buf, 0);
+                ::close(fd);
+                errno = err;
+                return -1;
+            }
             name = buf;
             return fd;
         }
@@ -223,7 +248,13 @@ unsigned UploadDirectory::sweep_stale_temporaries(long idle_seconds) const noexc
         struct stat st {};
         if (::fstatat(fd_, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
         if (now - st.st_mtime < idle_seconds) continue;
-        if (::unlinkat(fd_, e->d_name, 0) == 0) ++removed;
+        // Still locked: an upload in flight, however long it has been quiet.
+        const int temp = ::openat(fd_, e->d_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (temp < 0) continue;
+        struct stat opened {};
+        const bool same = ::fstat(temp, &opened) == 0 && opened.st_ino == st.st_ino && opened.st_dev == st.st_dev;
+        if (same && lock_whole_file(temp) && ::unlinkat(fd_, e->d_name, 0) == 0) ++removed;
+        ::close(temp);
     }
     ::closedir(dir);
     return removed;

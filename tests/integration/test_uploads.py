@@ -17,7 +17,7 @@ import time
 import pytest
 
 from harness.apache import Apache, new_server_root
-from harness.files import on_disk
+from harness.files import on_disk, process_holding, upload_temporaries
 from harness.phone import Phone, put_and_hang_up
 from harness.vhosts import tls_vhost
 
@@ -96,7 +96,7 @@ def phone(server, pki):
 
 
 def temp_files(server, rel_dir):
-    return [n for n in os.listdir(os.path.join(server.docs, rel_dir)) if n.startswith(".polyprov-upload")]
+    return upload_temporaries(os.path.join(server.docs, rel_dir))
 
 
 def reset(server, rel, data):
@@ -363,18 +363,6 @@ def test_concurrent_writers(server, pki):
     for i, p in enumerate(own):
         assert on_disk(server, p) == b"".join(f"file {i} line {j:03d}\n".encode() for j in range(30))
     assert not temp_files(server, "logs")
-
-
-def process_holding(path):
-    """The PID of a process that has `path` open."""
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == path:
-                    return int(pid)
-        except OSError:
-            continue
-    return None
 
 
 @pytest.mark.allow_log(r"AH00052: child pid \d+ exit signal Killed")

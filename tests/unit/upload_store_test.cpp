@@ -5,6 +5,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <polyprov/upload_store.hpp>
@@ -113,6 +115,46 @@ TEST_F(UploadStoreTest, LargeBodiesSpillToATemporaryFileAndLeaveNothingBehind) {
     EXPECT_EQ(put(d, "big.log", a.size(), b, big).status, UploadStatus::written);
     EXPECT_EQ(read("big.log"), a + b);
     EXPECT_EQ(entries(), (std::set<std::string>{"big.log"}));
+}
+
+TEST_F(UploadStoreTest, TheSweepRemovesADeadUploadsTemporaryAndNeverOneInFlight) {
+    UploadDirectory d(dir_.string());
+    const std::string big(StagedBody::kInMemory + 1, 'x');
+    const auto age = [&](const std::string& name) {
+        const timespec old[2] = {{std::time(nullptr) - 3600, 0}, {std::time(nullptr) - 3600, 0}};
+        ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ / name).c_str(), old, 0), 0);
+    };
+
+    // A process that dies mid-upload: its temporary stays, unlocked.
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        StagedBody staged = d.stage();
+        ::_exit(staged.append(big.data(), big.size()) ? 0 : 1);  // no destructor runs
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    const std::set<std::string> dead = entries();
+    ASSERT_EQ(dead.size(), 1u);
+
+    // An upload in flight, as quiet for as long.
+    StagedBody in_flight = d.stage();
+    ASSERT_TRUE(in_flight.append(big.data(), big.size()));
+    std::set<std::string> all = entries();
+    ASSERT_EQ(all.size(), 2u);
+    for (const auto& name : all) age(name);
+
+    EXPECT_EQ(d.sweep_stale_temporaries(900), 1u);
+    std::set<std::string> left = entries();
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(dead.count(*left.begin()), 0u) << "the dead upload's temporary was kept";
+
+    // The upload in flight completes as if nothing had happened.
+    EXPECT_EQ(d.replace("done.log", in_flight, UploadLimits{1 << 20, 1}).status, UploadStatus::created);
+    EXPECT_EQ(read("done.log"), big);
+    EXPECT_EQ(d.sweep_stale_temporaries(900), 0u);
+    EXPECT_EQ(entries(), (std::set<std::string>{"done.log"}));
 }
 
 TEST_F(UploadStoreTest, SpecialFilesAreRefusedAndLeftAlone) {

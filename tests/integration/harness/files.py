@@ -25,3 +25,20 @@ def on_disk(server, rel):
     """The bytes of the file a request path names under the server's htdocs."""
     with open(os.path.join(server.docs, rel.lstrip("/")), "rb") as f:
         return f.read()
+
+
+def upload_temporaries(directory):
+    """The upload temporaries (.polyprov-upload-*) in `directory`."""
+    return sorted(n for n in os.listdir(directory) if n.startswith(".polyprov-upload"))
+
+
+def process_holding(path):
+    """The PID of a process that has `path` open, or None."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == path:
+                    return int(pid)
+        except OSError:
+            continue
+    return None
