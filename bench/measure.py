@@ -17,11 +17,11 @@ import time
 import common
 
 
-def run_client(cmd, timeout):
+def run_client(cmd, timeout, env=None):
     """Runs a load generator; returns (stdout, wall seconds, its CPU seconds)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.monotonic()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     wall = time.monotonic() - began
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:

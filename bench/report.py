@@ -105,6 +105,15 @@ def render(res):
         if "fleet" in per:
             out.append(f"The fleet view's (`PolyProvFleet shmcb`, its updater thread included): "
                        f"{per['fleet'] - per['module']:,} more.\n")
+        if "stock-log" in per and "module-log" in per:
+            out.append("With the access log line operators write (`%{POLYPROV_MAC}e %{POLYPROV_DECISION}e "
+                       "%{SSL_CLIENT_VERIFY}x` added to the common format on both servers): the module costs "
+                       f"{per['module-log'] - per['stock-log']:,} instructions per request over stock, "
+                       f"{f(per['module-log'] / per['stock-log'], 4)}x stock's count, so the module serves at about "
+                       f"{f(per['stock-log'] / per['module-log'], 3)} of stock's rate where instructions bound it "
+                       "(issue 20's target: 0.98). The line itself costs stock "
+                       f"{per['stock-log'] - per['stock']:,} and the module "
+                       f"{per['module-log'] - per['module']:,}.\n")
 
     if "keepalive" in s:
         k = s["keepalive"]
@@ -119,11 +128,39 @@ def render(res):
                    f"environment), in server CPU over stock: {difference(r, 'module', 'stock')}. The instruction "
                    "count above resolves what the clock cannot. ab is one process; its CPU per request is in "
                    "the table; the server's CPU per request is the figure to compare.\n")
+        if "example" in r and "nginx" in r:
+            ratio = med(x["rate"] for x in r["example"]) / med(x["rate"] for x in r["nginx"])
+            out.append(f"\nThe shipped example (the vhost and polyprov-tuning.conf) serves at {f(ratio)} of the "
+                       "nginx recipe's rate (issue 20's target: 0.5), "
+                       f"{f(med(x['rate'] for x in r['example']) / med(x['rate'] for x in r['stock']))} of stock's; "
+                       f"server CPU per request {f(med(x['server_us'] for x in r['example']))} µs against nginx's "
+                       f"{f(med(x['server_us'] for x in r['nginx']))} µs.\n")
         if "fleet" in r:
             ratio = med(x["rate"] for x in r["fleet"]) / med(x["rate"] for x in r["module"])
             out.append(f"\nThe fleet view (`fleet`: `module` with `PolyProvFleet shmcb`, every request recorded): "
                        f"{f(ratio)} of `module`'s rate (target >= 0.98); its cost per request in server CPU over "
                        f"`module`: {difference(r, 'fleet', 'module')}.\n")
+
+    if "levers" in s:
+        out.append("## Apache's own levers, one at a time\n")
+        out.append("Keep-alive GETs as above (`ab -k -c 4`, TLS 1.3, the phone's certificate), a server against "
+                   "the same server with the lines named, in strict pairs: the two one after the other, the "
+                   "order swapped every round. `ratio` is the median with the lever over the median without; "
+                   "`pairs` the ratios of the rounds' pairs, lowest to highest, which show the spread. A lever "
+                   "whose pairs straddle 1 did not show here.\n")
+        rows = []
+        for name, lv in s["levers"].items():
+            if name.startswith("_"):
+                continue
+            r = lv["results"]
+            wo, wi = med(x["rate"] for x in r["without"]), med(x["rate"] for x in r["with"])
+            pairs = sorted(y["rate"] / x["rate"] for x, y in zip(r["without"], r["with"]))
+            rows.append([name, lv["base"], "firmware" if "sip.ld" in lv["path"] else "config", f(wo), f(wi),
+                         f(wi / wo), ", ".join(f(p) for p in pairs),
+                         f(med(x["server_us"] for x in r["without"])), f(med(x["server_us"] for x in r["with"]))])
+        out.append(table(["lever", "on", "file", "req/s without", "req/s with", "ratio", "pairs",
+                          "server µs/req without", "with"], rows))
+        out.append("")
 
     if "handshakes" in s:
         out.append("## Full handshakes\n")
@@ -272,7 +309,7 @@ def render(res):
     out.append("## Reproduce\n")
     out.append("```sh\nscripts/build gcc --enable-werror --enable-sanitizers   # or any build directory\n"
                "make -C build/gcc -j2 check                                 # builds bench/phoneboot, bench/acl_figures too\n"
-               "bench/run-all build/gcc                                      # about 30 min; writes bench/RESULTS.md and .json\n"
+               "bench/run-all build/gcc                                      # about 40 min; writes bench/RESULTS.md and .json\n"
                "bench/run-all build/gcc --only bootstorm --rounds 5          # one section\n```\n")
     out.append("Only 127.0.0.1 is ever a target. Each section's time: "
                + ", ".join(f"{k} {v['_seconds'] / 60:.1f} min" if v["_seconds"] >= 60 else f"{k} {v['_seconds']:.0f} s"
