@@ -65,15 +65,16 @@ std::uint64_t name_hash(const std::string& name) {
 
 constexpr const char* kTempPrefix = ".polyprov-upload-";
 
-// A write lock on the whole of `fd`'s file, not waited for. An upload
-// holds one on its temporary for as long as the temporary is open, so that
-// a sweep by any process, of this server or of another node sharing the
-// directory, can tell an upload in flight from one whose process died (the
-// kernel, or the NFS server when the lease ends, drops a dead holder's
-// locks): the file's age, measured by clocks that may differ, cannot.
-bool lock_whole_file(int fd) {
+// A lock on the whole of `fd`'s file, not waited for: `type` F_WRLCK or
+// F_RDLCK. An upload holds a write lock on its temporary for as long as the
+// temporary is open, so that a sweep by any process, of this server or of
+// another node sharing the directory, can tell an upload in flight from one
+// whose process died (the kernel, or the NFS server when the lease ends,
+// drops a dead holder's locks): the file's age, measured by clocks that may
+// differ, cannot. A sweep's read lock conflicts with it all the same.
+bool lock_whole_file(int fd, short type) {
     struct flock fl {};
-    fl.l_type = F_WRLCK;
+    fl.l_type = type;
     fl.l_whence = SEEK_SET;
     fl.l_start = 0;
     fl.l_len = 0;
@@ -83,29 +84,45 @@ bool lock_whole_file(int fd) {
     }
 }
 
+// Whether `name` in `dir_fd` is still the file open as `fd`.
+bool still_named(int dir_fd, const char* name, int fd) {
+    struct stat named {}, opened {};
+    return ::fstatat(dir_fd, name, &named, AT_SYMLINK_NOFOLLOW) == 0 && ::fstat(fd, &opened) == 0 &&
+           named.st_ino == opened.st_ino && named.st_dev == opened.st_dev;
+}
+
 // A new temporary file in the directory, locked: -1 with errno set on failure.
 int create_temp_file(int dir_fd, std::string& name) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
+    int err = EEXIST;
     for (int attempt = 0; attempt < 16; ++attempt) {
         char buf[64];
         std::snprintf(buf, sizeof buf, "%s%ld-%016llx", kTempPrefix, static_cast<long>(::getpid()),
                       static_cast<unsigned long long>(rng()));
         const int fd = ::openat(dir_fd, buf, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                                 UploadDirectory::kFileMode);
-        if (fd >= 0) {
-            if (!lock_whole_file(fd)) {
-                const int err = errno;
-                ::unlinkat(dir_fd, buf, 0);
-                ::close(fd);
-                errno = err;
-                return -1;
-            }
+        if (fd < 0) {
+            if (errno != EEXIST) return -1;
+            continue;
+        }
+        // Until it is locked, a sweep on a node whose clock runs far ahead
+        // may take the new file for a dead upload's and remove it: then the
+        // lock fails or the name is gone, and another name is tried.
+        const bool locked = lock_whole_file(fd, F_WRLCK);
+        err = locked ? EEXIST : errno;
+        if (locked && still_named(dir_fd, buf, fd)) {
             name = buf;
             return fd;
         }
-        if (errno != EEXIST) return -1;
+        ::close(fd);
+        if (!locked && err != EAGAIN && err != EACCES) {
+            // No locks on this file system (ENOLCK): no upload can be safe.
+            ::unlinkat(dir_fd, buf, 0);
+            errno = err;
+            return -1;
+        }
     }
-    errno = EEXIST;
+    errno = err;
     return -1;
 }
 
@@ -249,11 +266,14 @@ unsigned UploadDirectory::sweep_stale_temporaries(long idle_seconds) const noexc
         if (::fstatat(fd_, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
         if (now - st.st_mtime < idle_seconds) continue;
         // Still locked: an upload in flight, however long it has been quiet.
-        const int temp = ::openat(fd_, e->d_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        // Opened for reading only: removing a name needs no write access to
+        // the file, and nothing swapped in is opened for writing.
+        const int temp = ::openat(fd_, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         if (temp < 0) continue;
         struct stat opened {};
-        const bool same = ::fstat(temp, &opened) == 0 && opened.st_ino == st.st_ino && opened.st_dev == st.st_dev;
-        if (same && lock_whole_file(temp) && ::unlinkat(fd_, e->d_name, 0) == 0) ++removed;
+        const bool same = ::fstat(temp, &opened) == 0 && S_ISREG(opened.st_mode) && opened.st_ino == st.st_ino &&
+                          opened.st_dev == st.st_dev;
+        if (same && lock_whole_file(temp, F_RDLCK) && ::unlinkat(fd_, e->d_name, 0) == 0) ++removed;
         ::close(temp);
     }
     ::closedir(dir);

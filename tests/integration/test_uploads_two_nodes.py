@@ -133,6 +133,8 @@ def test_writers_on_both_nodes_at_once(nodes, shared, pki):
 
     errors = []
 
+    deadline = time.monotonic() + 240
+
     def writer(t):
         phone = Phone(nodes[t % 2].port, pki["devices"]["valid"], pki["server_ca"])
         try:
@@ -143,15 +145,19 @@ def test_writers_on_both_nodes_at_once(nodes, shared, pki):
                         if status not in (201, 204):
                             errors.append((t, k, status))
                         break
+                    if time.monotonic() > deadline:
+                        errors.append((t, k, "its slot was never reached"))
+                        return
                     time.sleep(0.005)
         finally:
             phone.close()
 
-    threads = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
+    threads = [threading.Thread(target=writer, args=(t,), daemon=True) for t in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a writer hung"
     assert not errors, errors
     assert on_disk(shared, name) == b"".join(record(k) for k in range(records))
     assert upload_temporaries(os.path.join(shared, "logs")) == []
@@ -180,7 +186,7 @@ def test_a_rotation_both_nodes_race_for_happens_once(nodes, shared, pki):
         finally:
             phone.close()
 
-    threads = [threading.Thread(target=append, args=(t,)) for t in range(8)]
+    threads = [threading.Thread(target=append, args=(t,), daemon=True) for t in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -238,6 +244,7 @@ def test_one_nodes_sweep_never_removes_the_others_upload_in_flight(nodes, shared
             deadline = time.monotonic() + 10
             while process_holding(dead) and time.monotonic() < deadline:
                 time.sleep(0.05)
+            assert not process_holding(dead), "the killed child's temporary is still held"
         an_hour_ago = time.time() - 3600
         for path in (live, dead):
             os.utime(path, (an_hour_ago, an_hour_ago))
@@ -249,12 +256,19 @@ def test_one_nodes_sweep_never_removes_the_others_upload_in_flight(nodes, shared
             phone.close()
         assert not os.path.exists(dead), "the dead upload's temporary stays"
         assert os.path.exists(live), "a sweep removed an upload in flight"
-        swept = "".join(node.log_since(mark) for node, mark in zip(nodes, marks))
-        assert len(re.findall(r"PP303 removed 1 stale upload temporary", swept)) == 1, swept
+        # The event node swept first, with both temporaries to judge: the
+        # other node's upload in flight and its own dead one.
+        swept = [node.log_since(mark) for node, mark in zip(nodes, marks)]
+        assert len(re.findall(r"PP303 removed 1 stale upload temporary", swept[0])) == 1, swept
+        assert "PP303" not in swept[1], swept
 
         in_flight.sendall(body[100000:])
-        reply = in_flight.recv(4096).decode(errors="replace")
-        assert reply.startswith("HTTP/1.1 201"), reply
+        reply = b""
+        while b"\r\n" not in reply:
+            chunk = in_flight.recv(4096)
+            assert chunk, f"the connection closed: {reply!r}"
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 201"), reply
     finally:
         in_flight.close()
     assert on_disk(shared, f"/sweep/{ME}-app.log") == body

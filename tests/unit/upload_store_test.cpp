@@ -122,39 +122,53 @@ TEST_F(UploadStoreTest, TheSweepRemovesADeadUploadsTemporaryAndNeverOneInFlight)
     const std::string big(StagedBody::kInMemory + 1, 'x');
     const auto age = [&](const std::string& name) {
         const timespec old[2] = {{std::time(nullptr) - 3600, 0}, {std::time(nullptr) - 3600, 0}};
-        ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ / name).c_str(), old, 0), 0);
+        ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ / name).c_str(), old, AT_SYMLINK_NOFOLLOW), 0);
+    };
+    // A process that dies mid-upload: its temporary stays, unlocked.
+    const auto die_mid_upload = [&]() {
+        const std::set<std::string> before = entries();
+        const pid_t child = ::fork();
+        if (child == 0) {
+            StagedBody staged = d.stage();
+            ::_exit(staged.append(big.data(), big.size()) ? 0 : 1);  // no destructor runs
+        }
+        int status = 0;
+        EXPECT_EQ(::waitpid(child, &status, 0), child);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        std::set<std::string> added;
+        for (const auto& name : entries())
+            if (!before.count(name)) added.insert(name);
+        EXPECT_EQ(added.size(), 1u);
+        return added.empty() ? std::string() : *added.begin();
     };
 
-    // A process that dies mid-upload: its temporary stays, unlocked.
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        StagedBody staged = d.stage();
-        ::_exit(staged.append(big.data(), big.size()) ? 0 : 1);  // no destructor runs
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    const std::set<std::string> dead = entries();
-    ASSERT_EQ(dead.size(), 1u);
-
-    // An upload in flight, as quiet for as long.
+    const std::string dead = die_mid_upload();
+    const std::string dead_lately = die_mid_upload();   // not idle yet: kept
+    ASSERT_FALSE(dead.empty());
+    ASSERT_FALSE(dead_lately.empty());
+    // An upload in flight, as quiet for as long as the dead one.
     StagedBody in_flight = d.stage();
     ASSERT_TRUE(in_flight.append(big.data(), big.size()));
-    std::set<std::string> all = entries();
-    ASSERT_EQ(all.size(), 2u);
-    for (const auto& name : all) age(name);
+    std::string live;
+    for (const auto& name : entries())
+        if (name != dead && name != dead_lately) live = name;
+    ASSERT_FALSE(live.empty());
+    // Names with the prefix that are no upload's: never opened nor removed.
+    write("target.txt", "someone else's");
+    ASSERT_EQ(::symlink("target.txt", (dir_ / ".polyprov-upload-link").c_str()), 0);
+    ASSERT_EQ(::mkfifo((dir_ / ".polyprov-upload-fifo").c_str(), 0600), 0);
+    for (const auto& name : {dead, live, std::string(".polyprov-upload-link"), std::string(".polyprov-upload-fifo")})
+        age(name);
 
     EXPECT_EQ(d.sweep_stale_temporaries(900), 1u);
-    std::set<std::string> left = entries();
-    ASSERT_EQ(left.size(), 1u);
-    EXPECT_EQ(dead.count(*left.begin()), 0u) << "the dead upload's temporary was kept";
+    EXPECT_EQ(entries(), (std::set<std::string>{dead_lately, live, ".polyprov-upload-link", ".polyprov-upload-fifo",
+                                                "target.txt"}));
 
     // The upload in flight completes as if nothing had happened.
     EXPECT_EQ(d.replace("done.log", in_flight, UploadLimits{1 << 20, 1}).status, UploadStatus::created);
     EXPECT_EQ(read("done.log"), big);
+    EXPECT_EQ(read("target.txt"), "someone else's");
     EXPECT_EQ(d.sweep_stale_temporaries(900), 0u);
-    EXPECT_EQ(entries(), (std::set<std::string>{"done.log"}));
 }
 
 TEST_F(UploadStoreTest, SpecialFilesAreRefusedAndLeftAlone) {
