@@ -91,8 +91,11 @@ def test_counters_and_gauges_follow_the_phones(server, pki):
     run_script(server.port, pki)
 
     def caught_up():
+        # Every process's updater writes its own requests about once a
+        # second: the refused phones may come in after the devices.
         s = samples(exposition(server.status_port))
-        return s.get("polyprov_devices") == 4 and s.get("polyprov_probing_devices") == 1, s
+        return (s.get("polyprov_devices") == 4 and s.get("polyprov_probing_devices") == 1
+                and s.get("polyprov_refused_devices") == 2), s
     after = wait_for("the scripted fleet in ?metrics", caught_up)
     moved = {k: decisions(after)[k] - decisions(before).get(k, 0) for k in decisions(after)}
     assert {k: v for k, v in moved.items() if v} == SCRIPT_DECISIONS, moved
