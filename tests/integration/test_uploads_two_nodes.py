@@ -88,6 +88,23 @@ def phones(nodes, pki):
     return [Phone(node.port, pki["devices"]["valid"], pki["server_ca"]) for node in nodes]
 
 
+def on_both_nodes(nodes, pki, work, count=8, timeout=300):
+    """work(t, phone) in `count` threads at once, thread t's phone talking to
+    node t % 2; fails when one has not finished within `timeout`."""
+    def run(t):
+        phone = Phone(nodes[t % 2].port, pki["devices"]["valid"], pki["server_ca"])
+        try:
+            work(t, phone)
+        finally:
+            phone.close()
+    threads = [threading.Thread(target=run, args=(t,), daemon=True) for t in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), "a writer hung"
+
+
 def on_disk(shared, rel):
     with open(os.path.join(shared, rel.lstrip("/")), "rb") as f:
         return f.read()
@@ -132,32 +149,22 @@ def test_writers_on_both_nodes_at_once(nodes, shared, pki):
         return f"<record {k:05d}/>".encode().ljust(L - 1, b" ") + b"\n"
 
     errors = []
-
     deadline = time.monotonic() + 240
 
-    def writer(t):
-        phone = Phone(nodes[t % 2].port, pki["devices"]["valid"], pki["server_ca"])
-        try:
-            for k in range(t, records, 8):
-                while True:
-                    status = phone.put(name, record(k), start=k * L)[0]
-                    if status != 416:
-                        if status not in (201, 204):
-                            errors.append((t, k, status))
-                        break
-                    if time.monotonic() > deadline:
-                        errors.append((t, k, "its slot was never reached"))
-                        return
-                    time.sleep(0.005)
-        finally:
-            phone.close()
+    def writer(t, phone):
+        for k in range(t, records, 8):
+            while True:
+                status = phone.put(name, record(k), start=k * L)[0]
+                if status != 416:
+                    if status not in (201, 204):
+                        errors.append((t, k, status))
+                    break
+                if time.monotonic() > deadline:
+                    errors.append((t, k, "its slot was never reached"))
+                    return
+                time.sleep(0.005)
 
-    threads = [threading.Thread(target=writer, args=(t,), daemon=True) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads), "a writer hung"
+    on_both_nodes(nodes, pki, writer)
     assert not errors, errors
     assert on_disk(shared, name) == b"".join(record(k) for k in range(records))
     assert upload_temporaries(os.path.join(shared, "logs")) == []
@@ -177,20 +184,12 @@ def test_a_rotation_both_nodes_race_for_happens_once(nodes, shared, pki):
     start = threading.Barrier(8)
     results = {}
 
-    def append(t):
-        phone = Phone(nodes[t % 2].port, pki["devices"]["valid"], pki["server_ca"])
-        try:
-            phone.head_size(name)   # connected before the barrier
-            start.wait(timeout=30)
-            results[t] = phone.put(name, f"append {t} ".encode().ljust(200, b"."), start=len(old))[0]
-        finally:
-            phone.close()
+    def append(t, phone):
+        phone.head_size(name)   # connected before the barrier
+        start.wait(timeout=30)
+        results[t] = phone.put(name, f"append {t} ".encode().ljust(200, b"."), start=len(old))[0]
 
-    threads = [threading.Thread(target=append, args=(t,), daemon=True) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    on_both_nodes(nodes, pki, append, timeout=120)
     winners = [t for t, status in results.items() if status == 201]
     assert len(results) == 8 and len(winners) == 1, results
     assert sorted(status for t, status in results.items() if t not in winners) == [416] * 7
