@@ -139,11 +139,11 @@ int check_cert(const Args& args) {
     const Authentication d = authenticate(presented, acl ? &*acl : nullptr);
     if (acl) {
         if (d.entry)
-            std::printf("ACL:          listed on line %d%s%s\n", d.entry->line,
-                        d.entry->label.empty() ? "" : (", label \"" + printable(d.entry->label) + "\"").c_str(),
-                        d.entry->pin ? (d.entry->pin == fingerprint ? ", pinned: this certificate"
-                                                                    : ", pinned: ANOTHER certificate")
-                                     : "");
+            std::printf("ACL:          listed on line %d%s%s\n", d.entry->line(),
+                        d.entry->has_label() ? (", label \"" + printable(d.entry->label()) + "\"").c_str() : "",
+                        d.entry->pin() ? (fingerprint && *d.entry->pin() == *fingerprint ? ", pinned: this certificate"
+                                                                                       : ", pinned: ANOTHER certificate")
+                                       : "");
         else
             std::printf("ACL:          not listed\n");
     }

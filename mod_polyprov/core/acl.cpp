@@ -1,9 +1,11 @@
 #include <polyprov/acl.hpp>
 
+#include <unordered_map>
 #include <vector>
 
 #include <polyprov/error.hpp>
 
+#include "acl_table.hpp"
 #include "hex.hpp"
 
 namespace polyprov {
@@ -81,7 +83,8 @@ std::string fingerprint_hex(const Sha256& fp) {
 }
 
 Acl Acl::parse(std::string_view text, const std::string& origin) {
-    Acl acl;
+    std::vector<AclLine> lines;
+    std::unordered_map<std::uint64_t, int> first_line;   // MAC -> the line it is on
     int number = 0;
     std::vector<std::string> tokens;
     while (!text.empty()) {
@@ -99,7 +102,7 @@ Acl Acl::parse(std::string_view text, const std::string& origin) {
         if (!mac)
             throw Error(where + "'" + tokens[0] + "' is not a MAC address (12 hex digits, or "
                                                   "00:04:f2:.., 00-04-F2-.., 0004.f2..)");
-        AclEntry entry{*mac, "", std::nullopt, number};
+        AclLine entry{*mac, "", std::nullopt, number};
         bool have_label = false;
         for (std::size_t t = 1; t < tokens.size(); ++t) {
             const std::string& token = tokens[t];
@@ -120,16 +123,15 @@ Acl Acl::parse(std::string_view text, const std::string& origin) {
                 throw Error(where + "unknown key '" + key + "' (known: label, sha256)");
             }
         }
-        const auto [it, inserted] = acl.entries_.emplace(mac->value(), std::move(entry));
+        const auto [it, inserted] = first_line.emplace(mac->value(), number);
         if (!inserted)
-            throw Error(where + "duplicate MAC " + mac->str() + " (first on line " + std::to_string(it->second.line) + ")");
+            throw Error(where + "duplicate MAC " + mac->str() + " (first on line " + std::to_string(it->second) + ")");
+        lines.push_back(std::move(entry));
     }
-    return acl;
-}
-
-const AclEntry* Acl::find(Mac mac) const noexcept {
-    const auto it = entries_.find(mac.value());
-    return it == entries_.end() ? nullptr : &it->second;
+    first_line = {};
+    auto table = std::make_shared<const std::string>(AclTableBuilder::build(lines));
+    const std::string_view bytes = *table;
+    return from_table(std::move(table), bytes, origin);
 }
 
 }  // namespace polyprov

@@ -55,12 +55,12 @@ Authentication authenticate(const PresentedCertificate& cert, const std::vector<
     std::optional<std::optional<Sha256>> fingerprint;   // worked out at the first pin
     for (const Acl* list : pin_lists) {
         const AclEntry* entry = list ? list->find(*cert.claimed) : nullptr;
-        if (!entry || !entry->pin) continue;
+        if (!entry || !entry->pin()) continue;
         if (!fingerprint) fingerprint = cert.fingerprint ? cert.fingerprint() : std::nullopt;
-        if (!*fingerprint || **fingerprint != *entry->pin) {
+        if (!*fingerprint || **fingerprint != *entry->pin()) {
             a.denial = Denial::unverified;
             a.pinned = false;
-            a.detail = "certificate is not the one pinned on line " + std::to_string(entry->line);
+            a.detail = "certificate is not the one pinned on line " + std::to_string(entry->line());
             return a;
         }
         a.pinned = true;

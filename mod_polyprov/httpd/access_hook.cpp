@@ -164,7 +164,7 @@ int decide(request_rec* r) {
     note.device = id.auth.device;
     note.claimed = id.auth.claimed;
     note.pinned = id.auth.pinned;
-    const char* label = id.auth.entry && !id.auth.entry->label.empty() ? id.auth.entry->label.c_str() : nullptr;
+    const char* label = id.auth.entry && id.auth.entry->has_label() ? id.auth.entry->label() : nullptr;
     note.label = !label ? nullptr : note.env_label && std::strcmp(note.env_label, label) == 0
                                         ? note.env_label   // the copy POLYPROV_LABEL was written from
                                         : apr_pstrdup(r->pool, label);

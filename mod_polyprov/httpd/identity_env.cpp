@@ -34,7 +34,7 @@ const char* mac_text(apr_pool_t* pool, const std::optional<Mac>& mac) {
 }  // namespace
 
 void set_identity_env(request_rec* r, const Authentication& auth, ModuleEnv& env) {
-    const char* label = auth.device && auth.entry && !auth.entry->label.empty() ? auth.entry->label.c_str() : nullptr;
+    const char* label = auth.device && auth.entry && auth.entry->has_label() ? auth.entry->label() : nullptr;
     RequestNote& note = request_note(r);
     const bool known = note.env_written;
     write_env(env, EnvVar::mac, known && note.env_device == auth.device, &note.env_mac,

@@ -78,7 +78,7 @@ TEST_F(AclFileTest, AChangeIsPublishedOnceItHasSettled) {
     ASSERT_EQ(e.kind, WatchEvent::Kind::published);
     EXPECT_EQ(e.message, "2 devices");
     EXPECT_EQ(e.generation, 1u);
-    EXPECT_EQ(file->current().value->find(mac("0004F2000002"))->label, "new");
+    EXPECT_EQ(file->current().value->find(mac("0004F2000002"))->label(), std::string("new"));
     const auto before = file->current().value;
     EXPECT_EQ(file->watch().kind, WatchEvent::Kind::none);
     EXPECT_EQ(file->current().value, before) << "an unchanged file is not read again";

@@ -62,7 +62,7 @@ TEST(Authenticate, AclAllowsListedDevicesOnly) {
     const auto a = authenticate(verified_phone("0004F2000001"), &acl);
     EXPECT_EQ(a.denial, Denial::none);
     ASSERT_NE(a.entry, nullptr);
-    EXPECT_EQ(a.entry->label, "desk");
+    EXPECT_STREQ(a.entry->label(), "desk");
     const auto b = authenticate(verified_phone("0004F2000002"), &acl);
     EXPECT_EQ(b.denial, Denial::not_in_acl);
     EXPECT_FALSE(b.device);

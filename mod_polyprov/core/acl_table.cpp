@@ -1,0 +1,150 @@
+// The table is the unit every process shares: a fixed header, then
+//   records  one AclEntry a device, in file order
+//   buckets  an open-addressing index (linear probing) of record numbers + 1,
+//            at least twice as many as records, so probes stay short and
+//            always meet an empty bucket
+//   pins     32 bytes each, for the lines that have one
+//   labels   NUL-terminated; the first byte is the "" of every unlabelled line
+// Sizes and offsets are native-endian: a table is read only on the machine,
+// by the build, that wrote it; the magic names the layout's version.
+
+#include "acl_table.hpp"
+
+#include <cstring>
+
+#include <polyprov/error.hpp>
+
+namespace polyprov {
+namespace {
+
+constexpr char kMagic[8] = {'P', 'P', 'A', 'C', 'L', 'v', '1', '\0'};
+
+struct Header {
+    char magic[8];
+    std::uint64_t size;
+    std::uint64_t count;
+    std::uint64_t buckets;
+    std::uint64_t records_at;
+    std::uint64_t buckets_at;
+    std::uint64_t pins_at;
+    std::uint64_t labels_at;
+};
+static_assert(sizeof(Header) == 64, "the table's header layout");
+
+constexpr std::uint64_t align8(std::uint64_t n) { return (n + 7) & ~std::uint64_t{7}; }
+
+// MACs of one vendor differ in their low bits only: a multiplicative hash
+// spreads them, and its top bits are the best mixed.
+std::uint64_t spread(std::uint64_t mac) { return mac * 0x9E3779B97F4A7C15ull; }
+
+unsigned bits_for(std::uint64_t count) {
+    unsigned bits = 3;
+    while ((std::uint64_t{1} << bits) < 2 * count) ++bits;
+    return bits;
+}
+
+}  // namespace
+
+std::string AclTableBuilder::build(const std::vector<AclLine>& lines) {
+    const std::uint64_t count = lines.size();
+    const unsigned bits = bits_for(count);
+    Header h{};
+    std::memcpy(h.magic, kMagic, sizeof kMagic);
+    h.count = count;
+    h.buckets = std::uint64_t{1} << bits;
+    h.records_at = sizeof(Header);
+    h.buckets_at = h.records_at + count * sizeof(AclEntry);
+    h.pins_at = align8(h.buckets_at + h.buckets * sizeof(std::uint32_t));
+    std::uint64_t pins = 0, label_bytes = 1;
+    for (const AclLine& l : lines) {
+        pins += l.pin ? 1 : 0;
+        label_bytes += l.label.empty() ? 0 : l.label.size() + 1;
+    }
+    h.labels_at = h.pins_at + pins * sizeof(Sha256);
+    h.size = h.labels_at + label_bytes;
+    if (h.size > UINT32_MAX || count >= UINT32_MAX) throw Error("the list is too large for one table (4 GiB)");
+
+    std::string table(h.size, '\0');
+    char* base = table.data();
+    std::memcpy(base, &h, sizeof h);
+    auto* buckets = reinterpret_cast<std::uint32_t*>(base + h.buckets_at);
+    std::uint64_t pin_at = h.pins_at, label_at = h.labels_at + 1;
+    for (std::uint64_t i = 0; i < count; ++i) {
+        const AclLine& l = lines[i];
+        const std::uint64_t at = h.records_at + i * sizeof(AclEntry);
+        AclEntry e;
+        e.mac_ = l.mac.value();
+        e.line_ = static_cast<std::uint32_t>(l.line);
+        e.label_at_ = static_cast<std::uint32_t>((l.label.empty() ? h.labels_at : label_at) - at);
+        e.pin_at_ = l.pin ? static_cast<std::uint32_t>(pin_at - at) : 0;
+        std::memcpy(base + at, &e, sizeof e);
+        if (l.pin) {
+            std::memcpy(base + pin_at, l.pin->data(), sizeof(Sha256));
+            pin_at += sizeof(Sha256);
+        }
+        if (!l.label.empty()) {
+            std::memcpy(base + label_at, l.label.data(), l.label.size());
+            label_at += l.label.size() + 1;
+        }
+        std::uint64_t b = spread(e.mac_) >> (64 - bits);
+        while (buckets[b]) b = (b + 1) & (h.buckets - 1);
+        buckets[b] = static_cast<std::uint32_t>(i + 1);
+    }
+    return table;
+}
+
+Acl Acl::from_table(std::shared_ptr<const void> owner, std::string_view bytes, const std::string& origin) {
+    const auto bad = [&](const char* why) { return Error(origin + ": not a usable ACL table: " + why); };
+    Header h{};
+    if (bytes.size() < sizeof h || reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) != 0)
+        throw bad("too short or misaligned");
+    std::memcpy(&h, bytes.data(), sizeof h);
+    if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) throw bad("unknown layout");
+    if (h.size != bytes.size()) throw bad("its size disagrees with its header");
+    if (h.count > h.size / sizeof(AclEntry) || h.buckets > h.size || h.buckets < 8 || (h.buckets & (h.buckets - 1)) ||
+        h.buckets <= h.count)
+        throw bad("impossible counts");
+    if (h.records_at != sizeof h || h.buckets_at != h.records_at + h.count * sizeof(AclEntry) ||
+        h.pins_at != align8(h.buckets_at + h.buckets * sizeof(std::uint32_t)) || h.labels_at < h.pins_at ||
+        (h.labels_at - h.pins_at) % sizeof(Sha256) != 0 || h.labels_at >= h.size || bytes[h.size - 1] != '\0')
+        throw bad("sections out of place");
+
+    Acl acl;
+    acl.owner_ = std::move(owner);
+    acl.bytes_ = bytes;
+    acl.records_ = reinterpret_cast<const AclEntry*>(bytes.data() + h.records_at);
+    acl.buckets_ = reinterpret_cast<const std::uint32_t*>(bytes.data() + h.buckets_at);
+    acl.count_ = h.count;
+    acl.mask_ = h.buckets - 1;
+    acl.shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(h.buckets));
+
+    std::uint64_t used = 0;
+    for (std::uint64_t b = 0; b < h.buckets; ++b) {
+        if (acl.buckets_[b] > h.count) throw bad("a bucket names no record");
+        used += acl.buckets_[b] != 0;
+    }
+    if (used != h.count) throw bad("the index does not hold every record once");
+    for (std::uint64_t i = 0; i < h.count; ++i) {
+        const AclEntry& e = acl.records_[i];
+        const std::uint64_t at = h.records_at + i * sizeof(AclEntry);
+        const std::uint64_t label = at + e.label_at_, pin = at + e.pin_at_;
+        if (label < h.labels_at || label >= h.size) throw bad("a label out of place");
+        if (e.pin_at_ && (pin < h.pins_at || pin + sizeof(Sha256) > h.labels_at || (pin - h.pins_at) % sizeof(Sha256)))
+            throw bad("a pin out of place");
+        // Every record found where the index says, and only once: with
+        // `used` above, no MAC is listed twice.
+        if (e.mac_ >> 48 || acl.find_value(e.mac_) != &e) throw bad("the index misses a record");
+    }
+    return acl;
+}
+
+const AclEntry* Acl::find_value(std::uint64_t v) const noexcept {
+    // There is always an empty bucket (more buckets than records).
+    for (std::uint64_t b = spread(v) >> shift_;; b = (b + 1) & mask_) {
+        const std::uint32_t n = buckets_[b];
+        if (!n) return nullptr;
+        if (records_[n - 1].mac_ == v) return &records_[n - 1];
+    }
+}
+
+}  // namespace polyprov
