@@ -2,13 +2,17 @@
 // (the ACL, the revocation history), changed on disk without a restart.
 //
 // One process, the watcher, looks at the file. When a new version parses,
-// it writes an exact copy as a numbered snapshot, then publishes the number
-// in memory every process shares; a version that does not parse is
+// it offers a numbered snapshot (snapshot_exchange.hpp), then publishes the
+// number in memory every process shares; a version that does not parse is
 // reported once and never published. Every serving process compares the
-// published number with the one it holds before it answers, and reads that
+// published number with the one it holds before it answers, and takes that
 // snapshot when they differ. So all processes answer from one version, the
 // newest that parsed, whether or not they served requests while the file
 // changed, and no serving process ever looks at the file itself.
+//
+// A snapshot is the file's text, parsed again by each process, or, for a
+// value that is a compiled table read in place (the ACL), the table itself:
+// then every process reads the one copy the watcher made.
 #pragma once
 
 #include <atomic>
@@ -18,6 +22,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <polyprov/snapshot_exchange.hpp>
 
 namespace polyprov {
 
@@ -32,8 +38,8 @@ struct WatchEvent {
 // What the watcher publishes for one file, in memory every process shares:
 // the number of the newest good version, and the SHA-256 of its snapshot.
 // A snapshot whose bytes do not have that digest is never believed (the
-// snapshot directory belongs to the server's User, and so may any code
-// that runs as that User; the shared memory does not). Two digest buffers,
+// memory is not reachable from code the server runs as its User, such as
+// a CGI; the snapshot is handed over a socket). Two digest buffers,
 // by the parity of the number, so that a reader of number n is not
 // disturbed by the writing of n + 1.
 struct PublishedSlot {
@@ -62,9 +68,10 @@ public:
     }
 
     // Before any process forks from this one: where the published number
-    // lives and the path prefix of the snapshots (a directory the watcher
-    // may write and the serving processes read).
-    void attach(PublishedSlot* shared, std::string snapshot_prefix);
+    // lives, and the exchange that hands snapshots over, where this file
+    // is number `index`. Unattached (a test, a configtest), the file keeps
+    // both to itself.
+    void attach(PublishedSlot* shared, SnapshotExchange* exchange, std::uint32_t index);
 
     // The watcher's side: one look at the file. A change is acted on once
     // the file has looked the same for two looks in a row (an editor that
@@ -79,6 +86,10 @@ protected:
 
     // Parses the file's bytes; throws Error "origin:line: why".
     virtual std::shared_ptr<const void> parse(std::string_view text) const = 0;
+    // What the watcher hands over for `value`, parsed from `text`.
+    virtual std::string_view snapshot_of(const void* value, std::string_view text) const = 0;
+    // The value of a snapshot, kept alive by `owner`; throws Error.
+    virtual std::shared_ptr<const void> from_snapshot(std::shared_ptr<const MappedSnapshot> snapshot) const = 0;
     // A short description for the log ("12 devices").
     virtual std::string describe(const void* value) const = 0;
 
@@ -96,13 +107,16 @@ private:
         }
     };
     static std::optional<Stamp> stat_file(const std::string& path);
-    std::string snapshot_path(std::uint64_t generation) const;
+    SnapshotExchange& exchange();
     std::shared_ptr<const void> reload(std::uint64_t generation, std::optional<std::string>* error);
 
     const std::string path_;
     PublishedSlot own_slot_;
     PublishedSlot* published_ = &own_slot_;
-    std::string prefix_;
+    SnapshotExchange* exchange_ = nullptr;
+    std::uint32_t index_ = 0;
+    std::unique_ptr<SnapshotExchange> own_exchange_;
+    std::once_flag own_exchange_made_;
 
     // The serving side.
     std::shared_ptr<const void> value_;          // std::atomic_load/store
@@ -122,11 +136,17 @@ class SharedFile final : public SharedFileBase {
 public:
     using Parser = T (*)(std::string_view text, const std::string& origin);
     using Describer = std::string (*)(const T& value);
+    // For a value that is a table read in place: its bytes, and the value
+    // read back from them (throws Error).
+    struct Table {
+        std::string_view (*bytes)(const T& value);
+        T (*read)(std::shared_ptr<const void> owner, std::string_view bytes, const std::string& origin);
+    };
 
     // Loads `path` now; throws Error (with file:line) when it is bad, so a
     // bad file fails configtest rather than the first phone.
-    SharedFile(std::string path, Parser parser, Describer describer)
-        : SharedFileBase(std::move(path)), parser_(parser), describer_(describer) {
+    SharedFile(std::string path, Parser parser, Describer describer, std::optional<Table> table = std::nullopt)
+        : SharedFileBase(std::move(path)), parser_(parser), describer_(describer), table_(table) {
         load_initial();
     }
 
@@ -145,8 +165,17 @@ private:
         return std::make_shared<const T>(parser_(text, path()));
     }
     std::string describe(const void* value) const override { return describer_(*static_cast<const T*>(value)); }
+    std::string_view snapshot_of(const void* value, std::string_view text) const override {
+        return table_ ? table_->bytes(*static_cast<const T*>(value)) : text;
+    }
+    std::shared_ptr<const void> from_snapshot(std::shared_ptr<const MappedSnapshot> snapshot) const override {
+        const std::string_view bytes = snapshot->bytes();
+        if (table_) return std::make_shared<const T>(table_->read(std::move(snapshot), bytes, path()));
+        return parse(bytes);   // the text, read once; the mapping goes with `snapshot`
+    }
     Parser parser_;
     Describer describer_;
+    std::optional<Table> table_;
 };
 
 }  // namespace polyprov

@@ -49,34 +49,6 @@ std::string read_file(const std::string& path) {
     return text;
 }
 
-// Writes `text` as `path` through a temporary name and a rename, so a
-// reader sees the whole snapshot or none. False with errno set.
-bool write_whole(const std::string& path, std::string_view text) {
-    const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return false;
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            const int err = errno;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            errno = err;
-            return false;
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int err = errno;
-        ::unlink(tmp.c_str());
-        errno = err;
-        return false;
-    }
-    return true;
-}
-
 using Digest = std::array<std::uint64_t, 4>;
 
 Digest digest_of(std::string_view text) {
@@ -121,16 +93,19 @@ void SharedFileBase::load_initial() {
     published_stamp_ = stamp;
 }
 
-void SharedFileBase::attach(PublishedSlot* shared, std::string snapshot_prefix) {
+void SharedFileBase::attach(PublishedSlot* shared, SnapshotExchange* exchange, std::uint32_t index) {
     const std::uint64_t generation = published_->generation.load();
     store_digest(*shared, generation, load_digest(*published_, generation));
     shared->generation.store(generation);
     published_ = shared;
-    prefix_ = std::move(snapshot_prefix);
+    exchange_ = exchange;
+    index_ = index;
 }
 
-std::string SharedFileBase::snapshot_path(std::uint64_t generation) const {
-    return (prefix_.empty() ? path_ + ".polyprov-snapshot" : prefix_) + "." + std::to_string(generation);
+SnapshotExchange& SharedFileBase::exchange() {
+    if (exchange_) return *exchange_;
+    std::call_once(own_exchange_made_, [this] { own_exchange_ = std::make_unique<SnapshotExchange>(); });
+    return *own_exchange_;
 }
 
 WatchEvent SharedFileBase::watch() {
@@ -177,21 +152,21 @@ WatchEvent SharedFileBase::watch() {
     }
 
     const std::uint64_t next = event.generation + 1;
-    if (!write_whole(snapshot_path(next), text)) {
-        const int err = errno;
+    const std::string_view snapshot = snapshot_of(value.get(), text);
+    try {
+        exchange().offer(index_, next, snapshot);
+    } catch (const std::exception& e) {
         refused_ = stamp;  // said once; a later change tries again
         pending_.reset();
         event.kind = WatchEvent::Kind::unreadable;
-        event.message = snapshot_path(next) + ": cannot write the snapshot every process reads: " + errno_text(err);
+        event.message = path_ + ": cannot hand the new version to every process: " + e.what();
         return event;
     }
-    store_digest(*published_, next, digest_of(text));
+    store_digest(*published_, next, digest_of(snapshot));
     published_->generation.store(next, std::memory_order_release);
     published_stamp_ = stamp;
     pending_.reset();
     refused_.reset();
-    // The one before stays for a process that read the old number a moment ago.
-    if (next >= 2) ::unlink(snapshot_path(next - 2).c_str());
     event.kind = WatchEvent::Kind::published;
     event.generation = next;
     event.message = describe(value.get());
@@ -214,17 +189,21 @@ std::shared_ptr<const void> SharedFileBase::reload(std::uint64_t generation, std
         if (generation <= loaded_.load(std::memory_order_acquire)) return std::atomic_load(&value_);
         try {
             const Digest expected = load_digest(*published_, generation);
-            const std::string text = read_file(snapshot_path(generation));
+            auto snapshot = exchange().fetch(index_, generation);
+            const std::uint64_t now = published_->generation.load(std::memory_order_acquire);
             // The digest buffer of this number is rewritten only for the
             // number after next: if that came meanwhile, look again.
-            if (published_->generation.load(std::memory_order_acquire) >= generation + 2) {
-                generation = published_->generation.load(std::memory_order_acquire);
+            if (now >= generation + 2 || (!snapshot && now != generation)) {
+                generation = now;
                 continue;
             }
-            if (digest_of(text) != expected)
-                throw Error(snapshot_path(generation) + ": is not the version the watcher published (its SHA-256 "
-                            "differs)");
-            auto value = parse(text);
+            if (!snapshot)
+                throw Error(path_ + ": the file watcher no longer offers this version (it restarted); "
+                            "it publishes the file again within seconds");
+            if (digest_of(snapshot->bytes()) != expected)
+                throw Error(path_ + ": the snapshot handed over is not the version the watcher published (its "
+                            "SHA-256 differs)");
+            auto value = from_snapshot(std::move(snapshot));
             std::atomic_store(&value_, std::move(value));
             loaded_.store(generation, std::memory_order_release);
             return std::atomic_load(&value_);

@@ -23,7 +23,6 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -32,8 +31,6 @@
 #include <string>
 #include <vector>
 
-#include <dirent.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace polyprov::glue {
@@ -102,6 +99,7 @@ struct WatcherSite {
     apr_pool_t* pconf;
     server_rec* server;
     Registry* files;
+    SnapshotExchange* exchange;
     apr_proc_t proc;
     pid_t parent;
     bool running;          // a watcher process is registered
@@ -143,6 +141,7 @@ void log_event(server_rec* s, const WatchEvent& e) {
                      PP_TAG(206) "file watcher cannot drop privileges; files are no longer followed");
         _exit(kWatcherCannotStart);
     }
+    site->exchange->answer_in_background();
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, site->server,
                  PP_TAG(204) "file watcher started (pid %" APR_PID_T_FMT "), %" APR_SIZE_T_FMT " file(s)", ::getpid(),
                  site->files->files.size());
@@ -208,44 +207,6 @@ void watcher_maintenance(int reason, void* data, apr_wait_t status) {
     }
 }
 
-// Snapshots are named <dir>/c<config generation>-p<parent pid>-<index>.
-// <published number>. Ours from generations before the previous one are no
-// longer read by anyone, nor are those of a server that is gone.
-void remove_old_snapshots(const std::string& dir, int generation) {
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return;
-    const long me = static_cast<long>(::getpid());
-    while (const dirent* e = ::readdir(d)) {
-        int gen = 0;
-        long pid = 0;
-        if (std::sscanf(e->d_name, "c%d-p%ld-", &gen, &pid) != 2) continue;
-        const bool gone = pid != me && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
-        if ((pid == me && gen < generation - 1) || gone) ::unlinkat(::dirfd(d), e->d_name, 0);
-    }
-    ::closedir(d);
-}
-
-// The directory snapshots go to: the watcher writes it after dropping
-// privileges, the children read it; nobody else needs to.
-const char* snapshot_directory(apr_pool_t* pconf, server_rec* s) {
-    const char* dir = ap_runtime_dir_relative(pconf, "polyprov");
-    if (::mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, errno, s, PP_TAG(908) "cannot create %s", dir);
-        return nullptr;
-    }
-    struct stat st {};
-    if (::lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PP_TAG(908) "%s is not a directory", dir);
-        return nullptr;
-    }
-    if (::geteuid() == 0 &&
-        (::chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0 || ::chmod(dir, 0700) != 0)) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, errno, s, PP_TAG(908) "cannot hand %s to the server's User", dir);
-        return nullptr;
-    }
-    return dir;
-}
-
 }  // namespace
 
 bool files_followed(const server_rec* s) noexcept {
@@ -304,22 +265,18 @@ int start_file_watcher(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* 
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, PP_TAG(908) "cannot create shared memory for the followed files");
             return !OK;
         }
-        const char* dir = snapshot_directory(pconf, s);
-        if (!dir) return !OK;
-        const int generation = ap_state_query(AP_SQ_CONFIG_GEN);
-        remove_old_snapshots(dir, generation);
+        auto* exchange = pool_owned(pconf, new SnapshotExchange);
 
         auto* base = static_cast<PublishedSlot*>(apr_shm_baseaddr_get(shm));
         g_heartbeat = new (base) std::atomic<std::int64_t>(steady_now());
-        const std::string prefix = std::string(dir) + "/c" + std::to_string(generation) + "-p" +
-                                   std::to_string(static_cast<long>(::getpid())) + "-";
         for (std::size_t i = 0; i < files->files.size(); ++i)
-            files->files[i]->attach(new (base + 1 + i) PublishedSlot, prefix + std::to_string(i));
+            files->files[i]->attach(new (base + 1 + i) PublishedSlot, exchange, static_cast<std::uint32_t>(i));
 
         g_site = static_cast<WatcherSite*>(apr_pcalloc(pconf, sizeof(WatcherSite)));
         g_site->pconf = pconf;
         g_site->server = s;
         g_site->files = files;
+        g_site->exchange = exchange;
         g_site->parent = ::getpid();
         return fork_watcher(g_site) ? OK : !OK;
     } catch (const std::exception& e) {

@@ -76,15 +76,15 @@ def child_of(server, marker):
     raise AssertionError(f"no log line for {marker}")
 
 
-def connections_to_every_child(server, pki, want):
+def connections_to_every_child(server, pki, want, expect=200, tag="probe"):
     """Keep-alive connections, at least one to each of `want` children."""
     device = pki["devices"]["valid"]
     by_child = {}
     for i in range(40):
         phone = Phone(server.port, device, pki["server_ca"])
-        status, _, _ = phone.request("GET", f"/000000000000.cfg?probe={i}")
-        assert status == 200
-        pid = child_of(server, f"probe={i}")
+        status, _, _ = phone.request("GET", f"/000000000000.cfg?{tag}={i}")
+        assert status == expect
+        pid = child_of(server, f"{tag}={i}")
         if pid in by_child:
             phone.close()
         else:
@@ -167,6 +167,59 @@ def test_every_child_answers_from_the_same_list(server, pki):
         phone.close()
     print(f"\n[{server.mpm}] seconds from the change to the busy child's new answer: "
           + ", ".join(f"{k} {v:.2f}" for k, v in seen.items()))
+
+
+def snapshot_mappings(pid):
+    """The watcher's snapshots a process has mapped: {(device, inode): (size kB, Rss kB, Pss kB)}."""
+    found, current = {}, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = re.match(r"^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ (\S+) (\d+)\s+(.*)$", line)
+            if head:
+                current = None
+                if "memfd:polyprov-snapshot" in head.group(4):
+                    assert "w" not in head.group(1), f"a snapshot mapped writable: {line}"
+                    current = (head.group(2), int(head.group(3)))
+                    found[current] = {}
+            elif current:
+                field = re.match(r"^(Size|Rss|Pss):\s+(\d+) kB", line)
+                if field:
+                    found[current][field.group(1)] = int(field.group(2))
+    return found
+
+
+def test_every_child_reads_the_one_copy_the_watcher_made(server, pki):
+    # Issue 19: a large list, edited, costs the machine one copy however
+    # many children take it: each maps the watcher's sealed snapshot
+    # read-only, the same pages, instead of parsing a copy of its own.
+    want = 3 if server.mpm == "prefork" else 2
+    children = connections_to_every_child(server, pki, want)
+    many = "".join(f"0004F3{i:06X} label=phone-{i}\n" for i in range(50000))
+    mark = server.log_mark()
+    replace_by_rename(server.acl, acl_with(me=False, extra=many))
+    for phone in children.values():
+        wait_for(phone, 403)     # the new version is out (a phone may have been moved to another child)
+        phone.close()
+    # A request in every child: each has taken the new version.
+    children = connections_to_every_child(server, pki, want, expect=403, tag="after")
+    maps = {pid: snapshot_mappings(pid) for pid in children}
+    for pid, found in maps.items():
+        assert len(found) == 1, f"child {pid} maps {len(found)} snapshots, not one: {found}"
+    (inode, sizes), = maps[min(maps)].items()
+    assert all(set(found) == {inode} for found in maps.values()), \
+        f"children map different snapshots: {maps}; " + "\n".join(server.log_since(mark, wait=0).splitlines()[-8:])
+    # 50,000 devices: a table of about 2 MB (24-byte records, a 4-byte
+    # index twice their number, the labels).
+    assert 1500 <= sizes["Size"] <= 4096, sizes
+    for pid, found in maps.items():
+        usage = found[inode]
+        assert usage["Rss"] > 0 and usage["Pss"] < usage["Rss"], f"child {pid} does not share the pages: {usage}"
+    for phone in children.values():
+        phone.close()
+    replace_by_rename(server.acl, acl_with(me=True))
+    phone = Phone(server.port, pki["devices"]["valid"], pki["server_ca"])
+    wait_for(phone, 200)
+    phone.close()
 
 
 def test_one_watcher_whatever_the_number_of_children(server):

@@ -130,8 +130,10 @@ TEST_F(AclFileTest, ASnapshotThatCannotBeReadFailsClosedAndSaysSoOnce) {
     replace("0004F2000001\n");
     auto file = open_acl_file(path_);
     PublishedSlot shared;
-    file->attach(&shared, dir_ + "/snap");
-    shared.generation.store(7);   // a number whose snapshot nobody wrote
+    SnapshotExchange exchange;
+    exchange.answer_in_background();   // asked over its socket: it offers nothing
+    file->attach(&shared, &exchange, 0);
+    shared.generation.store(7);   // a number whose snapshot nobody offered
     auto view = file->current();
     EXPECT_EQ(view.value, nullptr);
     ASSERT_TRUE(view.error);
@@ -139,29 +141,35 @@ TEST_F(AclFileTest, ASnapshotThatCannotBeReadFailsClosedAndSaysSoOnce) {
     EXPECT_FALSE(file->current().error) << "said twice";
 }
 
-TEST_F(AclFileTest, ASnapshotSwappedOnDiskIsNotBelieved) {
-    // The snapshot directory is the server User's; the shared memory is not
-    // reachable from code that runs as that User (a CGI is exec'd).
+TEST_F(AclFileTest, ASnapshotFromElsewhereIsNotBelieved) {
+    // Only processes forked from the server hold the exchange's socket, but
+    // a serving process believes nothing that lacks the digest the watcher
+    // put in the shared memory, which code the server runs as its User
+    // (a CGI) cannot reach.
     replace("0004F2000001\n");
     auto file = open_acl_file(path_);
     PublishedSlot shared;
-    file->attach(&shared, dir_ + "/snap");
-    PublishedSlot reader_slot;   // a serving process with its own view of the same number
+    SnapshotExchange watchers;
+    file->attach(&shared, &watchers, 0);
     replace("0004F2000002\n");
     ASSERT_EQ(settle(*file).kind, WatchEvent::Kind::published);
+    // A reader that sees the watcher's number and digest but is handed
+    // another table.
     auto reader = open_acl_file(path_);
-    reader->attach(&reader_slot, dir_ + "/snap");
-    // The reader sees number 1 with the watcher's digest, but the file says otherwise.
+    PublishedSlot reader_slot;
+    SnapshotExchange elsewhere;
+    reader->attach(&reader_slot, &elsewhere, 0);
     reader_slot.generation.store(shared.generation.load());
     for (int i = 0; i < 4; ++i) reader_slot.digest[1][i].store(shared.digest[1][i].load());
-    std::ofstream(dir_ + "/snap.1", std::ios::trunc) << "0004F2000666\n";
+    elsewhere.offer(0, 1, Acl::parse("0004F2000666\n", "forged").bytes());
     const auto view = reader->current();
     EXPECT_EQ(view.value, nullptr);
     ASSERT_TRUE(view.error);
     EXPECT_NE(view.error->find("is not the version the watcher published"), std::string::npos) << *view.error;
-    // The genuine snapshot is believed.
-    std::ofstream(dir_ + "/snap.1", std::ios::trunc) << "0004F2000002\n";
+    // The genuine table (compiling is deterministic) is believed.
+    elsewhere.offer(0, 1, Acl::parse("0004F2000002\n", "genuine").bytes());
     EXPECT_TRUE(lists(*reader, "0004F2000002"));
+    EXPECT_FALSE(lists(*reader, "0004F2000666"));
 }
 
 // Readers on several threads while the watcher publishes: every view is a
@@ -207,7 +215,8 @@ TEST_F(AclFileTest, AForkedReaderFollowsTheWatchersNumber) {
     void* mem = ::mmap(nullptr, sizeof(PublishedSlot), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ASSERT_NE(mem, MAP_FAILED);
     auto* shared = new (mem) PublishedSlot;
-    file->attach(shared, dir_ + "/c1-0");
+    SnapshotExchange exchange;   // made before the fork, as the module does
+    file->attach(shared, &exchange, 0);
     int to_child[2], to_parent[2];
     ASSERT_EQ(::pipe(to_child), 0);
     ASSERT_EQ(::pipe(to_parent), 0);
@@ -225,6 +234,7 @@ TEST_F(AclFileTest, AForkedReaderFollowsTheWatchersNumber) {
         (void)!::write(to_parent[1], &result, 1);
         _exit(0);
     }
+    exchange.answer_in_background();   // the watcher's thread, after the fork
     char ready = 0;
     ASSERT_EQ(::read(to_parent[0], &ready, 1), 1);
     replace("0004F2000002\n");
