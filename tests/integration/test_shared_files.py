@@ -12,7 +12,7 @@ import pytest
 from harness.apache import Apache, free_port, new_server_root
 from harness.clients import curl
 from harness.files import write_file as write
-from harness.fleet import by_mac, fleet_json, plain_status_vhost, wait_for
+from harness.fleet import by_mac, fetch, fleet_json, plain_status_vhost, wait_for
 from harness.vhosts import tls_vhost
 
 ME, OTHER = "0004F2000001", "0004F2000002"
@@ -27,13 +27,14 @@ def server(pki):
     prov = os.path.join(root, "htdocs", "polycom")
     loc = os.path.join(root, "bylocation")
     for name in ("000000000000.cfg", "000000000000-sip.cfg", "sip.ld", f"{ME}.cfg", f"{OTHER}.cfg",
-                 "SoundPointIPLocalization/English_United_States/SoundPointIP-dictionary.xml"):
+                 "SoundPointIPLocalization/English_United_States/SoundPointIP-dictionary.xml",
+                 "Firmware.LD", "soundpointiplocalization/German_Germany/SoundPointIP-dictionary.xml"):
         write(os.path.join(prov, name), f"content of {name}\n")
     for name in ("alice.cfg", "alice-directory.xml", "profiles/alice.cfg", f"{ME}/alice.cfg", "pi/alice.cfg",
                  "loose/441234567890.cfg", f"loose/{OTHER}.cfg", "fw/alice.cfg"):
         write(os.path.join(prov, name), f"{SECRET} in {name}\n")
-    for name in ("fw.ld", "alice.cfg"):
-        write(os.path.join(loc, name), f"{SECRET if name == 'alice.cfg' else 'content'} of {name}\n")
+    for name in ("fw.ld", "alice.cfg", "notes"):
+        write(os.path.join(loc, name), f"{'content' if name == 'fw.ld' else SECRET} of {name}\n")
     acl = os.path.join(root, "conf", "phones.acl")
     write(acl, f"{ME} label=desk\n{OTHER}\n")
     status_port = free_port()
@@ -84,6 +85,8 @@ def get(server, pki, path, device="valid"):
     "/prov/sip.ld",                               # through an Alias: the file's place decides
     f"/polycom/{ME}.cfg",                         # the phone's own: not the globs' business
     "/byloc/fw.ld",                               # in a <Location>: the URI below it
+    "/polycom/Firmware.LD",                       # globs are blind to case, as Poly's file names vary
+    "/polycom/soundpointiplocalization/German_Germany/SoundPointIP-dictionary.xml",   # a dir/ glob too
 ])
 def test_listed_names_and_the_phones_own_are_served(server, pki, path):
     assert get(server, pki, path) == (200, "allow")
@@ -116,6 +119,7 @@ def test_a_directory_named_after_the_phone_is_its_own(server, pki):
     "/polycom/missing.cfg",                       # does not exist: 403 as well, never a 404 that tells
     "/polycom/",                                  # the section's own directory: a listing names profiles
     "/byloc/alice.cfg",                           # "*/" names directories, not files (review finding)
+    "/byloc/notes",                               # ... not even a file without a dot
     f"/polycom/pi/alice.cfg/{ME}",                # AcceptPathInfo on: path info names nothing served (review finding)
     "/polycom/loose/441234567890.cfg",            # MatchURI off: a phone number is no MAC (review finding)
     f"/polycom/loose/{OTHER}.cfg",                # MatchURI off: only the device's own is exempt
@@ -128,8 +132,17 @@ def test_another_phones_file_is_still_a_mismatch(server, pki):
     assert get(server, pki, f"/polycom/{OTHER}.cfg") == (403, "deny:mac-mismatch")
 
 
+def not_shared_total(server):
+    """?metrics' count of not-shared refusals, summed over every process."""
+    r = fetch(server.status_port, "/fleet?metrics", host="localhost", scheme="http")
+    assert r.ok and r.status == 200, (r.status, r.error)
+    found = re.search(r'^polyprov_decisions_total\{decision="deny:not-shared"\} (\d+)$', r.body.decode(), re.M)
+    return int(found.group(1)) if found else 0
+
+
 def test_the_refusal_is_logged_and_counted_in_the_fleet_view(server, pki):
     mark = server.log_mark()
+    before = not_shared_total(server)
     assert get(server, pki, "/polycom/profiles/alice.cfg") == (403, "deny:not-shared")
     lines = [line for line in server.log_since(mark).splitlines() if "PP201" in line]
     assert len(lines) == 1, lines
@@ -143,6 +156,9 @@ def test_the_refusal_is_logged_and_counted_in_the_fleet_view(server, pki):
                     me["last_request"]["decision"] == "deny:not-shared"), me
     me = wait_for("the not-shared refusal in the fleet view", counted)
     assert me["last_request"]["status"] == 403, me
+    # And in ?metrics, once.
+    wait_for("the not-shared refusal in ?metrics", lambda: (not_shared_total(server) >= before + 1, None))
+    assert not_shared_total(server) == before + 1
 
 
 @pytest.mark.parametrize("section,reason", [
