@@ -119,13 +119,14 @@ def sync_costs(directory, record, count):
 # ---------------------------------------------------------------- the ACL
 
 def acl_core(tool, directory, sizes):
-    """bench/acl_figures: load ms, retained and peak kB, lookup ns."""
+    """bench/acl_figures: load ms, retained and peak kB, lookup ns, take ms, table kB."""
     out, _, _ = run_client([tool, directory] + [str(s) for s in sizes], 600)
     rows = {}
     for line in out.splitlines():
-        size, load_ms, kept, peak, find_ns, parse_find_ns = line.split()
+        size, load_ms, kept, peak, find_ns, parse_find_ns, take_ms, table_kb = line.split()
         rows[int(size)] = {"load_ms": float(load_ms), "retained_kb": int(kept), "peak_kb": int(peak),
-                           "find_ns": float(find_ns), "parse_find_ns": float(parse_find_ns)}
+                           "find_ns": float(find_ns), "parse_find_ns": float(parse_find_ns),
+                           "take_ms": float(take_ms), "table_kb": int(table_kb)}
     return rows
 
 

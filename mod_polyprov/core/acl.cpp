@@ -1,6 +1,6 @@
 #include <polyprov/acl.hpp>
 
-#include <unordered_map>
+#include <algorithm>
 #include <vector>
 
 #include <polyprov/error.hpp>
@@ -83,8 +83,8 @@ std::string fingerprint_hex(const Sha256& fp) {
 }
 
 Acl Acl::parse(std::string_view text, const std::string& origin) {
-    std::vector<AclLine> lines;
-    std::unordered_map<std::uint64_t, int> first_line;   // MAC -> the line it is on
+    // Sized for the whole file at once: a million lines grow nothing twice.
+    AclTableBuilder table(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
     int number = 0;
     std::vector<std::string> tokens;
     while (!text.empty()) {
@@ -102,7 +102,8 @@ Acl Acl::parse(std::string_view text, const std::string& origin) {
         if (!mac)
             throw Error(where + "'" + tokens[0] + "' is not a MAC address (12 hex digits, or "
                                                   "00:04:f2:.., 00-04-F2-.., 0004.f2..)");
-        AclLine entry{*mac, "", std::nullopt, number};
+        std::string label;
+        std::optional<Sha256> pin;
         bool have_label = false;
         for (std::size_t t = 1; t < tokens.size(); ++t) {
             const std::string& token = tokens[t];
@@ -112,26 +113,23 @@ Acl Acl::parse(std::string_view text, const std::string& origin) {
             if (key == "label") {
                 if (have_label) throw Error(where + "label given twice");
                 if (!valid_label(value)) throw Error(where + "label is empty or holds control characters");
-                entry.label = value;
+                label = value;
                 have_label = true;
             } else if (key == "sha256") {
-                if (entry.pin) throw Error(where + "sha256 given twice");
-                entry.pin = parse_fingerprint(value);
-                if (!entry.pin)
+                if (pin) throw Error(where + "sha256 given twice");
+                pin = parse_fingerprint(value);
+                if (!pin)
                     throw Error(where + "sha256 '" + value + "' is not 64 hex digits (colons between pairs allowed)");
             } else {
                 throw Error(where + "unknown key '" + key + "' (known: label, sha256)");
             }
         }
-        const auto [it, inserted] = first_line.emplace(mac->value(), number);
-        if (!inserted)
-            throw Error(where + "duplicate MAC " + mac->str() + " (first on line " + std::to_string(it->second) + ")");
-        lines.push_back(std::move(entry));
+        if (const int first = table.add(*mac, label, pin, number))
+            throw Error(where + "duplicate MAC " + mac->str() + " (first on line " + std::to_string(first) + ")");
     }
-    first_line = {};
-    auto table = std::make_shared<const std::string>(AclTableBuilder::build(lines));
-    const std::string_view bytes = *table;
-    return from_table(std::move(table), bytes, origin);
+    auto bytes = std::make_shared<const std::string>(table.finish());
+    const std::string_view view = *bytes;
+    return from_table(std::move(bytes), view, origin);
 }
 
 }  // namespace polyprov

@@ -45,51 +45,62 @@ unsigned bits_for(std::uint64_t count) {
 
 }  // namespace
 
-std::string AclTableBuilder::build(const std::vector<AclLine>& lines) {
-    const std::uint64_t count = lines.size();
-    const unsigned bits = bits_for(count);
+AclTableBuilder::AclTableBuilder(std::size_t most) : bits_(bits_for(most)), buckets_(std::size_t{1} << bits_, 0) {
+    records_.reserve(most);
+}
+
+int AclTableBuilder::add(Mac mac, std::string_view label, const std::optional<Sha256>& pin, int line) {
+    if (2 * (records_.size() + 1) > buckets_.size()) throw Error("more devices than the table was sized for");
+    const std::uint64_t v = mac.value();
+    std::uint64_t b = spread(v) >> (64 - bits_);
+    for (; buckets_[b]; b = (b + 1) & (buckets_.size() - 1))
+        if (records_[buckets_[b] - 1].mac_ == v) return static_cast<int>(records_[buckets_[b] - 1].line_);
+    AclEntry e;
+    e.mac_ = v;
+    e.line_ = static_cast<std::uint32_t>(line);
+    e.label_at_ = 0;
+    if (!label.empty()) {
+        e.label_at_ = static_cast<std::uint32_t>(labels_.size());
+        labels_.append(label.data(), label.size());
+        labels_.push_back('\0');
+    }
+    e.pin_at_ = 0;
+    if (pin) {
+        pins_.push_back(*pin);
+        e.pin_at_ = static_cast<std::uint32_t>(pins_.size());
+    }
+    records_.push_back(e);
+    buckets_[b] = static_cast<std::uint32_t>(records_.size());
+    return 0;
+}
+
+std::string AclTableBuilder::finish() const {
+    const std::uint64_t count = records_.size();
     Header h{};
     std::memcpy(h.magic, kMagic, sizeof kMagic);
     h.count = count;
-    h.buckets = std::uint64_t{1} << bits;
+    h.buckets = buckets_.size();
     h.records_at = sizeof(Header);
     h.buckets_at = h.records_at + count * sizeof(AclEntry);
     h.pins_at = align8(h.buckets_at + h.buckets * sizeof(std::uint32_t));
-    std::uint64_t pins = 0, label_bytes = 1;
-    for (const AclLine& l : lines) {
-        pins += l.pin ? 1 : 0;
-        label_bytes += l.label.empty() ? 0 : l.label.size() + 1;
-    }
-    h.labels_at = h.pins_at + pins * sizeof(Sha256);
-    h.size = h.labels_at + label_bytes;
+    h.labels_at = h.pins_at + pins_.size() * sizeof(Sha256);
+    h.size = h.labels_at + labels_.size();
     if (h.size > UINT32_MAX || count >= UINT32_MAX) throw Error("the list is too large for one table (4 GiB)");
 
     std::string table(h.size, '\0');
     char* base = table.data();
     std::memcpy(base, &h, sizeof h);
-    auto* buckets = reinterpret_cast<std::uint32_t*>(base + h.buckets_at);
-    std::uint64_t pin_at = h.pins_at, label_at = h.labels_at + 1;
     for (std::uint64_t i = 0; i < count; ++i) {
-        const AclLine& l = lines[i];
         const std::uint64_t at = h.records_at + i * sizeof(AclEntry);
-        AclEntry e;
-        e.mac_ = l.mac.value();
-        e.line_ = static_cast<std::uint32_t>(l.line);
-        e.label_at_ = static_cast<std::uint32_t>((l.label.empty() ? h.labels_at : label_at) - at);
-        e.pin_at_ = l.pin ? static_cast<std::uint32_t>(pin_at - at) : 0;
+        AclEntry e = records_[i];
+        // From arena offsets to offsets from the record itself.
+        e.label_at_ = static_cast<std::uint32_t>(h.labels_at + e.label_at_ - at);
+        if (e.pin_at_) e.pin_at_ = static_cast<std::uint32_t>(h.pins_at + (e.pin_at_ - 1) * sizeof(Sha256) - at);
         std::memcpy(base + at, &e, sizeof e);
-        if (l.pin) {
-            std::memcpy(base + pin_at, l.pin->data(), sizeof(Sha256));
-            pin_at += sizeof(Sha256);
-        }
-        if (!l.label.empty()) {
-            std::memcpy(base + label_at, l.label.data(), l.label.size());
-            label_at += l.label.size() + 1;
-        }
-        std::uint64_t b = spread(e.mac_) >> (64 - bits);
-        while (buckets[b]) b = (b + 1) & (h.buckets - 1);
-        buckets[b] = static_cast<std::uint32_t>(i + 1);
     }
+    std::memcpy(base + h.buckets_at, buckets_.data(), buckets_.size() * sizeof(std::uint32_t));
+    if (!pins_.empty()) std::memcpy(base + h.pins_at, pins_.data(), pins_.size() * sizeof(Sha256));
+    std::memcpy(base + h.labels_at, labels_.data(), labels_.size());
     return table;
 }
 

@@ -35,6 +35,7 @@ std::string read_file(const std::string& path) {
     if (!S_ISREG(st.st_mode)) throw Error(path + ": is not a regular file");
     if (static_cast<std::uint64_t>(st.st_size) > kMaxFileSize) throw Error(path + ": is larger than 512 MiB");
     std::string text;
+    text.reserve(static_cast<std::size_t>(st.st_size));   // a large list is not copied as it grows
     char buffer[64 * 1024];
     for (;;) {
         const ssize_t n = ::read(fd, buffer, sizeof buffer);
