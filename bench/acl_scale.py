@@ -33,7 +33,7 @@ import common  # noqa: E402
 
 CHILDREN = 4
 MPM = (f"StartServers {CHILDREN}\nServerLimit {CHILDREN}\nThreadsPerChild 25\nMinSpareThreads 100\n"
-       f"MaxSpareThreads 100\nMaxRequestWorkers 100\nLogLevel warn polyprov:info\n")
+       f"MaxSpareThreads 100\nMaxRequestWorkers 100\nLogLevel warn polyprov:debug\n")
 
 
 def log(msg):

@@ -73,6 +73,13 @@ public:
     // both to itself.
     void attach(PublishedSlot* shared, SnapshotExchange* exchange, std::uint32_t index);
 
+    // For a process that serves nothing itself (httpd's parent, whose copy
+    // only children it forks inherit; the watcher): drops the value it
+    // holds once a newer version is published, or at once with `always`.
+    // A large list then stays one copy for the machine after an edit.
+    // Not to be called while other threads read the value.
+    void release_outdated(bool always) noexcept;
+
     // The watcher's side: one look at the file. A change is acted on once
     // the file has looked the same for two looks in a row (an editor that
     // writes in place is not caught half way).

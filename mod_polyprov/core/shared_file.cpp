@@ -103,6 +103,14 @@ void SharedFileBase::attach(PublishedSlot* shared, SnapshotExchange* exchange, s
     index_ = index;
 }
 
+void SharedFileBase::release_outdated(bool always) noexcept {
+    if (!value_) return;
+    if (!always && published_->generation.load(std::memory_order_acquire) == loaded_.load(std::memory_order_acquire))
+        return;
+    std::atomic_store(&value_, std::shared_ptr<const void>());
+    loaded_.store(0, std::memory_order_release);   // whoever needs it takes the published one
+}
+
 SnapshotExchange& SharedFileBase::exchange() {
     if (exchange_) return *exchange_;
     std::call_once(own_exchange_made_, [this] { own_exchange_ = std::make_unique<SnapshotExchange>(); });

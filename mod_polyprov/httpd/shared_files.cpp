@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include <malloc.h>
 #include <unistd.h>
 
 namespace polyprov::glue {
@@ -142,6 +143,9 @@ void log_event(server_rec* s, const WatchEvent& e) {
         _exit(kWatcherCannotStart);
     }
     site->exchange->answer_in_background();
+    // The lists the parent loaded are the children's; the watcher reads files.
+    for (const auto& file : site->files->files) file->release_outdated(true);
+    malloc_trim(0);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, site->server,
                  PP_TAG(204) "file watcher started (pid %" APR_PID_T_FMT "), %" APR_SIZE_T_FMT " file(s)", ::getpid(),
                  site->files->files.size());
@@ -150,7 +154,10 @@ void log_event(server_rec* s, const WatchEvent& e) {
         for (const auto& file : site->files->files) {
             try {
                 WatchEvent e = file->watch();
-                if (e.kind == WatchEvent::Kind::published) e.message = file->path() + ": " + e.message;
+                if (e.kind == WatchEvent::Kind::published) {
+                    e.message = file->path() + ": " + e.message;
+                    malloc_trim(0);   // what parsing a large list took goes back to the system
+                }
                 log_event(site->server, e);
             } catch (const std::exception& ex) {
                 ap_log_error(APLOG_MARK, APLOG_ERR, 0, site->server, PP_TAG(906) "watching %s: %s",
@@ -224,7 +231,12 @@ bool files_followed(const server_rec* s) noexcept {
 
 int watch_the_watcher(apr_pool_t*, server_rec* s) noexcept {
     WatcherSite* site = g_site;
-    if (!site || !g_heartbeat || site->cannot_start) return DECLINED;
+    if (!site || !g_heartbeat) return DECLINED;
+    // The parent serves nothing: once a list has a newer version, the copy
+    // it loaded at startup helps nobody (children forked from now on take
+    // the published one).
+    for (const auto& file : site->files->files) file->release_outdated(false);
+    if (site->cannot_start) return DECLINED;
     if (!site->running) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, PP_TAG(205) "no file watcher is running; starting one");
         fork_watcher(site);

@@ -248,3 +248,21 @@ TEST_F(AclFileTest, AForkedReaderFollowsTheWatchersNumber) {
     EXPECT_EQ(result, 0) << "1: initial list, 2: pipe, 4: published list";
     ::munmap(mem, sizeof(PublishedSlot));
 }
+
+// httpd's parent and the watcher serve nothing: once a newer version is
+// out, the copy they loaded at startup is let go, and a process that asks
+// after all takes the published one.
+TEST_F(AclFileTest, AProcessThatServesNothingLetsAnOutdatedCopyGo) {
+    replace("0004F2000001\n");
+    auto file = open_acl_file(path_);
+    const std::weak_ptr<const Acl> startup = file->current().value;
+    file->release_outdated(false);
+    EXPECT_FALSE(startup.expired()) << "the current version is kept";
+    replace("0004F2000002\n");
+    ASSERT_EQ(settle(*file).kind, WatchEvent::Kind::published);
+    file->release_outdated(false);
+    EXPECT_TRUE(startup.expired()) << "the outdated copy is let go";
+    EXPECT_TRUE(lists(*file, "0004F2000002"));
+    file->release_outdated(true);
+    EXPECT_TRUE(lists(*file, "0004F2000002")) << "taken again when asked";
+}
