@@ -32,7 +32,7 @@ sys.dont_write_bytecode = True
 import common  # noqa: E402
 
 CHILDREN = 4
-MPM = (f"StartServers {CHILDREN}\nServerLimit {CHILDREN}\nThreadsPerChild 25\nMinSpareThreads 100\n"
+MPM = (f"StartServers {CHILDREN}\nServerLimit {CHILDREN}\nThreadsPerChild 25\nMinSpareThreads 75\n"
        f"MaxSpareThreads 100\nMaxRequestWorkers 100\nLogLevel warn polyprov:debug\n")
 
 

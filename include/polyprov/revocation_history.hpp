@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <polyprov/crl_set.hpp>
 #include <polyprov/openssl_ptr.hpp>
@@ -65,6 +66,11 @@ public:
     std::string serialize() const;
 
     std::size_t size() const noexcept { return entries_.size(); }
+
+    // The lookup key of every entry (see entries_), in no order; and that of
+    // `cert`, empty when it cannot be made.
+    std::vector<std::string> keys() const;
+    static std::string key_of(const X509* cert);
 
 private:
     // Lookup key: the issuer name's SHA-256 (32 bytes), a sign byte, then

@@ -197,24 +197,34 @@ RevocationHistory RevocationHistory::load_file(const std::string& path) {
     return parse(detail::read_file(path), path);
 }
 
+std::string RevocationHistory::key_of(const X509* cert) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> issuer{};
+    unsigned int length = 0;
+    // Why SHA-256 of the whole DER name: X509_NAME_hash (what hashed
+    // CRL directories use) is SHA-1 cut to 32 bits, which collides by
+    // design in a file meant to be kept forever. CAs copy their subject
+    // into the issuer field of what they sign, byte for byte, so the
+    // CRL's issuer and the certificate's issuer hash alike.
+    if (X509_NAME_digest(X509_get_issuer_name(cert), EVP_sha256(), issuer.data(), &length) != 1 || length != 32) {
+        ERR_clear_error();
+        return "";
+    }
+    const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
+    return make_key(issuer.data(), ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER, ASN1_STRING_get0_data(serial),
+                    static_cast<std::size_t>(ASN1_STRING_length(serial)));
+}
+
+std::vector<std::string> RevocationHistory::keys() const {
+    std::vector<std::string> out;
+    out.reserve(entries_.size());
+    for (const auto& [key, entry] : entries_) out.push_back(key);
+    return out;
+}
+
 bool RevocationHistory::lists(const X509* cert) const noexcept {
     try {
-        std::array<unsigned char, EVP_MAX_MD_SIZE> issuer{};
-        unsigned int length = 0;
-        // Why SHA-256 of the whole DER name: X509_NAME_hash (what hashed
-        // CRL directories use) is SHA-1 cut to 32 bits, which collides by
-        // design in a file meant to be kept forever. CAs copy their subject
-        // into the issuer field of what they sign, byte for byte, so the
-        // CRL's issuer and the certificate's issuer hash alike.
-        if (X509_NAME_digest(X509_get_issuer_name(cert), EVP_sha256(), issuer.data(), &length) != 1 || length != 32) {
-            ERR_clear_error();
-            return true;
-        }
-        const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
-        const std::string key =
-            make_key(issuer.data(), ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER, ASN1_STRING_get0_data(serial),
-                     static_cast<std::size_t>(ASN1_STRING_length(serial)));
-        return entries_.find(key) != entries_.end();
+        const std::string key = key_of(cert);
+        return key.empty() || entries_.find(key) != entries_.end();
     } catch (...) {
         return true;
     }

@@ -89,7 +89,7 @@ HandshakeWaiver handshake_waiver(request_rec* r) {
     return hw;
 }
 
-bool peer_listed(request_rec* r, const RevocationHistory& history, bool cas) {
+bool peer_listed(request_rec* r, const RevokedSet& history, bool cas) {
     ConnectionState* state = state_of(r->connection);
     if (!state) return false;
     const X509* leaf = SSL_get0_peer_certificate(state->ssl);

@@ -14,7 +14,7 @@
 #include <openssl/ssl.h>
 
 #include <polyprov/expiry_waiver.hpp>
-#include <polyprov/revocation_history.hpp>
+#include <polyprov/revoked_set.hpp>
 #include <polyprov/trust_anchors.hpp>
 #include <polyprov/waiver_record.hpp>
 
@@ -55,7 +55,7 @@ HandshakeWaiver handshake_waiver(request_rec* r);
 // waived: the client certificate, and with `cas` the CAs of the verified
 // chain below the anchor. True (fail closed) when a CA must be checked and
 // the chain is not known (a resumed session).
-bool peer_listed(request_rec* r, const RevocationHistory& history, bool cas);
+bool peer_listed(request_rec* r, const RevokedSet& history, bool cas);
 
 // mod_ssl's pre_handshake hook: remembers the SSL object of each client connection.
 int note_tls_connection(conn_rec* c, SSL* ssl, int is_proxy) noexcept;

@@ -9,7 +9,7 @@
 
 #include <polyprov/acl.hpp>
 #include <polyprov/expiry_waiver.hpp>
-#include <polyprov/revocation_history.hpp>
+#include <polyprov/revoked_set.hpp>
 #include <polyprov/shared_file.hpp>
 #include <polyprov/trust_anchors.hpp>
 
@@ -21,7 +21,7 @@ struct ServerConfig {
     const char* accept_expired_where;   // "file:line" of the directive, for errors
     const char* anchor_path;            // null when unset
     const TrustAnchors* anchors;        // loaded at config time, owned by the config pool
-    SharedFile<RevocationHistory>* history;   // PolyProvRevocationHistory; null when unset
+    SharedFile<RevokedSet>* history;   // PolyProvRevocationHistory; null when unset
     // The PolyProvACLFile of every section of this host (and of the main
     // server's sections): their pins bind before any section is matched.
     const std::vector<SharedFile<Acl>*>* section_acls;

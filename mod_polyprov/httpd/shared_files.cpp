@@ -80,9 +80,10 @@ struct Registry {
 std::unique_ptr<AclFile> open_acl(const std::string& path) { return open_acl_file(path); }
 
 std::unique_ptr<HistoryFile> open_history(const std::string& path) {
-    return std::make_unique<HistoryFile>(path, &RevocationHistory::parse, [](const RevocationHistory& history) {
-        return std::to_string(history.size()) + " revoked certificates";
-    });
+    // Every process reads the watcher's one compiled table in place.
+    return std::make_unique<HistoryFile>(
+        path, &RevokedSet::parse, [](const RevokedSet& set) { return std::to_string(set.size()) + " revoked certificates"; },
+        HistoryFile::Table{[](const RevokedSet& set) { return set.bytes(); }, &RevokedSet::from_table});
 }
 
 Registry* registry(apr_pool_t* pconf, bool create) {

@@ -7,11 +7,11 @@
 #include "http_config.h"
 
 #include <polyprov/acl_file.hpp>
-#include <polyprov/revocation_history.hpp>
+#include <polyprov/revoked_set.hpp>
 
 namespace polyprov::glue {
 
-using HistoryFile = SharedFile<RevocationHistory>;
+using HistoryFile = SharedFile<RevokedSet>;
 
 // The ACL file at `path` for this configuration, loaded now (throws Error
 // with file:line). Several directories naming one file share one object.

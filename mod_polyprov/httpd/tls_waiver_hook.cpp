@@ -13,7 +13,7 @@
 #include <polyprov/client_cert.hpp>
 #include <polyprov/mac.hpp>
 #include <polyprov/printable.hpp>
-#include <polyprov/revocation_history.hpp>
+#include <polyprov/revoked_set.hpp>
 #include <polyprov/shared_file.hpp>
 #include <polyprov/waiver_record.hpp>
 
@@ -56,7 +56,7 @@ void on_verified(const WaivedExpiry& event, void* user) noexcept {
 // history lists stays refused, as it would be without the module. When the
 // history cannot be read, nothing is waived (fail closed).
 struct HistoryVeto {
-    SharedFile<RevocationHistory>* file;
+    SharedFile<RevokedSet>* file;
     const server_rec* server;
 };
 
@@ -64,7 +64,7 @@ bool listed_in_history(const X509* cert, void* user) noexcept {
     try {
         const auto* veto = static_cast<const HistoryVeto*>(user);
         if (!files_followed(veto->server)) return true;
-        SharedFile<RevocationHistory>::View view = veto->file->current();
+        SharedFile<RevokedSet>::View view = veto->file->current();
         if (!view.value) {
             if (view.error)
                 ap_log_error(APLOG_MARK, APLOG_ERR, 0, veto->server, PP_TAG(107) "cannot read the published "
