@@ -290,6 +290,9 @@ int start_file_watcher(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* 
         g_site->server = s;
         g_site->files = files;
         g_site->exchange = exchange;
+        // Reading the configuration twice parsed every list twice: give back
+        // what that took before the children inherit it.
+        malloc_trim(0);
         g_site->parent = ::getpid();
         return fork_watcher(g_site) ? OK : !OK;
     } catch (const std::exception& e) {
