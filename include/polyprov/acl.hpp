@@ -19,9 +19,13 @@
 
 namespace polyprov {
 
-// One device's line, as the table holds it.
+// One device's line, as the table holds it. Only ever seen where the
+// table lies (its offsets are from itself): never copied.
 class AclEntry {
 public:
+    AclEntry(const AclEntry&) = delete;
+    AclEntry& operator=(const AclEntry&) = delete;
+
     std::uint64_t mac_value() const noexcept { return mac_; }
     int line() const noexcept { return static_cast<int>(line_); }
     // NUL-terminated; "" when the line has none.
@@ -33,6 +37,7 @@ public:
     }
 
 private:
+    AclEntry() = default;
     friend class AclTableBuilder;
     friend class Acl;
     // Offsets from the record itself, so the table reads the same wherever

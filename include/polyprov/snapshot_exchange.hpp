@@ -8,6 +8,11 @@
 // from the server hold its other end; it is closed on exec): each question
 // carries one end of a fresh socket pair, and the answer comes back on it
 // with the memfd's descriptor. Every process maps the same pages read-only.
+//
+// The watcher also hands each snapshot to httpd's parent, which collects it
+// when it looks after its children: a watcher that dies and is forked anew
+// inherits the version in force and goes on offering it, whatever the file
+// says meanwhile.
 #pragma once
 
 #include <cstddef>
@@ -44,9 +49,19 @@ public:
     ~SnapshotExchange();
 
     // The watcher's side: a sealed memfd holding `bytes`, offered as
-    // snapshot `generation` of file `file` in place of the one before.
-    // Throws Error (out of memory, no memfd).
+    // snapshot `generation` of file `file`. The one before stays offered a
+    // few seconds, for a process that read its number a moment ago; older
+    // ones are let go. Throws Error (out of memory, no memfd).
     void offer(std::uint32_t file, std::uint64_t generation, std::string_view bytes);
+
+    // The watcher's side, at each look: lets go of the previous versions
+    // once nobody should still be asking for them.
+    void retire_previous();
+
+    // httpd's parent (single-threaded, never blocks here): takes the
+    // snapshots the watcher handed it since, the newest of each file, so
+    // that a watcher forked anew inherits them.
+    void collect();
 
     // The watcher's side: answers questions on a thread of its own until
     // the process ends. Call once, in the watcher process only (httpd's
@@ -55,7 +70,8 @@ public:
 
     // The serving side: snapshot `generation` of `file`, mapped. Null when
     // the watcher no longer offers that generation (a newer one is out);
-    // throws Error when no answer comes or it is not a sealed snapshot.
+    // throws Error when no answer comes within 2 s in all, or it is not a
+    // sealed snapshot.
     std::shared_ptr<const MappedSnapshot> fetch(std::uint32_t file, std::uint64_t generation) const;
 
     // What fetch() does with the descriptor it is handed (and closes):
@@ -68,13 +84,18 @@ private:
 
     int questions_ = -1;   // serving processes send here
     int answers_ = -1;     // the watcher reads here
+    int to_parent_ = -1;   // the watcher hands its snapshots to httpd's parent here
+    int from_watcher_ = -1;
 
     struct Offer {
         std::uint64_t generation = 0;
         int fd = -1;
+        std::int64_t superseded_at = 0;   // steady-clock ticks; 0: the newest
     };
     mutable std::mutex mutex_;
-    std::map<std::uint32_t, Offer> offers_;   // by file; the watcher's (and a test's) own
+    // By file, then generation: the newest, and the one before while it may
+    // still be asked for.
+    std::map<std::uint32_t, std::map<std::uint64_t, Offer>> offers_;
     std::thread answering_;
 };
 

@@ -1,6 +1,5 @@
 #include <polyprov/acl.hpp>
 
-#include <algorithm>
 #include <vector>
 
 #include <polyprov/error.hpp>
@@ -36,6 +35,22 @@ std::string tokenize(std::string_view line, std::vector<std::string>& tokens) {
         tokens.push_back(std::move(token));
     }
     return "";
+}
+
+// The lines whose first character that is not blank is neither # nor the end.
+std::size_t device_lines(std::string_view text) noexcept {
+    std::size_t count = 0;
+    bool start = true, counted = false;
+    for (const char c : text) {
+        if (c == '\n') {
+            start = true;
+            counted = false;
+        } else if (start && !counted && !is_space(c)) {
+            count += c != '#';
+            counted = true;
+        }
+    }
+    return count;
 }
 
 bool valid_label(const std::string& label) noexcept {
@@ -83,8 +98,10 @@ std::string fingerprint_hex(const Sha256& fp) {
 }
 
 Acl Acl::parse(std::string_view text, const std::string& origin) {
-    // Sized for the whole file at once: a million lines grow nothing twice.
-    AclTableBuilder table(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
+    // Sized for the whole file at once (a million lines grow nothing twice),
+    // by the lines that may name a device: comments and blank lines take
+    // no room in the table.
+    AclTableBuilder table(device_lines(text));
     int number = 0;
     std::vector<std::string> tokens;
     while (!text.empty()) {

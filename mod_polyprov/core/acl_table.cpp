@@ -54,22 +54,18 @@ int AclTableBuilder::add(Mac mac, std::string_view label, const std::optional<Sh
     const std::uint64_t v = mac.value();
     std::uint64_t b = spread(v) >> (64 - bits_);
     for (; buckets_[b]; b = (b + 1) & (buckets_.size() - 1))
-        if (records_[buckets_[b] - 1].mac_ == v) return static_cast<int>(records_[buckets_[b] - 1].line_);
-    AclEntry e;
-    e.mac_ = v;
-    e.line_ = static_cast<std::uint32_t>(line);
-    e.label_at_ = 0;
+        if (records_[buckets_[b] - 1].mac == v) return static_cast<int>(records_[buckets_[b] - 1].line);
+    Record r{v, static_cast<std::uint32_t>(line), 0, 0};
     if (!label.empty()) {
-        e.label_at_ = static_cast<std::uint32_t>(labels_.size());
+        r.label = static_cast<std::uint32_t>(labels_.size());
         labels_.append(label.data(), label.size());
         labels_.push_back('\0');
     }
-    e.pin_at_ = 0;
     if (pin) {
         pins_.push_back(*pin);
-        e.pin_at_ = static_cast<std::uint32_t>(pins_.size());
+        r.pin = static_cast<std::uint32_t>(pins_.size());
     }
-    records_.push_back(e);
+    records_.push_back(r);
     buckets_[b] = static_cast<std::uint32_t>(records_.size());
     return 0;
 }
@@ -92,10 +88,13 @@ std::string AclTableBuilder::finish() const {
     std::memcpy(base, &h, sizeof h);
     for (std::uint64_t i = 0; i < count; ++i) {
         const std::uint64_t at = h.records_at + i * sizeof(AclEntry);
-        AclEntry e = records_[i];
-        // From arena offsets to offsets from the record itself.
-        e.label_at_ = static_cast<std::uint32_t>(h.labels_at + e.label_at_ - at);
-        if (e.pin_at_) e.pin_at_ = static_cast<std::uint32_t>(h.pins_at + (e.pin_at_ - 1) * sizeof(Sha256) - at);
+        const Record& r = records_[i];
+        AclEntry e;
+        e.mac_ = r.mac;
+        e.line_ = r.line;
+        // Offsets from the record itself.
+        e.label_at_ = static_cast<std::uint32_t>(h.labels_at + r.label - at);
+        e.pin_at_ = r.pin ? static_cast<std::uint32_t>(h.pins_at + (r.pin - 1) * sizeof(Sha256) - at) : 0;
         std::memcpy(base + at, &e, sizeof e);
     }
     std::memcpy(base + h.buckets_at, buckets_.data(), buckets_.size() * sizeof(std::uint32_t));
@@ -140,6 +139,10 @@ Acl Acl::from_table(std::shared_ptr<const void> owner, std::string_view bytes, c
         const std::uint64_t at = h.records_at + i * sizeof(AclEntry);
         const std::uint64_t label = at + e.label_at_, pin = at + e.pin_at_;
         if (label < h.labels_at || label >= h.size) throw bad("a label out of place");
+        if (e.line_ > INT32_MAX) throw bad("a line number out of range");
+        // What the parser lets through, as labels go into the environment and logs.
+        for (const char* c = e.label(); *c; ++c)
+            if (static_cast<unsigned char>(*c) < 0x20 || *c == 0x7f) throw bad("a label with control characters");
         if (e.pin_at_ && (pin < h.pins_at || pin + sizeof(Sha256) > h.labels_at || (pin - h.pins_at) % sizeof(Sha256)))
             throw bad("a pin out of place");
         // Every record found where the index says, and only once: with

@@ -29,9 +29,13 @@ public:
 private:
     unsigned bits_;
     std::vector<std::uint32_t> buckets_;   // record number + 1; 0: empty
-    // Until finish(), a record's label_at_ and pin_at_ are offsets into
-    // labels_ and pins_ (pin_at_: number + 1; 0: none).
-    std::vector<AclEntry> records_;
+    struct Record {
+        std::uint64_t mac;
+        std::uint32_t line;
+        std::uint32_t label;   // offset into labels_
+        std::uint32_t pin;     // number + 1 into pins_; 0: none
+    };
+    std::vector<Record> records_;
     std::string labels_ = std::string(1, '\0');   // the first byte: every unlabelled line's ""
     std::vector<Sha256> pins_;
 };

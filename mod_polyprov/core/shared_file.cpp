@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include <array>
+#include <chrono>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,6 +17,12 @@
 
 namespace polyprov {
 namespace {
+
+// How long a request waits for another thread taking a new version, and
+// how long after a failed attempt no thread tries that version again: a
+// watcher that does not answer costs requests a bounded wait, then none.
+constexpr std::chrono::milliseconds kReloadWait{2500};
+constexpr std::chrono::seconds kRetryAfter{1};
 
 // Larger than any list an operator keeps (a million phones is ~40 MB).
 constexpr std::uint64_t kMaxFileSize = 512ull << 20;
@@ -118,6 +125,7 @@ SnapshotExchange& SharedFileBase::exchange() {
 }
 
 WatchEvent SharedFileBase::watch() {
+    exchange().retire_previous();
     WatchEvent event;
     event.generation = published_->generation.load(std::memory_order_acquire);
     const auto stamp = stat_file(path_);
@@ -162,7 +170,10 @@ WatchEvent SharedFileBase::watch() {
 
     const std::uint64_t next = event.generation + 1;
     const std::string_view snapshot = snapshot_of(value.get(), text);
+    // The digest first, then the offer, then the number: a process that
+    // reads the number finds both (and the version before stays offered).
     try {
+        store_digest(*published_, next, digest_of(snapshot));
         exchange().offer(index_, next, snapshot);
     } catch (const std::exception& e) {
         refused_ = stamp;  // said once; a later change tries again
@@ -171,7 +182,6 @@ WatchEvent SharedFileBase::watch() {
         event.message = path_ + ": cannot hand the new version to every process: " + e.what();
         return event;
     }
-    store_digest(*published_, next, digest_of(snapshot));
     published_->generation.store(next, std::memory_order_release);
     published_stamp_ = stamp;
     pending_.reset();
@@ -189,7 +199,20 @@ std::shared_ptr<const void> SharedFileBase::current_value(std::optional<std::str
 }
 
 std::shared_ptr<const void> SharedFileBase::reload(std::uint64_t generation, std::optional<std::string>* error) {
-    std::lock_guard<std::mutex> lock(reload_mutex_);
+    // A thread that cannot have the lock soon fails closed rather than
+    // queue behind a watcher that does not answer.
+    std::unique_lock<std::timed_mutex> lock(reload_mutex_, kReloadWait);
+    if (!lock.owns_lock()) return nullptr;
+    const std::int64_t now_ticks = std::chrono::steady_clock::now().time_since_epoch().count();
+    if (generation == failed_generation_ && now_ticks < retry_after_) return nullptr;   // failed a moment ago
+    const auto failed = [&](const std::string& why) -> std::shared_ptr<const void> {
+        retry_after_ = std::chrono::steady_clock::now().time_since_epoch().count() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(kRetryAfter).count();
+        if (failed_generation_ != generation && error)
+            *error = why + " (generation " + std::to_string(generation) + " of " + path_ + ")";
+        failed_generation_ = generation;
+        return nullptr;
+    };
     // Another thread may have loaded it (or a newer one) meanwhile.
     for (int attempt = 0; attempt < 4; ++attempt) {
         // Never back: a thread that waited here while another loaded a
@@ -223,14 +246,10 @@ std::shared_ptr<const void> SharedFileBase::reload(std::uint64_t generation, std
                 generation = now;
                 continue;
             }
-            if (failed_generation_ != generation && error) {
-                failed_generation_ = generation;
-                *error = std::string(e.what()) + " (generation " + std::to_string(generation) + " of " + path_ + ")";
-            }
-            return nullptr;
+            return failed(e.what());
         }
     }
-    return nullptr;
+    return failed(path_ + ": the published version kept changing while it was being taken");
 }
 
 }  // namespace polyprov

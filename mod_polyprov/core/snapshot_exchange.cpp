@@ -1,6 +1,7 @@
 #include <polyprov/snapshot_exchange.hpp>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 
@@ -18,8 +19,16 @@ namespace polyprov {
 namespace {
 
 constexpr std::uint32_t kStop = UINT32_MAX;   // a question that ends the answering thread
-constexpr int kAnswerTimeoutMs = 2000;
+constexpr std::chrono::milliseconds kAnswerTimeout{2000};
+// How long a superseded snapshot stays offered: a process that read the old
+// number a moment before takes it, then sees the new number and asks again.
+constexpr std::chrono::seconds kPreviousKept{5};
 constexpr unsigned kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U   // Linux 6.3; kernels with vm.memfd_noexec=2 require it
+#endif
+
+std::int64_t steady_now() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 
 struct Question {
     std::uint32_t file;
@@ -64,8 +73,9 @@ bool send_with_fd(int socket, const void* payload, std::size_t size, int fd, int
 }
 
 // One message of exactly `size` bytes; the descriptor it carried in *fd
-// (-1 when none). Descriptors beyond the first are closed.
-bool receive_with_fd(int socket, void* payload, std::size_t size, int* fd) {
+// (-1 when none). Descriptors beyond the first are closed. 1: received;
+// 0: a malformed message (dropped); -1: nothing (errno says why).
+int receive_with_fd(int socket, void* payload, std::size_t size, int* fd, int flags = 0) {
     iovec iov{payload, size};
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -74,9 +84,10 @@ bool receive_with_fd(int socket, void* payload, std::size_t size, int* fd) {
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
     ssize_t n;
-    do n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
+    do n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC | flags);
     while (n < 0 && errno == EINTR);
     *fd = -1;
+    if (n < 0) return -1;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
         const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -87,15 +98,22 @@ bool receive_with_fd(int socket, void* payload, std::size_t size, int* fd) {
             else ::close(got);
         }
     }
-    return n == static_cast<ssize_t>(size) && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
+    if (n == static_cast<ssize_t>(size) && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) return 1;
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+    return 0;
 }
 
-bool wait_for(int fd, short events, int timeout_ms) {
-    pollfd p{fd, events, 0};
-    int n;
-    do n = ::poll(&p, 1, timeout_ms);
-    while (n < 0 && errno == EINTR);
-    return n == 1 && (p.revents & events);
+// Until `deadline` (steady clock) at most, signals or not.
+bool wait_for(int fd, short events, std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{fd, events, 0};
+        const int n = ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+        if (n < 0 && errno == EINTR) continue;
+        return n == 1 && (p.revents & events);
+    }
 }
 
 }  // namespace
@@ -110,6 +128,14 @@ SnapshotExchange::SnapshotExchange() {
         throw Error("cannot make the socket the watcher answers on: " + errno_text());
     questions_ = pair[0];
     answers_ = pair[1];
+    if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) != 0) {
+        const std::string why = errno_text();
+        ::close(questions_);
+        ::close(answers_);
+        throw Error("cannot make the socket the watcher hands snapshots to httpd's parent on: " + why);
+    }
+    to_parent_ = pair[0];
+    from_watcher_ = pair[1];
 }
 
 SnapshotExchange::~SnapshotExchange() {
@@ -118,13 +144,15 @@ SnapshotExchange::~SnapshotExchange() {
         send_with_fd(questions_, &stop, sizeof stop, -1, 0);
         answering_.join();
     }
-    for (const auto& [file, offer] : offers_) ::close(offer.fd);
-    ::close(questions_);
-    ::close(answers_);
+    for (const auto& [file, generations] : offers_)
+        for (const auto& [generation, offer] : generations) ::close(offer.fd);
+    for (int fd : {questions_, answers_, to_parent_, from_watcher_}) ::close(fd);
 }
 
 void SnapshotExchange::offer(std::uint32_t file, std::uint64_t generation, std::string_view bytes) {
-    Fd memfd{::memfd_create("polyprov-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING)};
+    Fd memfd{::memfd_create("polyprov-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL)};
+    if (memfd.fd < 0 && errno == EINVAL)   // a kernel before 6.3
+        memfd.fd = ::memfd_create("polyprov-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (memfd.fd < 0) throw Error("cannot make a memfd for the snapshot: " + errno_text());
     for (std::size_t done = 0; done < bytes.size();) {
         const ssize_t n = ::write(memfd.fd, bytes.data() + done, bytes.size() - done);
@@ -133,11 +161,54 @@ void SnapshotExchange::offer(std::uint32_t file, std::uint64_t generation, std::
         done += static_cast<std::size_t>(n);
     }
     if (::fcntl(memfd.fd, F_ADD_SEALS, kSeals) != 0) throw Error("cannot seal the snapshot: " + errno_text());
+    // httpd's parent keeps the newest for a watcher forked after this one
+    // (best effort: if it is lost, the next watcher publishes the file again).
+    const Question kept{file, 0, generation};
+    send_with_fd(to_parent_, &kept, sizeof kept, memfd.fd, MSG_DONTWAIT);
     std::lock_guard<std::mutex> lock(mutex_);
-    Offer& slot = offers_[file];
-    if (slot.fd >= 0) ::close(slot.fd);   // who mapped it keeps it
-    slot = Offer{generation, memfd.fd};
+    auto& generations = offers_[file];
+    for (auto it = generations.begin(); it != generations.end();) {
+        if (it->second.superseded_at) {   // two behind: who mapped it keeps it
+            ::close(it->second.fd);
+            it = generations.erase(it);
+        } else {
+            it->second.superseded_at = steady_now();
+            ++it;
+        }
+    }
+    generations[generation] = Offer{generation, memfd.fd, 0};
     memfd.fd = -1;
+}
+
+void SnapshotExchange::retire_previous() {
+    const std::int64_t before = steady_now() - std::chrono::duration_cast<std::chrono::steady_clock::duration>(kPreviousKept).count();
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [file, generations] : offers_)
+        for (auto it = generations.begin(); it != generations.end();) {
+            if (it->second.superseded_at && it->second.superseded_at < before) {
+                ::close(it->second.fd);
+                it = generations.erase(it);
+            } else {
+                ++it;
+            }
+        }
+}
+
+void SnapshotExchange::collect() {
+    for (;;) {
+        Question kept{};
+        Fd fd;
+        const int got = receive_with_fd(from_watcher_, &kept, sizeof kept, &fd.fd, MSG_DONTWAIT);
+        if (got < 0) return;   // nothing more (EAGAIN) or no socket
+        if (got == 0 || fd.fd < 0) continue;
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto& generations = offers_[kept.file];
+        if (!generations.empty() && generations.rbegin()->first >= kept.generation) continue;
+        for (const auto& [generation, offer] : generations) ::close(offer.fd);
+        generations.clear();
+        generations[kept.generation] = Offer{kept.generation, fd.fd, 0};
+        fd.fd = -1;
+    }
 }
 
 void SnapshotExchange::answer_in_background() {
@@ -153,10 +224,11 @@ void SnapshotExchange::answer_forever() {
     for (;;) {
         Question q{};
         Fd reply;
-        if (!receive_with_fd(answers_, &q, sizeof q, &reply.fd)) {
-            if (errno == EBADF) return;
-            continue;   // a malformed question: nothing to answer
-        }
+        const int got = receive_with_fd(answers_, &q, sizeof q, &reply.fd);
+        // The socket itself failing leaves every process without new
+        // versions: end the watcher, and httpd's parent forks another.
+        if (got < 0) ::_exit(1);
+        if (got == 0) continue;   // a malformed question: nothing to answer
         if (q.file == kStop && reply.fd < 0) return;
         if (reply.fd >= 0) answer(reply.fd, q.file, q.generation);
     }
@@ -169,10 +241,11 @@ void SnapshotExchange::answer(int reply, std::uint32_t file, std::uint64_t gener
         std::lock_guard<std::mutex> lock(mutex_);
         const auto found = offers_.find(file);
         if (found != offers_.end()) {
-            a.generation = found->second.generation;
-            if (a.generation == generation) {
+            const auto offer = found->second.find(generation);
+            if (offer != found->second.end()) {
                 a.offered = 1;
-                fd = found->second.fd;
+                a.generation = generation;
+                fd = offer->second.fd;
             }
         }
         // Sent under the lock: offer() may not close it meanwhile. The
@@ -200,10 +273,13 @@ std::shared_ptr<const MappedSnapshot> SnapshotExchange::fetch(std::uint32_t file
         // The process that offers it (the watcher itself, a test).
         std::lock_guard<std::mutex> lock(mutex_);
         const auto found = offers_.find(file);
-        if (found != offers_.end() && found->second.generation == generation) {
-            const int fd = ::fcntl(found->second.fd, F_DUPFD_CLOEXEC, 0);
-            if (fd < 0) throw Error("cannot copy the snapshot's descriptor: " + errno_text());
-            return map_sealed(fd);
+        if (found != offers_.end()) {
+            const auto offer = found->second.find(generation);
+            if (offer != found->second.end()) {
+                const int fd = ::fcntl(offer->second.fd, F_DUPFD_CLOEXEC, 0);
+                if (fd < 0) throw Error("cannot copy the snapshot's descriptor: " + errno_text());
+                return map_sealed(fd);
+            }
         }
     }
     int pair[2];
@@ -211,18 +287,19 @@ std::shared_ptr<const MappedSnapshot> SnapshotExchange::fetch(std::uint32_t file
         throw Error("cannot make a socket to ask the watcher: " + errno_text());
     Fd mine{pair[0]}, theirs{pair[1]};
     const Question q{file, 0, generation};
+    const auto deadline = std::chrono::steady_clock::now() + kAnswerTimeout;
     for (;;) {
         if (send_with_fd(questions_, &q, sizeof q, theirs.fd, MSG_DONTWAIT)) break;
-        if (errno != EAGAIN || !wait_for(questions_, POLLOUT, kAnswerTimeoutMs))
-            throw Error("cannot ask the file watcher for the snapshot: " + errno_text());
+        if (errno != EAGAIN) throw Error("cannot ask the file watcher for the snapshot: " + errno_text());
+        if (!wait_for(questions_, POLLOUT, deadline))
+            throw Error("the file watcher did not take the question within 2 s");
     }
     ::close(theirs.fd);
     theirs.fd = -1;
-    if (!wait_for(mine.fd, POLLIN, kAnswerTimeoutMs))
-        throw Error("the file watcher did not hand over the snapshot within 2 s");
+    if (!wait_for(mine.fd, POLLIN, deadline)) throw Error("the file watcher did not hand over the snapshot within 2 s");
     Answer a{};
     Fd fd;
-    if (!receive_with_fd(mine.fd, &a, sizeof a, &fd.fd)) throw Error("the file watcher's answer is malformed");
+    if (receive_with_fd(mine.fd, &a, sizeof a, &fd.fd) != 1) throw Error("the file watcher's answer is malformed");
     if (!a.offered) return nullptr;
     if (a.generation != generation || fd.fd < 0) throw Error("the file watcher's answer is malformed");
     const int taken = fd.fd;

@@ -126,6 +126,10 @@ const Acl& nobody() {
 // The list as it is now; null with `unavailable` set when it cannot be read
 // or is not being followed.
 std::shared_ptr<const Acl> current_list(request_rec* r, AclFile& file, bool* unavailable) {
+    if (!files_followed(r->server)) {   // nobody publishes: do not ask
+        *unavailable = true;
+        return nullptr;
+    }
     AclFile::View view = file.current();
     if (view.error)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PP_TAG(207) "cannot read the published ACL, denying: %s",

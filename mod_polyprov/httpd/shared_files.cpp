@@ -143,7 +143,14 @@ void log_event(server_rec* s, const WatchEvent& e) {
                      PP_TAG(206) "file watcher cannot drop privileges; files are no longer followed");
         _exit(kWatcherCannotStart);
     }
-    site->exchange->answer_in_background();
+    try {
+        site->exchange->answer_in_background();
+    } catch (const std::exception& e) {   // no thread to be had (the User's process limit)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, site->server,
+                     PP_TAG(206) "file watcher cannot start its answering thread (%s); files are no longer followed",
+                     e.what());
+        _exit(kWatcherCannotStart);
+    }
     // The lists the parent loaded are the children's; the watcher reads files.
     for (const auto& file : site->files->files) file->release_outdated(true);
     malloc_trim(0);
@@ -200,6 +207,7 @@ void watcher_maintenance(int reason, void* data, apr_wait_t status) {
             return;
         }
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, site->server, PP_TAG(205) "file watcher died; restarting it");
+        site->exchange->collect();   // the new one inherits the versions in force
         fork_watcher(site);  // if this fails, the monitor hook tries again
         return;
     }
@@ -233,9 +241,11 @@ bool files_followed(const server_rec* s) noexcept {
 int watch_the_watcher(apr_pool_t*, server_rec* s) noexcept {
     WatcherSite* site = g_site;
     if (!site || !g_heartbeat) return DECLINED;
-    // The parent serves nothing: once a list has a newer version, the copy
-    // it loaded at startup helps nobody (children forked from now on take
-    // the published one).
+    // The versions the watcher published, kept here for a watcher forked
+    // anew. The parent serves nothing: once a list has a newer version, the
+    // copy it loaded at startup helps nobody (children forked from now on
+    // take the published one).
+    site->exchange->collect();
     for (const auto& file : site->files->files) file->release_outdated(false);
     if (site->cannot_start) return DECLINED;
     if (!site->running) {
@@ -282,6 +292,12 @@ int start_file_watcher(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* 
 
         auto* base = static_cast<PublishedSlot*>(apr_shm_baseaddr_get(shm));
         g_heartbeat = new (base) std::atomic<std::int64_t>(steady_now());
+        // Gone with this configuration: a next one may follow no file.
+        apr_pool_cleanup_register(pconf, nullptr, [](void*) -> apr_status_t {
+            g_heartbeat = nullptr;
+            g_site = nullptr;
+            return APR_SUCCESS;
+        }, apr_pool_cleanup_null);
         for (std::size_t i = 0; i < files->files.size(); ++i)
             files->files[i]->attach(new (base + 1 + i) PublishedSlot, exchange, static_cast<std::uint32_t>(i));
 

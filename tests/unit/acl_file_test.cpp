@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -52,7 +53,10 @@ protected:
 };
 
 Mac mac(const char* s) { return *Mac::parse(s); }
-bool lists(AclFile& file, const char* m) { return file.current().value->find(mac(m)) != nullptr; }
+bool lists(AclFile& file, const char* m) {
+    const auto acl = file.current().value;
+    return acl && acl->find(mac(m)) != nullptr;
+}
 
 }  // namespace
 
@@ -166,8 +170,11 @@ TEST_F(AclFileTest, ASnapshotFromElsewhereIsNotBelieved) {
     EXPECT_EQ(view.value, nullptr);
     ASSERT_TRUE(view.error);
     EXPECT_NE(view.error->find("is not the version the watcher published"), std::string::npos) << *view.error;
-    // The genuine table (compiling is deterministic) is believed.
+    // The genuine table (compiling is deterministic) is believed, once the
+    // second's pause after a failed attempt is over.
     elsewhere.offer(0, 1, Acl::parse("0004F2000002\n", "genuine").bytes());
+    EXPECT_FALSE(lists(*reader, "0004F2000002")) << "tried again at once";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
     EXPECT_TRUE(lists(*reader, "0004F2000002"));
     EXPECT_FALSE(lists(*reader, "0004F2000666"));
 }

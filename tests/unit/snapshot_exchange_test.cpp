@@ -36,15 +36,17 @@ TEST(SnapshotExchange, AnotherProcessGetsTheOfferedSnapshotAndOnlyThatGeneration
     if (pid == 0) {
         int status = 0;
         try {
-            // The watcher offers 2 only after we asked for 1 once: wait for it.
-            std::shared_ptr<const MappedSnapshot> two;
-            for (int i = 0; i < 200 && !two; ++i) {
-                two = exchange.fetch(3, 2);
-                if (!two) ::usleep(10000);
+            // Wait until the watcher has offered all three.
+            std::shared_ptr<const MappedSnapshot> three;
+            for (int i = 0; i < 200 && !three; ++i) {
+                three = exchange.fetch(3, 3);
+                if (!three) ::usleep(10000);
             }
+            if (!three || three->bytes() != "version three") status |= 1;
+            const auto two = exchange.fetch(3, 2);   // the one before: still offered a moment
             if (!two || two->bytes() != "version two") status |= 1;
-            if (exchange.fetch(3, 1) != nullptr) status |= 2;   // superseded: not offered any more
-            if (exchange.fetch(4, 2) != nullptr) status |= 4;   // another file: nothing offered
+            if (exchange.fetch(3, 1) != nullptr) status |= 2;   // two behind: let go
+            if (exchange.fetch(4, 3) != nullptr) status |= 4;   // another file: nothing offered
         } catch (const std::exception&) {
             status |= 8;
         }
@@ -52,11 +54,32 @@ TEST(SnapshotExchange, AnotherProcessGetsTheOfferedSnapshotAndOnlyThatGeneration
     }
     exchange.offer(3, 1, "version one");
     exchange.offer(3, 2, "version two");
+    exchange.offer(3, 3, "version three");
     exchange.answer_in_background();
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: wrong bytes, 2: superseded one handed out, 4: other file, 8: error";
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: wrong bytes, 2: an old one handed out, 4: other file, 8: error";
+}
+
+// A watcher that dies takes its offers with it; httpd's parent collected
+// them, and a watcher forked from it after offers them still.
+TEST(SnapshotExchange, TheParentKeepsWhatADeadWatcherOffered) {
+    SnapshotExchange exchange;
+    const pid_t watcher = ::fork();
+    ASSERT_GE(watcher, 0);
+    if (watcher == 0) {
+        exchange.offer(0, 5, "five");
+        exchange.offer(0, 6, "six");
+        _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(watcher, &status, 0), watcher);
+    exchange.collect();
+    // Held here now (a watcher forked from this process inherits it).
+    const auto six = exchange.fetch(0, 6);
+    ASSERT_TRUE(six);
+    EXPECT_EQ(six->bytes(), "six");
 }
 
 TEST(SnapshotExchange, AnEmptySnapshotIsHandedOverToo) {
