@@ -9,6 +9,7 @@
 // by the build, that wrote it; the magic names the layout's version.
 
 #include "acl_table.hpp"
+#include "table_header.hpp"
 
 #include <cstring>
 
@@ -106,11 +107,7 @@ std::string AclTableBuilder::finish() const {
 Acl Acl::from_table(std::shared_ptr<const void> owner, std::string_view bytes, const std::string& origin) {
     const auto bad = [&](const char* why) { return Error(origin + ": not a usable ACL table: " + why); };
     Header h{};
-    if (bytes.size() < sizeof h || reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) != 0)
-        throw bad("too short or misaligned");
-    std::memcpy(&h, bytes.data(), sizeof h);
-    if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) throw bad("unknown layout");
-    if (h.size != bytes.size()) throw bad("its size disagrees with its header");
+    if (const char* why = detail::read_table_header(bytes, kMagic, &h)) throw bad(why);
     if (h.count > h.size / sizeof(AclEntry) || h.buckets > h.size || h.buckets < 8 || (h.buckets & (h.buckets - 1)) ||
         h.buckets <= h.count)
         throw bad("impossible counts");

@@ -12,6 +12,8 @@
 #include <polyprov/error.hpp>
 #include <polyprov/revocation_history.hpp>
 
+#include "table_header.hpp"
+
 namespace polyprov {
 namespace {
 
@@ -58,11 +60,7 @@ RevokedSet RevokedSet::of(const RevocationHistory& history) {
 RevokedSet RevokedSet::from_table(std::shared_ptr<const void> owner, std::string_view bytes, const std::string& origin) {
     const auto bad = [&](const char* why) { return Error(origin + ": not a usable revocation table: " + why); };
     Header h{};
-    if (bytes.size() < sizeof h || reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) != 0)
-        throw bad("too short or misaligned");
-    std::memcpy(&h, bytes.data(), sizeof h);
-    if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) throw bad("unknown layout");
-    if (h.size != bytes.size()) throw bad("its size disagrees with its header");
+    if (const char* why = detail::read_table_header(bytes, kMagic, &h)) throw bad(why);
     if (h.count > h.size / sizeof(std::uint32_t) || h.keys_at != sizeof h + h.count * sizeof(std::uint32_t) ||
         h.keys_at > h.size)
         throw bad("sections out of place");
