@@ -128,7 +128,7 @@ private:
     // The serving side.
     std::shared_ptr<const void> value_;          // std::atomic_load/store
     std::atomic<std::uint64_t> loaded_{0};
-    std::timed_mutex reload_mutex_;
+    std::mutex reload_mutex_;
     std::uint64_t failed_generation_ = 0;        // reported already; under reload_mutex_
     std::int64_t retry_after_ = 0;               // steady ticks: no new attempt before; under reload_mutex_
 

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <chrono>
+#include <thread>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -200,9 +201,15 @@ std::shared_ptr<const void> SharedFileBase::current_value(std::optional<std::str
 
 std::shared_ptr<const void> SharedFileBase::reload(std::uint64_t generation, std::optional<std::string>* error) {
     // A thread that cannot have the lock soon fails closed rather than
-    // queue behind a watcher that does not answer.
-    std::unique_lock<std::timed_mutex> lock(reload_mutex_, kReloadWait);
-    if (!lock.owns_lock()) return nullptr;
+    // queue behind a watcher that does not answer. (Polled: a timed mutex
+    // waits in pthread_mutex_clocklock, which ThreadSanitizer cannot follow,
+    // and a reload is rare.)
+    std::unique_lock<std::mutex> lock(reload_mutex_, std::try_to_lock);
+    for (const auto until = std::chrono::steady_clock::now() + kReloadWait; !lock.owns_lock();) {
+        if (std::chrono::steady_clock::now() >= until) return nullptr;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        lock.try_lock();
+    }
     const std::int64_t now_ticks = std::chrono::steady_clock::now().time_since_epoch().count();
     if (generation == failed_generation_ && now_ticks < retry_after_) return nullptr;   // failed a moment ago
     const auto failed = [&](const std::string& why) -> std::shared_ptr<const void> {
