@@ -15,6 +15,7 @@ import urllib.request
 import pytest
 
 from harness.apache import Apache, free_port, new_server_root
+from harness.clients import curl
 from harness.fleet import (FLEET_MODULES, ME, UPLOAD_BYTES, VVX, fetch, fleet_site, phone, plain_status_vhost,
                            run_script, socache_load_line, stop_process, wait_for)
 
@@ -112,6 +113,31 @@ def test_counters_and_gauges_follow_the_phones(server, pki):
     assert 'polyprov_devices_not_seen{hours="48"}' in samples(exposition(server.status_port, "metrics&hours=48"))
     rc, out = promtool_check(exposition(server.status_port))
     assert rc == 0 and out == "", out
+
+
+def test_the_refusals_the_script_does_not_make_are_counted_too(server, pki):
+    # The scripted fleet moves four of the decisions; these three requests
+    # move three more, each exactly once (a counter skipped for one of them
+    # would pass the test above).
+    before = decisions(samples(exposition(server.status_port)))
+    me, two_macs = pki["devices"]["valid"], pki["devices"]["cn_two_macs"]
+    asked = [
+        (curl("access.test", server.port, path=f"/{ME}.cfg", cacert=pki["server_ca"]), "deny:no-cert"),
+        (curl("access.test", server.port, path="/000000000000.cfg", cert=two_macs["cert"], key=two_macs["key"],
+              cacert=pki["server_ca"]), "deny:cn-no-mac"),
+        (curl("access.test", server.port, path=f"/{ME}.cfg", cert=me["cert"], key=me["key"], cacert=pki["server_ca"],
+              method="PUT", data=b"x"), "deny:not-writable"),
+    ]
+    for r, decision in asked:
+        assert r.ok and r.status in (403, 405) and r.headers.get("x-decision") == decision, \
+            (decision, r.status, r.headers.get("x-decision"), r.error)
+    want = {"deny:no-cert": 1, "deny:cn-no-mac": 1, "deny:not-writable": 1}
+
+    def counted():
+        now = decisions(samples(exposition(server.status_port)))
+        moved = {k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0)}
+        return moved == want, moved
+    wait_for("the three refusals in ?metrics", counted)
 
 
 def test_a_host_without_a_fleet_view_still_has_the_counters(server):
