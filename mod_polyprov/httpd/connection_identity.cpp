@@ -134,7 +134,7 @@ std::shared_ptr<const Acl> current_list(request_rec* r, AclFile& file, bool* una
     if (view.error)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PP_TAG(207) "cannot read the published ACL, denying: %s",
                       view.error->c_str());
-    if (!view.value || !files_followed(r->server)) *unavailable = true;
+    if (!view.value) *unavailable = true;
     return std::move(view.value);
 }
 
