@@ -26,6 +26,11 @@ static const command_rec polyprov_directives[] = {
                  "may fetch files here; default: off"),
     AP_INIT_TAKE1("PolyProvACLFile", polyprov_set_acl_file, NULL, RSRC_CONF | ACCESS_CONF,
                   "file of allowed devices: MAC [label=...] [sha256=FINGERPRINT], one a line; default: none"),
+    AP_INIT_TAKE1("PolyProvACLQuery", polyprov_set_acl_query, NULL, RSRC_CONF | ACCESS_CONF,
+                  "SQL query whose rows are the allowed devices (MAC [, label [, SHA-256 pin]]), on the "
+                  "database of mod_dbd's DBDriver and DBDParams; instead of PolyProvACLFile; default: none"),
+    AP_INIT_TAKE1("PolyProvACLRefresh", polyprov_set_acl_refresh, NULL, RSRC_CONF | ACCESS_CONF,
+                  "how often the PolyProvACLQuery before it runs (s, m, h, d); default: 30s"),
     AP_INIT_FLAG("PolyProvMatchURI", polyprov_set_match_uri, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: every MAC in the request path must be the phone's own or "
                  "000000000000; default: on"),

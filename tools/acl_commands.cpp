@@ -2,9 +2,11 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <polyprov/acl.hpp>
+#include <polyprov/acl_rows.hpp>
 #include <polyprov/authentication.hpp>
 #include <polyprov/client_cert.hpp>
 #include <polyprov/error.hpp>
@@ -13,13 +15,60 @@
 #include <openssl/pem.h>
 
 #include "commands.hpp"
+#include "../mod_polyprov/apr/dbd_rows.hpp"
 
 namespace polyprov::cli {
 
+namespace {
+
+// What the module would load from a query: the list, and each row it
+// leaves out with the words of its log (PP210).
+int check_query(const dbd::Source& source) {
+    const std::string origin = "PolyProvACLQuery";
+    try {
+        const AclFromRows built = acl_from_rows(dbd::query_rows(source), origin);
+        for (const AclRowProblem& p : built.problems)
+            std::fprintf(stderr, "row %zu: '%s': %s; left out\n", p.row, p.value.c_str(), p.why.c_str());
+        std::printf("%s: %zu devices, %zu row%s left out\n", origin.c_str(), built.acl->size(), built.problems.size(),
+                    built.problems.size() == 1 ? "" : "s");
+        return built.problems.empty() ? 0 : 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", origin.c_str(), e.what());
+        return 1;
+    }
+}
+
+}  // namespace
+
 int acl_check(const Args& args) {
+    // --dbd takes two values, DRIVER and PARAMS, as DBDriver and DBDParams do.
+    Args rest;
+    std::optional<dbd::Source> source;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] != "--dbd") {
+            rest.push_back(args[i]);
+            continue;
+        }
+        if (i + 2 >= args.size() || source) {
+            std::fputs("usage: polyprov acl check --dbd DRIVER PARAMS --query SQL\n", stderr);
+            return 2;
+        }
+        source = dbd::Source{args[i + 1], args[i + 2], ""};
+        i += 2;
+    }
     Options o;
+    if (source) {
+        const std::string* sql = nullptr;
+        if (!parse_options(rest, {"--query"}, o) || !o.positional.empty() || !(sql = o.get("--query")) || sql->empty()) {
+            std::fputs("usage: polyprov acl check --dbd DRIVER PARAMS --query SQL\n", stderr);
+            return 2;
+        }
+        source->sql = *sql;
+        return check_query(*source);
+    }
     if (!parse_options(args, {}, o) || o.positional.size() != 1) {
-        std::fputs("usage: polyprov acl check FILE\n", stderr);
+        std::fputs("usage: polyprov acl check FILE\n"
+                   "       polyprov acl check --dbd DRIVER PARAMS --query SQL\n", stderr);
         return 2;
     }
     const std::string& path = o.positional[0];

@@ -15,4 +15,9 @@ using AclFile = SharedFile<Acl>;
 // Loads `path` now; throws Error (with file:line) when it is bad.
 std::unique_ptr<AclFile> open_acl_file(std::string path);
 
+// A list that follows no file (a query's result, published by whoever runs
+// the query), called `name` in messages, starting from `initial` (null:
+// nothing until its first version).
+std::unique_ptr<AclFile> published_acl(std::string name, std::shared_ptr<const Acl> initial);
+
 }  // namespace polyprov

@@ -13,6 +13,11 @@
 // A snapshot is the file's text, parsed again by each process, or, for a
 // value that is a compiled table read in place (the ACL), the table itself:
 // then every process reads the one copy the watcher made.
+//
+// A list need not come from a file: the result of a query (PolyProvACLQuery)
+// is handed to the watcher's side with publish(), and reaches every process
+// the same way. Such a list has nothing at all until its first publish(),
+// unless it starts from the version in force before a restart.
 #pragma once
 
 #include <atomic>
@@ -23,6 +28,7 @@
 #include <string>
 #include <string_view>
 
+#include <polyprov/error.hpp>
 #include <polyprov/snapshot_exchange.hpp>
 
 namespace polyprov {
@@ -82,11 +88,26 @@ public:
 
     // The watcher's side: one look at the file. A change is acted on once
     // the file has looked the same for two looks in a row (an editor that
-    // writes in place is not caught half way).
+    // writes in place is not caught half way). Nothing for a list that
+    // follows no file.
     WatchEvent watch();
+
+    // httpd's parent, as a configuration goes: the version in force, read
+    // back from what the watcher handed it (checked against the published
+    // digest); null when there is none. What a list that follows no file
+    // starts from after a graceful restart, rather than from nothing.
+    std::shared_ptr<const void> version_in_force();
 
 protected:
     SharedFileBase(std::string path) : path_(std::move(path)) {}
+    // A list that follows no file: `name` is what messages call it; it
+    // holds `initial` (may be null) as generation 0.
+    SharedFileBase(std::string name, std::shared_ptr<const void> initial, std::string_view initial_snapshot);
+
+    // The watcher's side for a list that follows no file: `value` becomes
+    // the next version, unless its snapshot is the version in force.
+    // Throws Error when it cannot be handed over.
+    WatchEvent publish_value(std::shared_ptr<const void> value);
 
     // Reads and parses the file now (configuration time); throws Error.
     void load_initial();
@@ -115,9 +136,13 @@ private:
     };
     static std::optional<Stamp> stat_file(const std::string& path);
     SnapshotExchange& exchange();
+    // The digest, then the offer, then the number: a process that reads the
+    // number finds both (and the version before stays offered).
+    void publish_next(std::uint64_t next, std::string_view snapshot);
     std::shared_ptr<const void> reload(std::uint64_t generation, std::optional<std::string>* error);
 
     const std::string path_;
+    const bool follows_file_ = true;
     PublishedSlot own_slot_;
     PublishedSlot* published_ = &own_slot_;
     SnapshotExchange* exchange_ = nullptr;
@@ -158,6 +183,18 @@ public:
         load_initial();
     }
 
+    // A list that follows no file (a query's result), called `name` in
+    // messages; it starts from `initial` (null: nothing, every device is
+    // refused as unavailable until the first publish()). Needs `table`.
+    SharedFile(std::string name, Describer describer, Table table, std::shared_ptr<const T> initial)
+        : SharedFileBase(std::move(name), initial, initial ? table.bytes(*initial) : std::string_view()),
+          describer_(describer), table_(table) {}
+
+    // The watcher's side, for such a list: see publish_value().
+    WatchEvent publish(std::shared_ptr<const T> value) { return publish_value(std::move(value)); }
+
+    std::shared_ptr<const T> in_force() { return std::static_pointer_cast<const T>(version_in_force()); }
+
     struct View {
         std::shared_ptr<const T> value;          // null: fail closed
         std::optional<std::string> error;        // why not, the first time
@@ -170,6 +207,7 @@ public:
 
 private:
     std::shared_ptr<const void> parse(std::string_view text) const override {
+        if (!parser_) throw Error(path() + ": follows no file");
         return std::make_shared<const T>(parser_(text, path()));
     }
     std::string describe(const void* value) const override { return describer_(*static_cast<const T*>(value)); }
@@ -181,7 +219,7 @@ private:
         if (table_) return std::make_shared<const T>(table_->read(std::move(snapshot), bytes, path()));
         return parse(bytes);   // the text, read once; the mapping goes with `snapshot`
     }
-    Parser parser_;
+    Parser parser_ = nullptr;     // null for a list that follows no file
     Describer describer_;
     std::optional<Table> table_;
 };

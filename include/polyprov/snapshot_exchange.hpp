@@ -63,6 +63,10 @@ public:
     // that a watcher forked anew inherits them.
     void collect();
 
+    // httpd's parent, after collect(): snapshot `generation` of `file`
+    // mapped, if it is the one it kept; null otherwise.
+    std::shared_ptr<const MappedSnapshot> kept(std::uint32_t file, std::uint64_t generation) const;
+
     // The watcher's side: answers questions on a thread of its own until
     // the process ends. Call once, in the watcher process only (httpd's
     // parent must stay single-threaded).

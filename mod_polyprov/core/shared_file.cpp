@@ -95,6 +95,13 @@ std::optional<SharedFileBase::Stamp> SharedFileBase::stat_file(const std::string
     return s;
 }
 
+SharedFileBase::SharedFileBase(std::string name, std::shared_ptr<const void> initial, std::string_view initial_snapshot)
+    : path_(std::move(name)), follows_file_(false) {
+    if (!initial) return;
+    store_digest(own_slot_, 0, digest_of(initial_snapshot));
+    std::atomic_store(&value_, std::move(initial));
+}
+
 void SharedFileBase::load_initial() {
     const auto stamp = stat_file(path_);
     if (!stamp) throw Error(path_ + ": cannot be read: " + errno_text(errno));
@@ -125,7 +132,48 @@ SnapshotExchange& SharedFileBase::exchange() {
     return *own_exchange_;
 }
 
+void SharedFileBase::publish_next(std::uint64_t next, std::string_view snapshot) {
+    store_digest(*published_, next, digest_of(snapshot));
+    exchange().offer(index_, next, snapshot);
+    published_->generation.store(next, std::memory_order_release);
+}
+
+WatchEvent SharedFileBase::publish_value(std::shared_ptr<const void> value) {
+    exchange().retire_previous();
+    WatchEvent event;
+    event.generation = published_->generation.load(std::memory_order_acquire);
+    const std::string_view snapshot = snapshot_of(value.get(), std::string_view());
+    // Generation 0 of a list that started from nothing has no digest (all
+    // zeros), which no snapshot has.
+    if (digest_of(snapshot) == load_digest(*published_, event.generation)) return event;
+    try {
+        publish_next(event.generation + 1, snapshot);
+    } catch (const std::exception& e) {
+        throw Error(path_ + ": cannot hand the new version to every process: " + e.what());
+    }
+    event.kind = WatchEvent::Kind::published;
+    event.generation += 1;
+    event.message = describe(value.get());
+    return event;
+}
+
+std::shared_ptr<const void> SharedFileBase::version_in_force() {
+    const std::uint64_t generation = published_->generation.load(std::memory_order_acquire);
+    if (generation == loaded_.load(std::memory_order_acquire))
+        if (auto value = std::atomic_load(&value_)) return value;
+    if (!exchange_) return nullptr;
+    try {
+        exchange_->collect();
+        auto snapshot = exchange_->kept(index_, generation);
+        if (!snapshot || digest_of(snapshot->bytes()) != load_digest(*published_, generation)) return nullptr;
+        return from_snapshot(std::move(snapshot));
+    } catch (const std::exception&) {
+        return nullptr;   // a restart then starts this list from nothing, as at first start
+    }
+}
+
 WatchEvent SharedFileBase::watch() {
+    if (!follows_file_) return WatchEvent{};
     exchange().retire_previous();
     WatchEvent event;
     event.generation = published_->generation.load(std::memory_order_acquire);
@@ -170,12 +218,8 @@ WatchEvent SharedFileBase::watch() {
     }
 
     const std::uint64_t next = event.generation + 1;
-    const std::string_view snapshot = snapshot_of(value.get(), text);
-    // The digest first, then the offer, then the number: a process that
-    // reads the number finds both (and the version before stays offered).
     try {
-        store_digest(*published_, next, digest_of(snapshot));
-        exchange().offer(index_, next, snapshot);
+        publish_next(next, snapshot_of(value.get(), text));
     } catch (const std::exception& e) {
         refused_ = stamp;  // said once; a later change tries again
         pending_.reset();
@@ -183,7 +227,6 @@ WatchEvent SharedFileBase::watch() {
         event.message = path_ + ": cannot hand the new version to every process: " + e.what();
         return event;
     }
-    published_->generation.store(next, std::memory_order_release);
     published_stamp_ = stamp;
     pending_.reset();
     refused_.reset();

@@ -211,6 +211,20 @@ void SnapshotExchange::collect() {
     }
 }
 
+std::shared_ptr<const MappedSnapshot> SnapshotExchange::kept(std::uint32_t file, std::uint64_t generation) const {
+    int fd = -1;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto found = offers_.find(file);
+        if (found == offers_.end()) return nullptr;
+        const auto offer = found->second.find(generation);
+        if (offer == found->second.end()) return nullptr;
+        fd = ::fcntl(offer->second.fd, F_DUPFD_CLOEXEC, 0);
+    }
+    if (fd < 0) return nullptr;
+    return map_sealed(fd);
+}
+
 void SnapshotExchange::answer_in_background() {
     // Signals stay with the watcher's main thread, which sleeps waiting for them.
     sigset_t all, old;

@@ -149,7 +149,10 @@ int decide(request_rec* r) {
 
     const RequestIdentity id = identify(r, Checkpoint::access);
     if (id.acl_unavailable) {
+        // The list may come within seconds: a watcher back, a database's
+        // first answer.
         set_decision(r, "deny:error");
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
         return HTTP_SERVICE_UNAVAILABLE;
     }
     const AccessDecision d = decide_request(id.auth, facts_of(r, conf), path_pattern(conf));

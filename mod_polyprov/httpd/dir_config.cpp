@@ -1,15 +1,19 @@
 #include "dir_config.hpp"
 
+#include "acl_query.hpp"
 #include "edge.h"
 #include "glue.hpp"
 #include "server_config.hpp"
 #include "shared_files.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
 #include <polyprov/access_policy.hpp>
 #include <polyprov/content_range.hpp>
+#include <polyprov/duration.hpp>
 #include <polyprov/error.hpp>
 
 namespace polyprov::glue {
@@ -159,6 +163,9 @@ extern "C" const char* polyprov_set_acl_file(cmd_parms* cmd, void* dir, const ch
     if (const char* err = polyprov::glue::check_context(cmd)) return err;
     const char* path = ap_server_root_relative(cmd->pool, arg);
     if (!path) return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+    if (static_cast<DirConfig*>(dir)->acl_query)
+        return apr_psprintf(cmd->pool, "%s: this section has a PolyProvACLQuery already: one list a section",
+                            cmd->cmd->name);
     try {
         auto* file = polyprov::glue::shared_acl_file(cmd, path);
         static_cast<DirConfig*>(dir)->acl = file;
@@ -167,6 +174,43 @@ extern "C" const char* polyprov_set_acl_file(cmd_parms* cmd, void* dir, const ch
     } catch (const std::exception& e) {
         return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, e.what());
     }
+}
+
+extern "C" const char* polyprov_set_acl_query(cmd_parms* cmd, void* dir_v, const char* sql) {
+    if (const char* err = polyprov::glue::check_context(cmd)) return err;
+    auto* dir = static_cast<DirConfig*>(dir_v);
+    if (dir->acl)
+        return apr_psprintf(cmd->pool, "%s: this section has a %s already: one list a section", cmd->cmd->name,
+                            dir->acl_query ? "PolyProvACLQuery" : "PolyProvACLFile");
+    polyprov::dbd::Source source;
+    if (const char* err = polyprov::glue::dbd_source_for(cmd, sql, &source)) return err;
+    try {
+        const std::string name = std::string(cmd->cmd->name) + " at " + (cmd->directive ? cmd->directive->filename : "?") +
+                                 ":" + std::to_string(cmd->directive ? cmd->directive->line_num : 0);
+        dir->acl_query = polyprov::glue::shared_acl_query(cmd, std::move(source), name);
+        dir->acl = dir->acl_query->list;
+        if (cmd->path) polyprov::glue::note_section_acl(cmd, dir->acl);
+        return nullptr;
+    } catch (const std::exception& e) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, e.what());
+    }
+}
+
+extern "C" const char* polyprov_set_acl_refresh(cmd_parms* cmd, void* dir_v, const char* arg) {
+    if (const char* err = polyprov::glue::check_context(cmd)) return err;
+    auto* query = static_cast<DirConfig*>(dir_v)->acl_query;
+    if (!query)
+        return apr_psprintf(cmd->pool, "%s: must follow the PolyProvACLQuery it sets, in the same section",
+                            cmd->cmd->name);
+    const auto seconds = polyprov::parse_duration(arg);
+    if (!seconds || *seconds < 1 || *seconds > 86400)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration from 1s to 1d (a number, optionally followed "
+                                       "by s, m, h or d)", cmd->cmd->name, arg);
+    // Sections that share one query share its refresh: the shortest asked for.
+    const std::chrono::seconds interval{*seconds};
+    query->interval = query->interval_set ? std::min(query->interval, interval) : interval;
+    query->interval_set = true;
+    return nullptr;
 }
 
 extern "C" const char* polyprov_set_mac_pattern(cmd_parms* cmd, void* dir, const char* regex) {

@@ -17,6 +17,8 @@
 
 namespace polyprov::glue {
 
+struct AclQuery;
+
 enum Tristate : signed char { unset = -1, off = 0, on = 1 };
 enum class SharedRoot : signed char { uri, file };
 
@@ -24,6 +26,7 @@ struct DirConfig {
     Tristate require_device;      // default: on when an ACL file is given, else off
     Tristate match_uri;           // default on
     AclFile* acl;                 // null: no list; owned by the configuration's registry
+    AclQuery* acl_query;          // the section's own PolyProvACLQuery (configuration time only)
     const MacPattern* mac_pattern;  // null: MacPattern::kDefault
     const MacPattern* cn_pattern;   // null: MacPattern::kDefault
     Tristate upload;              // default off

@@ -19,6 +19,8 @@ void *polyprov_merge_dir_config(apr_pool_t *p, void *base, void *add);
 const char *polyprov_set_require_device(cmd_parms *cmd, void *dir, int flag);
 const char *polyprov_set_match_uri(cmd_parms *cmd, void *dir, int flag);
 const char *polyprov_set_acl_file(cmd_parms *cmd, void *dir, const char *path);
+const char *polyprov_set_acl_query(cmd_parms *cmd, void *dir, const char *sql);
+const char *polyprov_set_acl_refresh(cmd_parms *cmd, void *dir, const char *duration);
 const char *polyprov_set_mac_pattern(cmd_parms *cmd, void *dir, const char *regex);
 const char *polyprov_set_cn_pattern(cmd_parms *cmd, void *dir, const char *regex);
 

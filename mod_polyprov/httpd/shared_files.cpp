@@ -7,6 +7,7 @@
 
 #include "shared_files.hpp"
 
+#include "acl_query.hpp"
 #include "glue.hpp"
 
 #include "ap_listen.h"
@@ -64,6 +65,8 @@ std::chrono::seconds heartbeat_age() {
 struct Registry {
     std::vector<std::unique_ptr<SharedFileBase>> files;
     std::map<std::string, SharedFileBase*> by_key;
+    std::vector<std::unique_ptr<AclQuery>> queries;
+    std::map<std::string, AclQuery*> queries_by_key;
 
     template <typename File>
     File* get(const std::string& key, std::unique_ptr<File> (*open)(const std::string&), const std::string& path) {
@@ -94,6 +97,21 @@ Registry* registry(apr_pool_t* pconf, bool create) {
         apr_pool_userdata_setn(data, kRegistryKey, apr_pool_cleanup_null, pconf);
     }
     return static_cast<Registry*>(data);
+}
+
+// A query's list is known by its database and its text: the key a
+// graceful restart finds the version in force under. (It holds DBDParams,
+// which may hold a password: never logged.)
+std::string query_key(const dbd::Source& source) {
+    return source.driver + '\0' + source.params + '\0' + source.sql;
+}
+
+// The version each query's list had when the last configuration went, in
+// httpd's parent: a graceful restart while the database is down keeps the
+// phones served. Lives across configurations, so not in a pool.
+std::map<std::string, std::shared_ptr<const Acl>>& carried_over() {
+    static std::map<std::string, std::shared_ptr<const Acl>> lists;
+    return lists;
 }
 
 // What the parent needs to restart a watcher that died.
@@ -154,6 +172,7 @@ void log_event(server_rec* s, const WatchEvent& e) {
     // The lists the parent loaded are the children's; the watcher reads files.
     for (const auto& file : site->files->files) file->release_outdated(true);
     malloc_trim(0);
+    for (const auto& query : site->files->queries) follow_acl_query(site->server, query.get());
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, site->server,
                  PP_TAG(204) "file watcher started (pid %" APR_PID_T_FMT "), %" APR_SIZE_T_FMT " file(s)", ::getpid(),
                  site->files->files.size());
@@ -269,6 +288,25 @@ AclFile* shared_acl_file(cmd_parms* cmd, const char* path) {
     return registry(cmd->pool, true)->get(std::string("acl:") + path, &open_acl, path);
 }
 
+AclQuery* shared_acl_query(cmd_parms* cmd, dbd::Source source, std::string name) {
+    Registry* files = registry(cmd->pool, true);
+    const std::string key = query_key(source);
+    if (const auto found = files->queries_by_key.find(key); found != files->queries_by_key.end()) return found->second;
+    auto query = std::make_unique<AclQuery>();
+    const auto carried = carried_over().find(key);
+    std::shared_ptr<const Acl> initial = carried == carried_over().end() ? nullptr : carried->second;
+    query->has_list = initial != nullptr;
+    std::unique_ptr<AclFile> list = published_acl(name, std::move(initial));
+    query->list = list.get();
+    query->source = std::move(source);
+    query->name = std::move(name);
+    files->files.push_back(std::move(list));
+    AclQuery* raw = query.get();
+    files->queries.push_back(std::move(query));
+    files->queries_by_key.emplace(key, raw);
+    return raw;
+}
+
 HistoryFile* shared_history_file(cmd_parms* cmd, const char* path) {
     return registry(cmd->pool, true)->get(std::string("history:") + path, &open_history, path);
 }
@@ -300,6 +338,14 @@ int start_file_watcher(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* 
         }, apr_pool_cleanup_null);
         for (std::size_t i = 0; i < files->files.size(); ++i)
             files->files[i]->attach(new (base + 1 + i) PublishedSlot, exchange, static_cast<std::uint32_t>(i));
+        // Each query's list as it stands when this configuration goes (run
+        // before the shared memory and the exchange go: registered after).
+        carried_over().clear();   // this configuration's lists hold what they took
+        apr_pool_cleanup_register(pconf, files, [](void* data) -> apr_status_t {
+            for (const auto& query : static_cast<Registry*>(data)->queries)
+                if (auto list = query->list->in_force()) carried_over()[query_key(query->source)] = std::move(list);
+            return APR_SUCCESS;
+        }, apr_pool_cleanup_null);
 
         g_site = static_cast<WatcherSite*>(apr_pcalloc(pconf, sizeof(WatcherSite)));
         g_site->pconf = pconf;

@@ -9,6 +9,8 @@
 #include <polyprov/acl_file.hpp>
 #include <polyprov/revoked_set.hpp>
 
+#include "../apr/dbd_rows.hpp"
+
 namespace polyprov::glue {
 
 using HistoryFile = SharedFile<RevokedSet>;
@@ -16,6 +18,13 @@ using HistoryFile = SharedFile<RevokedSet>;
 // The ACL file at `path` for this configuration, loaded now (throws Error
 // with file:line). Several directories naming one file share one object.
 AclFile* shared_acl_file(cmd_parms* cmd, const char* path);
+
+struct AclQuery;
+
+// The list PolyProvACLQuery `source` makes (acl_query.hpp), named `name` in
+// messages. Sections naming the same query on the same database share it.
+// After a graceful restart it starts from the version in force before.
+AclQuery* shared_acl_query(cmd_parms* cmd, dbd::Source source, std::string name);
 
 // The revocation history at `path` (PolyProvRevocationHistory), likewise.
 HistoryFile* shared_history_file(cmd_parms* cmd, const char* path);

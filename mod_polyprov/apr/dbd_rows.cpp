@@ -1,0 +1,143 @@
+#include "dbd_rows.hpp"
+
+#include <mutex>
+
+#include <sys/stat.h>
+
+#include "apr_dbd.h"
+#include "apr_general.h"
+#include "apr_pools.h"
+#include "apr_strings.h"
+
+#include <polyprov/error.hpp>
+
+namespace polyprov::dbd {
+namespace {
+
+// APR keeps its drivers for the process's life, in the top-level pool it
+// is first given: ours, so that no configuration's pool takes them along.
+apr_pool_t* driver_pool() {
+    static apr_pool_t* pool = nullptr;
+    static std::once_flag made;
+    std::call_once(made, [] {
+        apr_initialize();   // counted: in httpd, one more use of what is set up already
+        apr_pool_create_unmanaged_ex(&pool, nullptr, nullptr);
+        apr_dbd_init(pool);
+    });
+    return pool;
+}
+
+// A driver's message on one line: libpq's end in a newline and indent
+// their hints.
+std::string one_line(const char* text) {
+    std::string out;
+    for (const char* c = text ? text : "(no message)"; *c; ++c) {
+        const bool space = *c == '\n' || *c == '\t' || *c == '\r' || *c == ' ';
+        if (space && (out.empty() || out.back() == ' ')) continue;
+        out.push_back(space ? ' ' : *c);
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out;
+}
+
+std::string apr_error(apr_status_t rv) {
+    char text[256];
+    return apr_strerror(rv, text, sizeof text);
+}
+
+const apr_dbd_driver_t* load_driver(const std::string& name, std::string* why) {
+    const apr_dbd_driver_t* driver = nullptr;
+    const apr_status_t rv = apr_dbd_get_driver(driver_pool(), name.c_str(), &driver);
+    if (rv == APR_SUCCESS) return driver;
+    if (APR_STATUS_IS_ENOTIMPL(rv) || APR_STATUS_IS_EDSOOPEN(rv))
+        *why = "APR has no DBD driver '" + name + "' (on Debian: apt-get install libaprutil1-dbd-" + name + ")";
+    else
+        *why = "APR's DBD driver '" + name + "' cannot be loaded: " + apr_error(rv);
+    return nullptr;
+}
+
+// A pool for one run, gone with it, whatever happens.
+struct RunPool {
+    apr_pool_t* pool = nullptr;
+    RunPool() {
+        if (apr_pool_create(&pool, driver_pool()) != APR_SUCCESS) throw Error("out of memory");
+    }
+    ~RunPool() { apr_pool_destroy(pool); }
+};
+
+}  // namespace
+
+std::string check_driver(const std::string& driver) {
+    std::string why;
+    load_driver(driver, &why);
+    return why;
+}
+
+std::vector<AclRow> query_rows(const Source& source) {
+    std::string why;
+    const apr_dbd_driver_t* driver = load_driver(source.driver, &why);
+    if (!driver) throw Error(why);
+    // SQLite would make an empty database where none is, and the query
+    // would then fail for a missing table: say what is really wrong.
+    if (source.driver == "sqlite3" && !source.params.empty() && source.params[0] == '/') {
+        struct stat st {};
+        if (::stat(source.params.c_str(), &st) != 0) throw Error(source.params + ": no such database file");
+    }
+    RunPool run;
+    apr_dbd_t* handle = nullptr;
+    const char* error = nullptr;
+    apr_status_t rv = apr_dbd_open_ex(driver, run.pool, source.params.c_str(), &handle, &error);
+    if (rv != APR_SUCCESS || !handle)
+        throw Error("cannot connect: " + (error && *error ? one_line(error) : apr_error(rv)));
+    struct Closer {
+        const apr_dbd_driver_t* driver;
+        apr_dbd_t* handle;
+        ~Closer() { apr_dbd_close(driver, handle); }
+    } closer{driver, handle};
+
+    // Random access: the drivers then run the query whole before they
+    // answer, and say when it fails. Read as it comes, PostgreSQL's driver
+    // reports a failing query as no rows at all, which would be an empty
+    // list (everyone refused, and nothing said).
+    apr_dbd_results_t* results = nullptr;
+    if (const int err = apr_dbd_select(driver, run.pool, handle, &results, source.sql.c_str(), 1)) {
+        const char* text = apr_dbd_error(driver, handle, err);
+        throw Error("the query fails: " + one_line(text));
+    }
+    const int columns = apr_dbd_num_cols(driver, results);
+    std::vector<AclRow> rows;
+    apr_dbd_row_t* row = nullptr;
+    // Every row is read, whatever the columns, so the connection is left
+    // in a state the driver can close. The drivers keep their place in
+    // `row` and tie what they fetch to the pool: both live for the run.
+    int got;
+    while ((got = apr_dbd_get_row(driver, run.pool, results, &row, -1)) == 0) {
+        if (columns >= 1 && columns <= 3) {
+            AclRow r;
+            const auto column = [&](int n) -> std::optional<std::string> {
+                if (n >= columns) return std::nullopt;
+                // Not apr_dbd_get_entry: PostgreSQL's driver gives "" for
+                // NULL there, and a NULL MAC must be reported as such.
+                char* value = nullptr;
+                const apr_status_t got_value = apr_dbd_datum_get(driver, row, n, APR_DBD_TYPE_STRING, &value);
+                if (got_value == APR_ENOENT) return std::nullopt;
+                if (got_value != APR_SUCCESS || !value) throw Error("column " + std::to_string(n + 1) + " cannot be read as text");
+                return std::string(value);
+            };
+            r.mac = column(0);
+            r.label = column(1);
+            r.pin = column(2);
+            rows.push_back(std::move(r));
+        }
+    }
+    if (got > 0) {
+        const char* text = apr_dbd_error(driver, handle, got);
+        throw Error("reading the rows fails: " + one_line(text));
+    }
+    if (columns < 1 || columns > 3)
+        throw Error("the query returns " + std::to_string(columns) +
+                    " columns; it must return 1 to 3: the MAC, then optionally the label and the SHA-256 pin");
+    return rows;
+}
+
+}  // namespace polyprov::dbd

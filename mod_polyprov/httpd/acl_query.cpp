@@ -1,0 +1,135 @@
+#include "acl_query.hpp"
+
+#include "glue.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include <malloc.h>
+#include <pthread.h>
+
+#include <polyprov/acl_rows.hpp>
+#include <polyprov/query_outage.hpp>
+
+namespace polyprov::glue {
+namespace {
+
+// While the database does not answer (or never has), it is asked again
+// sooner than the interval, so phones are not refused longer than needed.
+constexpr std::chrono::seconds kRetry{5};
+// A refresh reports so many left-out rows one by one, then a count.
+constexpr std::size_t kRowsReported = 20;
+
+// The value of `name` written directly in `first`'s list of directives.
+const char* setting_in(const ap_directive_t* first, const char* name, apr_pool_t* p) {
+    const char* found = nullptr;
+    for (const ap_directive_t* d = first; d; d = d->next)
+        if (d->directive && strcasecmp(d->directive, name) == 0) {
+            const char* args = d->args;
+            found = ap_getword_conf(p, &args);   // the last one counts, as in mod_dbd
+        }
+    return found;
+}
+
+void log_problems(server_rec* s, const AclQuery& q, const std::vector<AclRowProblem>& problems) {
+    std::size_t told = 0;
+    for (const AclRowProblem& p : problems) {
+        if (++told > kRowsReported) break;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, PP_TAG(210) "%s: row %" APR_SIZE_T_FMT ": '%s': %s; left out",
+                     q.name.c_str(), p.row, p.value.c_str(), p.why.c_str());
+    }
+    if (problems.size() > kRowsReported)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, PP_TAG(210) "%s: %" APR_SIZE_T_FMT " more rows left out",
+                     q.name.c_str(), problems.size() - kRowsReported);
+}
+
+// One run of the query: the list published when it changed; what went
+// wrong said once.
+void refresh(server_rec* s, AclQuery& q, QueryOutage& outage) {
+    AclFromRows built;
+    try {
+        const std::vector<AclRow> rows = dbd::query_rows(q.source);
+        built = acl_from_rows(rows, q.name);
+    } catch (const std::exception& e) {
+        if (const auto message = outage.failed(e.what(), QueryOutage::Clock::now()))
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, PP_TAG(211) "%s: %s; %s", q.name.c_str(), message->c_str(),
+                         q.has_list ? "every process keeps the last good list"
+                                    : "no list yet: devices get 503 until the query answers");
+        return;
+    }
+    if (const auto message = outage.answered(QueryOutage::Clock::now()))
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, PP_TAG(212) "%s: %s", q.name.c_str(), message->c_str());
+    log_problems(s, q, built.problems);
+    try {
+        const WatchEvent e = q.list->publish(std::move(built.acl));
+        if (e.kind == WatchEvent::Kind::published) {
+            q.has_list = true;
+            malloc_trim(0);   // what the rows and the table took goes back to the system
+            // A query that matches nothing (a WHERE clause gone wrong)
+            // refuses every phone: that deserves more than info.
+            const bool empty = e.message.rfind("0 devices", 0) == 0;
+            ap_log_error(APLOG_MARK, empty ? APLOG_WARNING : APLOG_INFO, 0, s,
+                         PP_TAG(202) "reloaded %s: %s%s (generation %" APR_UINT64_T_FMT ")", q.name.c_str(),
+                         e.message.c_str(), empty ? ": the query returned no device, every device is refused" : "",
+                         static_cast<apr_uint64_t>(e.generation));
+        }
+    } catch (const std::exception& e) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, PP_TAG(203) "%s; every process keeps the last good version",
+                     e.what());
+    }
+}
+
+[[noreturn]] void follow_forever(server_rec* s, AclQuery* q) {
+    QueryOutage outage;
+    for (;;) {
+        refresh(s, *q, outage);
+        std::this_thread::sleep_for(outage.ongoing() ? std::min(q->interval, kRetry) : q->interval);
+    }
+}
+
+}  // namespace
+
+const char* dbd_source_for(cmd_parms* cmd, const char* sql, dbd::Source* source) {
+    const ap_directive_t* vhost = nullptr;
+    for (const ap_directive_t* d = cmd->directive ? cmd->directive->parent : nullptr; d; d = d->parent)
+        if (d->directive && strcasecmp(d->directive, "<VirtualHost") == 0) vhost = d;
+    const auto setting = [&](const char* name) -> const char* {
+        const char* value = vhost ? setting_in(vhost->first_child, name, cmd->temp_pool) : nullptr;
+        return value ? value : setting_in(ap_conftree, name, cmd->temp_pool);
+    };
+    const char* driver = setting("DBDriver");
+    const char* params = setting("DBDParams");
+    if (!driver || !params)
+        return apr_psprintf(cmd->pool, "%s needs mod_dbd's DBDriver and DBDParams, written directly in this "
+                                       "<VirtualHost> or at the top level of the configuration",
+                            cmd->cmd->name);
+    if (const std::string why = dbd::check_driver(driver); !why.empty())
+        return apr_psprintf(cmd->pool, "%s: DBDriver %s: %s", cmd->cmd->name, driver, why.c_str());
+    if (!*sql) return apr_psprintf(cmd->pool, "%s: the query is empty", cmd->cmd->name);
+    source->driver = driver;
+    source->params = params;
+    source->sql = sql;
+    return nullptr;
+}
+
+bool follow_acl_query(server_rec* s, AclQuery* query) noexcept {
+    // Signals stay with the watcher's main thread.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    bool started = true;
+    try {
+        std::thread(follow_forever, s, query).detach();
+    } catch (const std::exception& e) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, PP_TAG(206) "%s: cannot start its thread (%s); its list is not "
+                     "refreshed", query->name.c_str(), e.what());
+        started = false;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return started;
+}
+
+}  // namespace polyprov::glue

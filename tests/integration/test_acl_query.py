@@ -1,0 +1,236 @@
+"""The allow-list from the operator's database (PolyProvACLQuery, issue 19):
+a real apache2 whose list is a query on a real SQLite file or a real
+PostgreSQL server. Rows are added, changed and removed while it runs, and
+every child must answer from the new list within the refresh interval plus
+2 s; bad rows are left out and logged; the database goes away and comes
+back while phones are served from the last good list; a first start with
+the database down answers 503 with Retry-After until it answers.
+
+The tests of one server run in order: each starts where the one before
+left the database."""
+
+import os
+import re
+import shutil
+import time
+
+import pytest
+
+from harness.apache import Apache, new_server_root
+from harness.databases import QUERY, PostgresDatabase, SqliteDatabase
+from harness.phone import Phone
+from harness.vhosts import tls_vhost
+
+ME, OTHER = "0004F2000001", "64167F000002"
+REFRESH = 1        # PolyProvACLRefresh in these tests, seconds
+SEEN_WITHIN = REFRESH + 2
+FILLER = 5000      # rows of other devices, so every refresh reads a list of some size
+
+MPM_SETTINGS = {
+    "prefork": "StartServers 3\nMinSpareServers 3\nMaxSpareServers 3\nServerLimit 3\nMaxRequestWorkers 3\n",
+    "event": "StartServers 2\nServerLimit 2\nThreadsPerChild 8\nMaxRequestWorkers 16\n"
+             "MinSpareThreads 16\nMaxSpareThreads 16\n",
+}
+
+
+@pytest.fixture(scope="module", params=[("sqlite3", "prefork"), ("pgsql", "event")], ids=["sqlite3", "pgsql"])
+def server(request, pki):
+    driver, mpm = request.param
+    apache = Apache(new_server_root(), mpm=mpm)
+    root = apache.root
+    with open(os.path.join(root, "htdocs", "000000000000.cfg"), "w") as f:
+        f.write("shared\n")
+    db = SqliteDatabase(root) if driver == "sqlite3" else PostgresDatabase(root)
+    apache.db = db
+    apache.pid_log = os.path.join(root, "logs", "pid.log")
+    dbd = f"    DBDriver {db.driver}\n    DBDParams \"{db.params}\"\n    DBDPersist Off\n"
+    body = (f"    CustomLog {apache.pid_log} \"%P %U%q %>s\"\n"
+            f"    <Directory {root}/htdocs>\n"
+            f"        PolyProvACLQuery \"{QUERY}\"\n"
+            f"        PolyProvACLRefresh {REFRESH}s\n"
+            f"    </Directory>\n")
+    # SQLite's settings at the top level, PostgreSQL's in the vhost: both places mod_dbd reads.
+    top = dbd if driver == "sqlite3" else ""
+    vhosts = (MPM_SETTINGS[mpm] + "KeepAliveTimeout 120\nMaxKeepAliveRequests 0\n" + top +
+              tls_vhost(apache.port, "query.test", pki, verify="require",
+                        extra=(dbd if driver == "pgsql" else "") + body))
+    apache.allow_log(r"PP211 ")   # the outages this file provokes; each is counted
+    apache.allow_log(r"AH00161: server reached MaxRequestWorkers")
+    apache.allow_log(r"AH10159: server is within MinSpareThreads of MaxRequestWorkers")
+    # The database is down (PostgreSQL: not started; SQLite: no file yet) when the server starts.
+    apache.start(vhosts, extra_modules=("dbd",))
+    yield apache
+    apache.stop()
+    db.close()
+    if not os.environ.get("POLYPROV_KEEP"):
+        shutil.rmtree(root)
+
+
+def child_of(server, marker):
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(server.pid_log) as f:
+            for line in f:
+                pid, url, _ = line.split()
+                if url.endswith(marker):
+                    return int(pid)
+        time.sleep(0.05)
+    raise AssertionError(f"no log line for {marker}")
+
+
+def phones_on_every_child(server, pki, device="valid"):
+    """Keep-alive connections of `device`, one to each child."""
+    want = 3 if server.mpm == "prefork" else 2
+    by_child = {}
+    for i in range(60):
+        phone = Phone(server.port, pki["devices"][device], pki["server_ca"])
+        status, _, _ = phone.request("GET", f"/000000000000.cfg?probe{device}={i}")
+        pid = child_of(server, f"probe{device}={i}")
+        if pid in by_child:
+            phone.close()
+        else:
+            by_child[pid] = phone
+        if len(by_child) == want:
+            return list(by_child.values())
+    raise AssertionError(f"reached only {len(by_child)} of {want} children")
+
+
+def answers(phones):
+    out = []
+    for p in phones:
+        status, headers, _ = p.request("GET", "/000000000000.cfg")
+        label = headers.get("x-label", "")
+        # "(null)": mod_headers' word for an unset variable
+        out.append((status, "" if label == "(null)" else label, headers.get("x-decision", "")))
+    return out
+
+
+def every_child_within(phones, want, seconds=SEEN_WITHIN):
+    """Waits until every child answers `want` ((status, label, decision)); fails after `seconds`."""
+    start = time.monotonic()
+    while True:
+        got = answers(phones)
+        if all(g == want for g in got):
+            return time.monotonic() - start
+        if time.monotonic() - start > seconds:
+            raise AssertionError(f"after {seconds} s the children answer {got}, not {want}")
+        time.sleep(0.1)
+
+
+def lines(server, mark, tag):
+    return [line for line in server.log_since(mark).splitlines() if tag in line]
+
+
+def test_a_first_start_with_the_database_down_answers_503_until_it_answers(server, pki):
+    phone = Phone(server.port, pki["devices"]["valid"], pki["server_ca"])
+    status, headers, _ = phone.request("GET", "/000000000000.cfg")
+    assert status == 503
+    assert headers.get("retry-after") == "5"
+    assert headers.get("x-decision") == "deny:error"
+    time.sleep(3 * REFRESH)   # runs that fail while nothing was ever read: said once
+    outage = lines(server, 0, "PP211")
+    assert len(outage) == 1, outage
+    assert "no list yet: devices get 503 until the query answers" in outage[0]
+    if server.db.driver == "pgsql":
+        assert server.db.params not in outage[0]   # DBDParams may hold a password: never logged
+
+    mark = server.log_mark()
+    if server.db.driver == "pgsql":
+        server.db.start()
+        server.db.create(filler=FILLER)
+        server.db.execute("INSERT INTO v_devices VALUES (?, ?, NULL, 'true', 1)", (ME.lower(), "desk"))
+    else:
+        server.db.create(filler=FILLER)
+        server.db.execute("INSERT INTO v_devices VALUES (?, ?, NULL, 'true', 1)", (ME.lower(), "desk"))
+    # The query is asked again within 5 s while it fails, then at the interval.
+    every_child_within(phones_on_every_child(server, pki), (200, "desk", "allow"), seconds=5 + SEEN_WITHIN)
+    assert len(lines(server, mark, "PP212")) == 1
+    reloaded = lines(server, mark, "PP202")
+    assert reloaded and re.search(rf"reloaded PolyProvACLQuery at .*httpd\.conf:\d+: {FILLER + 1} devices", reloaded[0])
+
+
+def test_rows_added_changed_and_removed_reach_every_child(server, pki):
+    phones = phones_on_every_child(server, pki)
+    db = server.db
+    every_child_within(phones, (200, "desk", "allow"))
+    timings = {}
+
+    db.execute("UPDATE v_devices SET device_label = ? WHERE device_mac_address = ?", ("lobby phone", ME.lower()))
+    timings["label"] = every_child_within(phones, (200, "lobby phone", "allow"))
+
+    db.execute("UPDATE v_devices SET device_enabled = 'false' WHERE device_mac_address = ?", (ME.lower(),))
+    timings["removed"] = every_child_within(phones, (403, "", "deny:not-in-acl"))
+
+    # Added back in another notation the file also takes, with a pin to another certificate: refused.
+    db.execute("DELETE FROM v_devices WHERE device_mac_address = ?", (ME.lower(),))
+    db.execute("INSERT INTO v_devices VALUES (?, ?, ?, 'true', 1)",
+               ("00:04:f2:00:00:01", "desk", pki["devices"]["self_signed"]["sha256"]))
+    timings["pinned elsewhere"] = every_child_within(phones, (403, "", "deny:unverified"))
+
+    db.execute("UPDATE v_devices SET device_pin = ? WHERE device_mac_address = ?",
+               (pki["devices"]["valid"]["sha256"], "00:04:f2:00:00:01"))
+    timings["pinned to it"] = every_child_within(phones, (200, "desk", "allow"))
+    print("seen by every child after (s):", {k: round(v, 2) for k, v in timings.items()})
+
+
+def test_bad_rows_are_left_out_and_logged_with_row_and_value(server, pki):
+    db = server.db
+    other = Phone(server.port, pki["devices"]["valid_ca2"], pki["server_ca"])
+    db.execute("INSERT INTO v_devices VALUES (?, NULL, NULL, 'true', 2)", (OTHER,))
+    deadline = time.monotonic() + SEEN_WITHIN
+    while other.request("GET", "/000000000000.cfg")[0] != 200:
+        assert time.monotonic() < deadline, "the added device was never let in"
+        time.sleep(0.1)
+
+    mark = server.log_mark()
+    # Row 2 (by position): OTHER's pin does not parse, so OTHER is left out, not let in unpinned.
+    db.execute("UPDATE v_devices SET device_pin = ? WHERE device_mac_address = ?", ("abcd", OTHER))
+    db.execute("INSERT INTO v_devices VALUES (?, NULL, NULL, 'true', 3)", ("not-a-mac",))
+    db.execute("INSERT INTO v_devices VALUES (?, ?, NULL, 'true', 4)", (ME, "second row"))
+    db.execute("INSERT INTO v_devices VALUES (NULL, NULL, NULL, 'true', 5)")
+    deadline = time.monotonic() + SEEN_WITHIN
+    while other.request("GET", "/000000000000.cfg")[0] != 403:
+        assert time.monotonic() < deadline, "a device with a pin that does not parse was let in"
+        time.sleep(0.1)
+    me = Phone(server.port, pki["devices"]["valid"], pki["server_ca"])
+    status, headers, _ = me.request("GET", "/000000000000.cfg")
+    assert (status, headers.get("x-label")) == (200, "desk"), "a duplicate must keep its first row"
+
+    time.sleep(REFRESH + 0.5)
+    problems = lines(server, mark, "PP210")
+    assert any(re.search(r"row 2: 'abcd': the pin is not 64 hex digits.*device 64167F000002 left out", p)
+               for p in problems), problems
+    assert any(re.search(r"row 3: 'not-a-mac': not a MAC address", p) for p in problems), problems
+    assert any(re.search(r"row 4: '0004F2000001': duplicate MAC 0004F2000001: row 1 kept", p) for p in problems)
+    assert any(re.search(r"row 5: 'NULL': the MAC is NULL", p) for p in problems), problems
+    # Once per refresh: as many reports of row 3 as refreshes since (a few), not one per request.
+    assert 1 <= sum("row 3:" in p for p in problems) <= 6
+    db.execute("DELETE FROM v_devices WHERE position IN (2, 3, 4, 5)")
+
+
+def test_the_database_gone_and_back_while_phones_are_served(server, pki):
+    phones = phones_on_every_child(server, pki)
+    every_child_within(phones, (200, "desk", "allow"))
+    mark = server.log_mark()
+    server.db.stop()
+    for _ in range(int(4 * REFRESH / 0.2)):   # several refreshes fail meanwhile
+        assert answers(phones) == [(200, "desk", "allow")] * len(phones)
+        time.sleep(0.2)
+    outage = lines(server, mark, "PP211")
+    assert len(outage) == 1, outage
+    assert "every process keeps the last good list" in outage[0]
+
+    # A graceful restart meanwhile: the new generation starts from the list in force.
+    for p in phones:   # prefork: their children may not leave while they hold them
+        p.close()
+    server.graceful()
+    phone = Phone(server.port, pki["devices"]["valid"], pki["server_ca"])
+    status, headers, _ = phone.request("GET", "/000000000000.cfg")
+    phone.close()
+    assert (status, headers.get("x-label")) == (200, "desk")
+
+    server.db.start()
+    server.db.execute("UPDATE v_devices SET device_label = ? WHERE device_mac_address = ?",
+                      ("back", "00:04:f2:00:00:01"))
+    every_child_within(phones_on_every_child(server, pki), (200, "back", "allow"), seconds=5 + SEEN_WITHIN)
+    assert len(lines(server, mark, "PP212")) >= 1   # once per outage, and per configuration generation
