@@ -52,14 +52,14 @@ AclFromRows acl_from_rows(const std::vector<AclRow>& rows, const std::string& or
         if (row.pin && !row.pin->empty()) {
             pin = parse_fingerprint(*row.pin);
             if (!pin) {
-                left_out(*row.pin, "the pin is not 64 hex digits (colons between pairs allowed); device " +
-                                       mac->str() + " left out");
+                left_out(*row.pin, "not a SHA-256 pin (64 hex digits, colons between pairs allowed) for device " +
+                                       mac->str());
                 continue;
             }
         }
         const std::string label = row.label ? *row.label : std::string();
         if (has_control(label)) {
-            left_out(label, "the label holds control characters; device " + mac->str() + " left out");
+            left_out(label, "the label of device " + mac->str() + " holds control characters");
             continue;
         }
         if (const int first = table.add(*mac, label, pin, number))

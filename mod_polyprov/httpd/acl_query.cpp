@@ -100,6 +100,8 @@ const char* dbd_source_for(cmd_parms* cmd, const char* sql, dbd::Source* source)
         const char* value = vhost ? setting_in(vhost->first_child, name, cmd->temp_pool) : nullptr;
         return value ? value : setting_in(ap_conftree, name, cmd->temp_pool);
     };
+    // (mod_dbd refuses a DBDriver APR has no driver for where it reads it;
+    // a driver it accepted is checked here again, from this process.)
     const char* driver = setting("DBDriver");
     const char* params = setting("DBDParams");
     if (!driver || !params)
@@ -108,7 +110,7 @@ const char* dbd_source_for(cmd_parms* cmd, const char* sql, dbd::Source* source)
                             cmd->cmd->name);
     if (const std::string why = dbd::check_driver(driver); !why.empty())
         return apr_psprintf(cmd->pool, "%s: DBDriver %s: %s", cmd->cmd->name, driver, why.c_str());
-    if (!*sql) return apr_psprintf(cmd->pool, "%s: the query is empty", cmd->cmd->name);
+    if (std::strspn(sql, " \t\r\n") == std::strlen(sql)) return apr_psprintf(cmd->pool, "%s: the query is empty", cmd->cmd->name);
     source->driver = driver;
     source->params = params;
     source->sql = sql;

@@ -198,7 +198,7 @@ def test_bad_rows_are_left_out_and_logged_with_row_and_value(server, pki):
 
     time.sleep(REFRESH + 0.5)
     problems = lines(server, mark, "PP210")
-    assert any(re.search(r"row 2: 'abcd': the pin is not 64 hex digits.*device 64167F000002 left out", p)
+    assert any(re.search(r"row 2: 'abcd': not a SHA-256 pin \(64 hex digits.*\) for device 64167F000002; left out", p)
                for p in problems), problems
     assert any(re.search(r"row 3: 'not-a-mac': not a MAC address", p) for p in problems), problems
     assert any(re.search(r"row 4: '0004F2000001': duplicate MAC 0004F2000001: row 1 kept", p) for p in problems)

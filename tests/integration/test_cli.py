@@ -32,6 +32,43 @@ def test_acl_check(tmp_path):
     assert run("acl", "check", str(tmp_path / "missing.acl"))[0] == 2
 
 
+def test_acl_check_runs_a_query_as_the_module_would(tmp_path):
+    import sqlite3
+    db = str(tmp_path / "phones.db")
+    with sqlite3.connect(db) as c:
+        c.execute("CREATE TABLE phones (id integer, mac text, label text, pin text)")
+        c.executemany("INSERT INTO phones VALUES (?, ?, ?, ?)", [
+            (1, "0004f2000001", "desk", None),
+            (2, "00:04:F2:00:00:02", "", ""),
+            (3, "zz", None, None),
+            (4, "0004F2000001", "again", None),
+            (5, "0004f2000003", None, "abcd"),
+        ])
+    query = "SELECT mac, label, pin FROM phones ORDER BY id"
+    rc, out, err = run("acl", "check", "--dbd", "sqlite3", db, "--query", query)
+    assert rc == 1
+    assert out == "PolyProvACLQuery: 2 devices, 3 rows left out\n"
+    assert err.splitlines() == [
+        "row 3: 'zz': not a MAC address (12 hex digits, or 00:04:f2:.., 00-04-F2-.., 0004.f2..); left out",
+        "row 4: '0004F2000001': duplicate MAC 0004F2000001: row 1 kept; left out",
+        "row 5: 'abcd': not a SHA-256 pin (64 hex digits, colons between pairs allowed) for device 0004F2000003; "
+        "left out",
+    ]
+    assert run("acl", "check", "--dbd", "sqlite3", db, "--query", "SELECT mac FROM phones WHERE id < 3") == \
+        (0, "PolyProvACLQuery: 2 devices, 0 rows left out\n", "")
+    rc, _, err = run("acl", "check", "--dbd", "sqlite3", db, "--query", "SELECT nonsense FROM phones")
+    assert rc == 1 and err == "PolyProvACLQuery: the query fails: no such column: nonsense\n"
+    rc, _, err = run("acl", "check", "--dbd", "sqlite3", str(tmp_path / "none.db"), "--query", query)
+    assert rc == 1 and "none.db: no such database file" in err
+    assert not os.path.exists(tmp_path / "none.db"), "SQLite must not be left to create an empty database"
+    rc, _, err = run("acl", "check", "--dbd", "sqlite3", db, "--query", "SELECT id, mac, label, pin FROM phones")
+    assert rc == 1 and "the query returns 4 columns; it must return 1 to 3" in err
+    rc, _, err = run("acl", "check", "--dbd", "nosuch", "x", "--query", query)
+    assert rc == 1 and "APR has no DBD driver 'nosuch' (on Debian: apt-get install libaprutil1-dbd-nosuch)" in err
+    assert run("acl", "check", "--dbd", "sqlite3", db)[0] == 2
+    assert run("acl", "check", "--dbd", "sqlite3")[0] == 2
+
+
 def test_acl_pin_makes_a_line_the_module_accepts(pki, tmp_path):
     d = pki["devices"]["self_signed"]
     rc, out, _ = run("acl", "pin", d["cert"], "--label", "old phone")

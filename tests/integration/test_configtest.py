@@ -237,3 +237,52 @@ def test_allowed_methods_parse(apache, pki):
     rc, out = apache.configtest(acl_vhost(apache, pki, "        PolyProvRequireDevice on\n"
                                                        "        PolyProvAllowMethods POST MOVE COPY\n"))
     assert rc == 0, out
+
+
+# PolyProvACLQuery / PolyProvACLRefresh (issue 19): the database is mod_dbd's; nothing is queried by -t.
+QUERY = '"SELECT mac FROM phones"'
+
+
+def query_config(apache, pki, directives, dbd_in_vhost="", dbd_top=""):
+    return dbd_top + tls_vhost(apache.port, "cfg.test", pki, verify="optional",
+                               extra=dbd_in_vhost + f"    <Directory {apache.root}/htdocs>\n{directives}    </Directory>\n")
+
+
+SQLITE = "DBDriver sqlite3\nDBDParams /nonexistent/phones.db\nDBDPersist Off\n"
+
+
+@pytest.mark.parametrize("where", ["vhost", "top"])
+def test_a_query_on_mod_dbds_settings_passes_without_the_database(apache, pki, where):
+    body = f"        PolyProvACLQuery {QUERY}\n        PolyProvACLRefresh 2m\n"
+    rc, out = apache.configtest(query_config(apache, pki, body, **{"dbd_in_vhost" if where == "vhost" else "dbd_top":
+                                                                    SQLITE}), extra_modules=("dbd",))
+    assert rc == 0 and "Syntax OK" in out, out
+
+
+@pytest.mark.parametrize("directives,dbd,reason", [
+    (f"        PolyProvACLQuery {QUERY}\n", "",
+     "PolyProvACLQuery needs mod_dbd's DBDriver and DBDParams, written directly in this <VirtualHost> or at the top"),
+    (f"        PolyProvACLQuery {QUERY}\n", "DBDriver sqlite3\n",
+     "PolyProvACLQuery needs mod_dbd's DBDriver and DBDParams"),
+    ('        PolyProvACLQuery "  "\n', SQLITE, "PolyProvACLQuery: the query is empty"),
+    (f"        PolyProvACLQuery {QUERY}\n        PolyProvACLFile /etc/hosts\n", SQLITE,
+     "PolyProvACLFile: this section has a PolyProvACLQuery already: one list a section"),
+    (f"        PolyProvACLFile {{acl}}\n        PolyProvACLQuery {QUERY}\n", SQLITE,
+     "PolyProvACLQuery: this section has a PolyProvACLFile already: one list a section"),
+    (f"        PolyProvACLRefresh 10s\n        PolyProvACLQuery {QUERY}\n", SQLITE,
+     "PolyProvACLRefresh: must follow the PolyProvACLQuery it sets, in the same section"),
+    (f"        PolyProvACLQuery {QUERY}\n        PolyProvACLRefresh 0s\n", SQLITE,
+     "PolyProvACLRefresh: '0s' is not a duration from 1s to 1d"),
+    (f"        PolyProvACLQuery {QUERY}\n        PolyProvACLRefresh 2d\n", SQLITE,
+     "PolyProvACLRefresh: '2d' is not a duration from 1s to 1d"),
+    (f"        PolyProvACLQuery {QUERY}\n        PolyProvACLRefresh soon\n", SQLITE,
+     "PolyProvACLRefresh: 'soon' is not a duration"),
+])
+def test_bad_query_settings_name_line_and_reason(apache, pki, directives, dbd, reason):
+    acl = write(os.path.join(apache.root, "phones.acl"), "0004F2000001\n")
+    directives = directives.replace("{acl}", acl)
+    rc, out = apache.configtest(query_config(apache, pki, directives, dbd_in_vhost=dbd), extra_modules=("dbd",))
+    assert rc != 0, out
+    failing = reason.split(":")[0].split(" ")[0]
+    assert re.search(rf"Syntax error on line {line_of(apache.conf, failing + ' ')} of {re.escape(apache.conf)}", out), out
+    assert reason in out, out
