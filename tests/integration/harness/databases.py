@@ -49,6 +49,12 @@ class SqliteDatabase:
         with sqlite3.connect(self.path) as db:
             db.execute(sql, args)
 
+    def add_devices(self, macs, first_position):
+        """One enabled row per MAC, in one transaction."""
+        with sqlite3.connect(self.path) as db:
+            db.executemany("INSERT INTO v_devices VALUES (?, NULL, NULL, 'true', ?)",
+                           [(m, first_position + i) for i, m in enumerate(macs)])
+
     def stop(self):
         """The database goes away: the file is moved aside."""
         os.rename(self.path, self.away)
@@ -121,6 +127,11 @@ class PostgresDatabase:
         for a in args:   # the tests' own literals; quoted as SQL strings
             sql = sql.replace("?", "NULL" if a is None else "'" + str(a).replace("'", "''") + "'", 1)
         self._psql(sql)
+
+    def add_devices(self, macs, first_position):
+        """One enabled row per MAC, in one statement."""
+        rows = ", ".join(f"('{m}', NULL, NULL, 'true', {first_position + i})" for i, m in enumerate(macs))
+        self._psql(f"INSERT INTO v_devices VALUES {rows}")
 
     def close(self):
         self.stop()
