@@ -1,5 +1,6 @@
 #include "dbd_rows.hpp"
 
+#include <cctype>
 #include <mutex>
 
 #include <sys/stat.h>
@@ -56,30 +57,74 @@ const apr_dbd_driver_t* load_driver(const std::string& name, std::string* why) {
     return nullptr;
 }
 
-// A pool for one run, gone with it, whatever happens.
+// A pool for one run, with an allocator of its own: runs of different
+// queries go on different threads (an allocator has no lock), and what a
+// run took goes back to the system with it, not to a pool that keeps it.
 struct RunPool {
     apr_pool_t* pool = nullptr;
     RunPool() {
-        if (apr_pool_create(&pool, driver_pool()) != APR_SUCCESS) throw Error("out of memory");
+        if (apr_pool_create_unmanaged_ex(&pool, nullptr, nullptr) != APR_SUCCESS) throw Error("out of memory");
     }
     ~RunPool() { apr_pool_destroy(pool); }
 };
 
+// The values of DBDParams that must not reach a log: the password's, and
+// any word that is not key=value (a mistyped "password:secret"). Drivers
+// quote the connection string in their messages (libpq does).
+std::string without_secrets(std::string message, const std::string& params) {
+    std::vector<std::string> secrets;
+    std::size_t at = 0;
+    while (at < params.size()) {
+        const std::size_t start = params.find_first_not_of(" \t", at);
+        if (start == std::string::npos) break;
+        std::size_t end = params.find_first_of(" \t", start);
+        if (end == std::string::npos) end = params.size();
+        const std::string word = params.substr(start, end - start);
+        const std::size_t eq = word.find('=');
+        if (eq == std::string::npos) {
+            secrets.push_back(word);
+        } else {
+            std::string key = word.substr(0, eq);
+            for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (key.find("pass") != std::string::npos || key == "pwd") {
+                std::string value = word.substr(eq + 1);
+                if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"')) value = value.substr(1);
+                if (!value.empty() && (value.back() == '\'' || value.back() == '"')) value.pop_back();
+                secrets.push_back(value);
+            }
+        }
+        at = end;
+    }
+    for (const std::string& secret : secrets) {
+        if (secret.empty()) continue;
+        for (std::size_t found; (found = message.find(secret)) != std::string::npos;)
+            message.replace(found, secret.size(), "(hidden)");
+    }
+    return message;
+}
+
 }  // namespace
 
 std::string check_driver(const std::string& driver) {
+    // The drivers whose reading of a whole result is tested here. APR's
+    // mysql driver, asked for the next row of a result it holds whole,
+    // answers "no more rows" at once: an empty list, every phone refused.
+    if (driver != "sqlite3" && driver != "pgsql")
+        return "not a driver PolyProvACLQuery reads lists with (sqlite3, pgsql)";
     std::string why;
     load_driver(driver, &why);
     return why;
 }
 
 std::vector<AclRow> query_rows(const Source& source) {
+    if (std::string why = check_driver(source.driver); !why.empty()) throw Error(why);
     std::string why;
     const apr_dbd_driver_t* driver = load_driver(source.driver, &why);
     if (!driver) throw Error(why);
     // SQLite would make an empty database where none is, and the query
     // would then fail for a missing table: say what is really wrong.
-    if (source.driver == "sqlite3" && !source.params.empty() && source.params[0] == '/') {
+    if (source.driver == "sqlite3" && !source.params.empty() && source.params[0] != ':' &&
+        source.params.rfind("file:", 0) != 0) {
         struct stat st {};
         if (::stat(source.params.c_str(), &st) != 0) throw Error(source.params + ": no such database file");
     }
@@ -88,7 +133,8 @@ std::vector<AclRow> query_rows(const Source& source) {
     const char* error = nullptr;
     apr_status_t rv = apr_dbd_open_ex(driver, run.pool, source.params.c_str(), &handle, &error);
     if (rv != APR_SUCCESS || !handle)
-        throw Error("cannot connect: " + (error && *error ? one_line(error) : apr_error(rv)));
+        throw Error("cannot connect: " +
+                    without_secrets(error && *error ? one_line(error) : apr_error(rv), source.params));
     struct Closer {
         const apr_dbd_driver_t* driver;
         apr_dbd_t* handle;
@@ -102,41 +148,47 @@ std::vector<AclRow> query_rows(const Source& source) {
     apr_dbd_results_t* results = nullptr;
     if (const int err = apr_dbd_select(driver, run.pool, handle, &results, source.sql.c_str(), 1)) {
         const char* text = apr_dbd_error(driver, handle, err);
-        throw Error("the query fails: " + one_line(text));
+        throw Error("the query fails: " + without_secrets(one_line(text), source.params));
     }
     const int columns = apr_dbd_num_cols(driver, results);
-    std::vector<AclRow> rows;
-    apr_dbd_row_t* row = nullptr;
-    // Every row is read, whatever the columns, so the connection is left
-    // in a state the driver can close. The drivers keep their place in
-    // `row` and tie what they fetch to the pool: both live for the run.
-    int got;
-    while ((got = apr_dbd_get_row(driver, run.pool, results, &row, -1)) == 0) {
-        if (columns >= 1 && columns <= 3) {
-            AclRow r;
-            const auto column = [&](int n) -> std::optional<std::string> {
-                if (n >= columns) return std::nullopt;
-                // Not apr_dbd_get_entry: PostgreSQL's driver gives "" for
-                // NULL there, and a NULL MAC must be reported as such.
-                char* value = nullptr;
-                const apr_status_t got_value = apr_dbd_datum_get(driver, row, n, APR_DBD_TYPE_STRING, &value);
-                if (got_value == APR_ENOENT) return std::nullopt;
-                if (got_value != APR_SUCCESS || !value) throw Error("column " + std::to_string(n + 1) + " cannot be read as text");
-                return std::string(value);
-            };
-            r.mac = column(0);
-            r.label = column(1);
-            r.pin = column(2);
-            rows.push_back(std::move(r));
-        }
-    }
-    if (got > 0) {
-        const char* text = apr_dbd_error(driver, handle, got);
-        throw Error("reading the rows fails: " + one_line(text));
-    }
     if (columns < 1 || columns > 3)
         throw Error("the query returns " + std::to_string(columns) +
                     " columns; it must return 1 to 3: the MAC, then optionally the label and the SHA-256 pin");
+    // Counted before any is read: a driver that stops handing rows over
+    // early, and says nothing, would otherwise make a list short of devices.
+    const int tuples = apr_dbd_num_tuples(driver, results);
+    std::vector<AclRow> rows;
+    if (tuples > 0) rows.reserve(static_cast<std::size_t>(tuples));
+    apr_dbd_row_t* row = nullptr;
+    // The drivers keep their place in `row` and tie what they fetch to the
+    // pool: both live for the run.
+    const auto column = [&](int n) -> std::optional<std::string> {
+        if (n >= columns) return std::nullopt;
+        // Not apr_dbd_get_entry: PostgreSQL's driver gives "" for NULL
+        // there, and a NULL MAC must be reported as such.
+        char* value = nullptr;
+        const apr_status_t got_value = apr_dbd_datum_get(driver, row, n, APR_DBD_TYPE_STRING, &value);
+        if (got_value == APR_ENOENT) return std::nullopt;
+        if (got_value != APR_SUCCESS || !value)
+            throw Error("column " + std::to_string(n + 1) + " of row " + std::to_string(rows.size() + 1) +
+                        " cannot be read as text");
+        return std::string(value);
+    };
+    int got;
+    while ((got = apr_dbd_get_row(driver, run.pool, results, &row, -1)) == 0) {
+        AclRow r;
+        r.mac = column(0);
+        r.label = column(1);
+        r.pin = column(2);
+        rows.push_back(std::move(r));
+    }
+    if (got > 0) {
+        const char* text = apr_dbd_error(driver, handle, got);
+        throw Error("reading the rows fails: " + without_secrets(one_line(text), source.params));
+    }
+    if (tuples < 0 || rows.size() != static_cast<std::size_t>(tuples))
+        throw Error("the driver handed over " + std::to_string(rows.size()) + " of " + std::to_string(tuples) +
+                    " rows");
     return rows;
 }
 

@@ -22,6 +22,10 @@ namespace {
 constexpr std::chrono::seconds kRetry{5};
 // A refresh reports so many left-out rows one by one, then a count.
 constexpr std::size_t kRowsReported = 20;
+// A run is late when it has taken this much longer than its interval.
+constexpr std::chrono::seconds kLate{30};
+
+std::int64_t steady_ticks() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 
 // The value of `name` written directly in `first`'s list of directives.
 const char* setting_in(const ap_directive_t* first, const char* name, apr_pool_t* p) {
@@ -50,7 +54,16 @@ void log_problems(server_rec* s, const AclQuery& q, const std::vector<AclRowProb
 // wrong said once.
 void refresh(server_rec* s, AclQuery& q, QueryOutage& outage) {
     AclFromRows built;
+    struct Running {
+        AclQuery& q;
+        explicit Running(AclQuery& query) : q(query) { q.run_began.store(steady_ticks()); }
+        ~Running() {
+            q.run_began.store(0);
+            q.late_said.store(false);
+        }
+    };
     try {
+        const Running running(q);
         const std::vector<AclRow> rows = dbd::query_rows(q.source);
         built = acl_from_rows(rows, q.name);
     } catch (const std::exception& e) {
@@ -92,19 +105,33 @@ void refresh(server_rec* s, AclQuery& q, QueryOutage& outage) {
 
 }  // namespace
 
+void report_late_run(server_rec* s, AclQuery& q) noexcept {
+    const std::int64_t began = q.run_began.load();
+    if (!began || q.late_said.load()) return;
+    const auto taken = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::steady_clock::duration(steady_ticks() - began));
+    if (taken < q.interval + kLate || q.late_said.exchange(true)) return;
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                 PP_TAG(211) "%s: a run has not returned after %ld s (the database holds a lock, or does not "
+                 "answer); %s", q.name.c_str(), static_cast<long>(taken.count()),
+                 q.has_list.load() ? "every process keeps the last good list" : "no list yet: devices get 503");
+}
+
 const char* dbd_source_for(cmd_parms* cmd, const char* sql, dbd::Source* source) {
     const ap_directive_t* vhost = nullptr;
     for (const ap_directive_t* d = cmd->directive ? cmd->directive->parent : nullptr; d; d = d->parent)
         if (d->directive && strcasecmp(d->directive, "<VirtualHost") == 0) vhost = d;
+    // As mod_dbd merges them: a virtual host's own value, unless it is
+    // unset or empty, else the top level's.
     const auto setting = [&](const char* name) -> const char* {
         const char* value = vhost ? setting_in(vhost->first_child, name, cmd->temp_pool) : nullptr;
-        return value ? value : setting_in(ap_conftree, name, cmd->temp_pool);
+        return value && *value ? value : setting_in(ap_conftree, name, cmd->temp_pool);
     };
     // (mod_dbd refuses a DBDriver APR has no driver for where it reads it;
     // a driver it accepted is checked here again, from this process.)
     const char* driver = setting("DBDriver");
     const char* params = setting("DBDParams");
-    if (!driver || !params)
+    if (!driver || !params || !*driver)
         return apr_psprintf(cmd->pool, "%s needs mod_dbd's DBDriver and DBDParams, written directly in this "
                                        "<VirtualHost> or at the top level of the configuration",
                             cmd->cmd->name);

@@ -14,7 +14,9 @@
 #include "httpd.h"
 #include "http_config.h"
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include <polyprov/acl_file.hpp>
@@ -28,8 +30,12 @@ struct AclQuery {
     std::string name;                       // "PolyProvACLQuery at FILE:LINE", for messages
     std::chrono::seconds interval{30};
     bool interval_set = false;              // by a PolyProvACLRefresh
-    bool has_list = false;                  // a version is in force (carried over a restart, or published)
+    std::atomic<bool> has_list{false};      // a version is in force (carried over a restart, or published)
     AclFile* list = nullptr;                // owned by the configuration's registry
+    // The run under way: when it began (steady-clock ticks; 0: none), and
+    // whether its lateness was said.
+    std::atomic<std::int64_t> run_began{0};
+    std::atomic<bool> late_said{false};
 };
 
 // DBDriver and DBDParams as mod_dbd applies them to the server `cmd` is
@@ -40,5 +46,11 @@ const char* dbd_source_for(cmd_parms* cmd, const char* sql, dbd::Source* source)
 // The watcher's side: runs `query` now and then at its interval, on a
 // thread of its own, until the process ends. False when no thread can be had.
 bool follow_acl_query(server_rec* s, AclQuery* query) noexcept;
+
+// The watcher's main loop, at each look: says once when a run has taken
+// far longer than its interval (a database that holds a lock, a network
+// that swallows packets), since the run itself cannot say anything until
+// it returns.
+void report_late_run(server_rec* s, AclQuery& query) noexcept;
 
 }  // namespace polyprov::glue

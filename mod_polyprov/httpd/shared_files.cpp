@@ -178,6 +178,7 @@ void log_event(server_rec* s, const WatchEvent& e) {
                  site->files->files.size());
     while (!g_stop && ::getppid() == site->parent) {
         g_heartbeat->store(steady_now(), std::memory_order_release);
+        for (const auto& query : site->files->queries) report_late_run(site->server, *query);
         for (const auto& file : site->files->files) {
             try {
                 WatchEvent e = file->watch();
@@ -315,6 +316,8 @@ int start_file_watcher(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* 
     try {
         // The first pass only checks the configuration; the second is the server.
         if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
+        // This configuration's lists hold what they took from the last one.
+        carried_over().clear();
         Registry* files = registry(pconf, false);
         if (!files || files->files.empty()) return OK;
 
@@ -340,10 +343,12 @@ int start_file_watcher(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* 
             files->files[i]->attach(new (base + 1 + i) PublishedSlot, exchange, static_cast<std::uint32_t>(i));
         // Each query's list as it stands when this configuration goes (run
         // before the shared memory and the exchange go: registered after).
-        carried_over().clear();   // this configuration's lists hold what they took
         apr_pool_cleanup_register(pconf, files, [](void* data) -> apr_status_t {
-            for (const auto& query : static_cast<Registry*>(data)->queries)
-                if (auto list = query->list->in_force()) carried_over()[query_key(query->source)] = std::move(list);
+            try {
+                for (const auto& query : static_cast<Registry*>(data)->queries)
+                    if (auto list = query->list->in_force()) carried_over()[query_key(query->source)] = std::move(list);
+            } catch (...) {   // no memory: the next configuration starts those lists from nothing
+            }
             return APR_SUCCESS;
         }, apr_pool_cleanup_null);
 

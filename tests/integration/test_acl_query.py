@@ -198,7 +198,8 @@ def test_bad_rows_are_left_out_and_logged_with_row_and_value(server, pki):
     # Row 2 (by position): OTHER's pin does not parse, so OTHER is left out, not let in unpinned.
     db.execute("UPDATE v_devices SET device_pin = ? WHERE device_mac_address = ?", ("abcd", OTHER))
     db.execute("INSERT INTO v_devices VALUES (?, NULL, NULL, 'true', 3)", ("not-a-mac",))
-    db.execute("INSERT INTO v_devices VALUES (?, ?, NULL, 'true', 4)", (ME, "second row"))
+    # The same device again, with the same pin as its first row (another pin would refuse it).
+    db.execute("INSERT INTO v_devices VALUES (?, ?, ?, 'true', 4)", (ME, "second row", pki["devices"]["valid"]["sha256"]))
     db.execute("INSERT INTO v_devices VALUES (NULL, NULL, NULL, 'true', 5)")
     deadline = time.monotonic() + SEEN_WITHIN
     while other.request("GET", "/000000000000.cfg")[0] != 403:

@@ -265,6 +265,9 @@ def test_a_query_on_mod_dbds_settings_passes_without_the_database(apache, pki, w
     (f"        PolyProvACLQuery {QUERY}\n", "DBDriver sqlite3\n",
      "PolyProvACLQuery needs mod_dbd's DBDriver and DBDParams"),
     ('        PolyProvACLQuery "  "\n', SQLITE, "PolyProvACLQuery: the query is empty"),
+    # mod_dbd takes it (the driver is installed); the module does not read lists through it.
+    (f"        PolyProvACLQuery {QUERY}\n", "DBDriver mysql\nDBDParams \"host=127.0.0.1\"\n",
+     "PolyProvACLQuery: DBDriver mysql: not a driver PolyProvACLQuery reads lists with (sqlite3, pgsql)"),
     (f"        PolyProvACLQuery {QUERY}\n        PolyProvACLFile /etc/hosts\n", SQLITE,
      "PolyProvACLFile: this section has a PolyProvACLQuery already: one list a section"),
     (f"        PolyProvACLFile {{acl}}\n        PolyProvACLQuery {QUERY}\n", SQLITE,

@@ -145,3 +145,26 @@ TEST(PublishedAcl, ARestartStartsFromTheVersionInForce) {
     EXPECT_EQ(next->publish(list_of({row("0004F2000001", "desk")})).kind, WatchEvent::Kind::none);
     EXPECT_EQ(next->publish(list_of({row("0004F2000001", "lobby")})).generation, 1u);
 }
+
+TEST(AclRows, ADeviceWithABadRowIsRefusedWhateverItsOtherRowsSay) {
+    // A LEFT JOIN may give a device one row with a pin that does not parse
+    // and one with none: the second must not let it in unpinned.
+    AclFromRows built = acl_from_rows({row("0004F2000001", "a", "abcd"), row("0004F2000001", "a")}, "q");
+    EXPECT_EQ(find(*built.acl, "0004F2000001"), nullptr);
+    ASSERT_EQ(built.problems.size(), 2u);
+    EXPECT_EQ(built.problems[1].row, 2u);
+    EXPECT_EQ(built.problems[1].why, "device 0004F2000001 refused: its row 1 was left out");
+    // The same, the good row first.
+    built = acl_from_rows({row("0004F2000001", "a"), row("0004F2000001", "bad\n")}, "q");
+    EXPECT_EQ(find(*built.acl, "0004F2000001"), nullptr);
+    // Rows that name different pins (or a pin and none): no row is believed.
+    built = acl_from_rows({row("0004F2000001"), row("0004F2000001", std::nullopt, kPin), row("0004F2000002")}, "q");
+    EXPECT_EQ(find(*built.acl, "0004F2000001"), nullptr);
+    EXPECT_NE(find(*built.acl, "0004F2000002"), nullptr);
+    ASSERT_EQ(built.problems.size(), 1u);
+    EXPECT_EQ(built.problems[0].why, "duplicate MAC 0004F2000001 with another pin than row 1: device refused");
+    // Rows that agree: the first is kept, its label with it.
+    built = acl_from_rows({row("0004F2000001", "first", kPin), row("00:04:f2:00:00:01", "second", kPin)}, "q");
+    ASSERT_NE(find(*built.acl, "0004F2000001"), nullptr);
+    EXPECT_STREQ(find(*built.acl, "0004F2000001")->label(), "first");
+}
