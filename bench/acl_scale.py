@@ -84,19 +84,34 @@ def pss_mb(server):
     return measure.pss_kb(server.proc.pid) / 1024
 
 
-def one(module, size, site, phone, work):
+def one(module, size, site, phone, work, source="file"):
+    """source: "file" (PolyProvACLFile) or "sqlite3" (PolyProvACLQuery on an SQLite file)."""
     import servers
     common.use_module(module)
     acl = os.path.join(work, f"acl-{size}.acl")
-    with open(acl, "w") as f:
-        f.writelines(f"0004F3{i:06X} label=phone-{i}\n" for i in range(size))
-    os.chmod(acl, 0o644)
-    server = servers.BenchApache("module", site, acl=acl, extra_server=MPM)
-    row = {"module": module, "size": size}
+    query = None
+    if source == "file":
+        with open(acl, "w") as f:
+            f.writelines(f"0004F3{i:06X} label=phone-{i}\n" for i in range(size))
+        os.chmod(acl, 0o644)
+    else:
+        import sqlite3
+        db = os.path.join(work, f"acl-{size}.db")
+        with sqlite3.connect(db) as c:
+            c.execute("CREATE TABLE phones (mac text, label text)")
+            c.executemany("INSERT INTO phones VALUES (?, ?)",
+                          ((f"0004f3{i:06x}", f"phone-{i}") for i in range(size)))
+        os.chmod(db, 0o644)
+        query = ("sqlite3", db, "SELECT mac, label FROM phones ORDER BY rowid")
+    server = servers.BenchApache("module", site, acl=acl, extra_server=MPM, acl_query=query)
+    row = {"module": module, "size": size, "source": source}
     try:
         server.write_config()
         server.start()
         time.sleep(2)
+        if query:   # the first run of the query, before any phone
+            while "PP202" not in server.log_since(0, wait=0):
+                time.sleep(0.05)
         traffic(server, phone)
         time.sleep(1)
         row["children"] = len(children_of(server))
@@ -104,8 +119,12 @@ def one(module, size, site, phone, work):
 
         mark = server.log_mark()
         edited = time.monotonic()
-        with open(acl, "a") as f:
-            f.write("0004F4000001 label=new\n")
+        if query:
+            with sqlite3.connect(query[1]) as c:
+                c.execute("INSERT INTO phones VALUES ('0004f4000001', 'new')")
+        else:
+            with open(acl, "a") as f:
+                f.write("0004F4000001 label=new\n")
         while "PP202" not in server.log_since(mark, wait=0):
             if time.monotonic() - edited > 120:
                 raise RuntimeError("the edit was never published")
@@ -133,7 +152,7 @@ def one(module, size, site, phone, work):
         row["pss_settled_mb"] = pss_mb(server)
     finally:
         row["problems"] = server.remove()
-    log(f"{os.path.basename(os.path.dirname(os.path.dirname(module)))} {size}: {row}")
+    log(f"{os.path.basename(os.path.dirname(os.path.dirname(module)))} {source} {size}: {row}")
     return row
 
 
@@ -176,6 +195,7 @@ def main():
     ap.add_argument("--baseline")
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--out", default="/tmp/acl_scale.json")
+    ap.add_argument("--source", default="file", choices=["file", "sqlite3"])
     args = ap.parse_args()
     import phone_pki
     import servers
@@ -189,7 +209,7 @@ def main():
     try:
         for size in [int(s) for s in args.sizes.split(",")]:
             for module in modules:
-                rows.append(one(module, size, site, pki["phones"][0], work))
+                rows.append(one(module, size, site, pki["phones"][0], work, args.source))
     finally:
         site.remove()
         subprocess.run(["rm", "-rf", work])

@@ -130,17 +130,22 @@ class BenchApache(Apache):
     """The harness's apache2 (own process group, stopped by PID), with a
     configuration of Debian's shape instead of the tests' small one."""
 
-    def __init__(self, kind, site, tickets=False, acl=None, extra_server="", mpm="event", log_vars=False):
+    def __init__(self, kind, site, tickets=False, acl=None, extra_server="", mpm="event", log_vars=False,
+                 acl_query=None):
         root = tempfile.mkdtemp(prefix=f"polyprov-bench-{kind}-")
         super().__init__(root, mpm=mpm)
         self.kind, self.site, self.tickets = kind, site, tickets
         self.log_vars = log_vars
         self.acl = acl or site.acl
+        # (driver, params, sql): the list from a database (PolyProvACLQuery) instead of the file.
+        self.acl_query = acl_query
         self.extra_server = extra_server
 
     def write_config(self, vhosts="", **kw):
         root = self.root
         modules = ["authz_core", "mime", "socache_shmcb", "ssl", "reqtimeout", "log_config"]
+        if self.acl_query:
+            modules.append("dbd")
         if self.kind in ("stock", "loaded"):
             modules += ["dav", "dav_fs"]
         lines = [f"ServerRoot {root}", "ServerName localhost", f"Listen 127.0.0.1:{self.port}",
@@ -184,9 +189,14 @@ class BenchApache(Apache):
             lines += ["    PolyProvAcceptExpired leaf", f"    PolyProvTrustAnchorFile {pki['anchors']}"]
         if self.kind == "fleet":
             lines.append(f"    PolyProvFleet shmcb:{self.root}/run/fleet(4194304)")
+        if module and self.acl_query:
+            driver, params, _ = self.acl_query
+            lines += [f"    DBDriver {driver}", f'    DBDParams "{params}"', "    DBDPersist Off"]
         lines += [f"    <Directory {docs}>", "        Options -Indexes", "        Require all granted"]
         if module:
-            lines += ["        PolyProvRequireDevice on", f"        PolyProvACLFile {self.acl}"]
+            lines += ["        PolyProvRequireDevice on"]
+            lines += ([f'        PolyProvACLQuery "{self.acl_query[2]}"', "        PolyProvACLRefresh 2s"]
+                      if self.acl_query else [f"        PolyProvACLFile {self.acl}"])
         lines += ["    </Directory>", f"    <Directory {docs}/logs>"]
         lines += ["        PolyProvUpload on"] if module else ["        Dav On"]
         lines += ["    </Directory>", "</VirtualHost>"]
