@@ -26,7 +26,9 @@ namespace {
 int check_query(const dbd::Source& source) {
     const std::string origin = "PolyProvACLQuery";
     try {
-        const AclFromRows built = acl_from_rows(dbd::query_rows(source), origin);
+        AclRowsBuilder rows;
+        dbd::read_rows(source, rows);
+        const AclFromRows built = rows.finish(origin);
         for (const AclRowProblem& p : built.problems)
             std::fprintf(stderr, "row %zu: '%s': %s; left out\n", p.row, p.value.c_str(), p.why.c_str());
         std::printf("%s: %zu devices, %zu row%s left out\n", origin.c_str(), built.acl->size(), built.problems.size(),

@@ -116,7 +116,7 @@ std::string check_driver(const std::string& driver) {
     return why;
 }
 
-std::vector<AclRow> query_rows(const Source& source) {
+void read_rows(const Source& source, AclRowsBuilder& into) {
     if (std::string why = check_driver(source.driver); !why.empty()) throw Error(why);
     std::string why;
     const apr_dbd_driver_t* driver = load_driver(source.driver, &why);
@@ -157,39 +157,35 @@ std::vector<AclRow> query_rows(const Source& source) {
     // Counted before any is read: a driver that stops handing rows over
     // early, and says nothing, would otherwise make a list short of devices.
     const int tuples = apr_dbd_num_tuples(driver, results);
-    std::vector<AclRow> rows;
-    if (tuples > 0) rows.reserve(static_cast<std::size_t>(tuples));
+    std::size_t read = 0;
     apr_dbd_row_t* row = nullptr;
     // The drivers keep their place in `row` and tie what they fetch to the
     // pool: both live for the run.
-    const auto column = [&](int n) -> std::optional<std::string> {
-        if (n >= columns) return std::nullopt;
+    const auto column = [&](int n) -> const char* {
+        if (n >= columns) return nullptr;
         // Not apr_dbd_get_entry: PostgreSQL's driver gives "" for NULL
         // there, and a NULL MAC must be reported as such.
         char* value = nullptr;
         const apr_status_t got_value = apr_dbd_datum_get(driver, row, n, APR_DBD_TYPE_STRING, &value);
-        if (got_value == APR_ENOENT) return std::nullopt;
+        if (got_value == APR_ENOENT) return nullptr;
         if (got_value != APR_SUCCESS || !value)
-            throw Error("column " + std::to_string(n + 1) + " of row " + std::to_string(rows.size() + 1) +
+            throw Error("column " + std::to_string(n + 1) + " of row " + std::to_string(read) +
                         " cannot be read as text");
-        return std::string(value);
+        return value;
     };
     int got;
     while ((got = apr_dbd_get_row(driver, run.pool, results, &row, -1)) == 0) {
-        AclRow r;
-        r.mac = column(0);
-        r.label = column(1);
-        r.pin = column(2);
-        rows.push_back(std::move(r));
+        ++read;
+        const char* mac = column(0);
+        const char* label = column(1);
+        into.add(mac, label, column(2));
     }
     if (got > 0) {
         const char* text = apr_dbd_error(driver, handle, got);
         throw Error("reading the rows fails: " + without_secrets(one_line(text), source.params));
     }
-    if (tuples < 0 || rows.size() != static_cast<std::size_t>(tuples))
-        throw Error("the driver handed over " + std::to_string(rows.size()) + " of " + std::to_string(tuples) +
-                    " rows");
-    return rows;
+    if (tuples < 0 || read != static_cast<std::size_t>(tuples))
+        throw Error("the driver handed over " + std::to_string(read) + " of " + std::to_string(tuples) + " rows");
 }
 
 }  // namespace polyprov::dbd

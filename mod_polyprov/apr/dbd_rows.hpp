@@ -22,9 +22,10 @@ struct Source {
 // Debian package that has it.
 std::string check_driver(const std::string& driver);
 
-// Connects, runs the query, reads every row, disconnects. Throws Error
-// with the driver's own message when any step fails, or when the query
-// does not return 1 to 3 columns.
-std::vector<AclRow> query_rows(const Source& source);
+// Connects, runs the query, hands every row to `into` as it reads it,
+// disconnects. Throws Error with the driver's own message when any step
+// fails, or when the query does not return 1 to 3 columns (`into` then
+// holds a part of the rows: do not finish it).
+void read_rows(const Source& source, AclRowsBuilder& into);
 
 }  // namespace polyprov::dbd

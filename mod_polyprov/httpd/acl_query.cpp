@@ -64,9 +64,11 @@ void refresh(server_rec* s, AclQuery& q, QueryOutage& outage) {
     };
     try {
         const Running running(q);
-        const std::vector<AclRow> rows = dbd::query_rows(q.source);
-        built = acl_from_rows(rows, q.name);
+        AclRowsBuilder rows;
+        dbd::read_rows(q.source, rows);
+        built = rows.finish(q.name);
     } catch (const std::exception& e) {
+        malloc_trim(0);
         if (const auto message = outage.failed(e.what(), QueryOutage::Clock::now()))
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, PP_TAG(211) "%s: %s; %s", q.name.c_str(), message->c_str(),
                          q.has_list ? "every process keeps the last good list"
@@ -78,9 +80,11 @@ void refresh(server_rec* s, AclQuery& q, QueryOutage& outage) {
     log_problems(s, q, built.problems);
     try {
         const WatchEvent e = q.list->publish(std::move(built.acl));
+        // What the rows and the table took goes back to the system, changed
+        // or not: the watcher holds no list of its own between runs.
+        malloc_trim(0);
         if (e.kind == WatchEvent::Kind::published) {
             q.has_list = true;
-            malloc_trim(0);   // what the rows and the table took goes back to the system
             // A query that matches nothing (a WHERE clause gone wrong)
             // refuses every phone: that deserves more than info.
             const bool empty = e.message.rfind("0 devices", 0) == 0;
