@@ -13,6 +13,7 @@ import time
 import pytest
 
 from harness.apache import HTTPD, Apache, new_server_root
+from harness.children import PID_LOG_FORMAT, phones_on_every_child
 from harness.files import replace_by_rename
 from harness.phone import Phone
 from harness.vhosts import tls_vhost
@@ -45,7 +46,7 @@ def server(request, pki):
     apache.acl = os.path.join(root, "conf", "phones.acl")
     replace_by_rename(apache.acl, acl_with())
     apache.pid_log = os.path.join(root, "logs", "pid.log")
-    body = (f"    CustomLog {apache.pid_log} \"%P %U%q %>s\"\n"
+    body = (f"    CustomLog {apache.pid_log} {PID_LOG_FORMAT}\n"
             f"    <Directory {root}/htdocs>\n        PolyProvACLFile {apache.acl}\n    </Directory>\n")
     vhosts = (MPM_SETTINGS[request.param] + "KeepAliveTimeout 120\nMaxKeepAliveRequests 0\n" +
               tls_vhost(apache.port, "access.test", pki, verify="require", extra=body))
@@ -63,35 +64,10 @@ def server(request, pki):
         shutil.rmtree(root)
 
 
-def child_of(server, marker):
-    """The PID that served the request carrying `marker` (from the pid log)."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with open(server.pid_log) as f:
-            for line in f:
-                pid, url, _ = line.split()
-                if url.endswith(marker):
-                    return int(pid)
-        time.sleep(0.05)
-    raise AssertionError(f"no log line for {marker}")
-
-
 def connections_to_every_child(server, pki, want, expect=200, tag="probe"):
     """Keep-alive connections, at least one to each of `want` children."""
-    device = pki["devices"]["valid"]
-    by_child = {}
-    for i in range(40):
-        phone = Phone(server.port, device, pki["server_ca"])
-        status, _, _ = phone.request("GET", f"/000000000000.cfg?{tag}={i}")
-        assert status == expect
-        pid = child_of(server, f"{tag}={i}")
-        if pid in by_child:
-            phone.close()
-        else:
-            by_child[pid] = phone
-        if len(by_child) == want:
-            return by_child
-    raise AssertionError(f"reached only {len(by_child)} of {want} children")
+    return phones_on_every_child(server, pki["devices"]["valid"], pki["server_ca"], want, tag=tag, expect=expect,
+                                 attempts=40)
 
 
 def ask(phone):

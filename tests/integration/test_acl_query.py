@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from harness import many_phones
+from harness import children, many_phones
 from harness.apache import Apache, new_server_root
 from harness.databases import QUERY, PostgresDatabase, SqliteDatabase
 from harness.phone import Phone
@@ -55,7 +55,7 @@ def server(request, pki):
     apache.db = db
     apache.pid_log = os.path.join(root, "logs", "pid.log")
     dbd = f"    DBDriver {db.driver}\n    DBDParams \"{db.params}\"\n    DBDPersist Off\n"
-    body = (f"    CustomLog {apache.pid_log} \"%P %U%q %>s\"\n"
+    body = (f"    CustomLog {apache.pid_log} {children.PID_LOG_FORMAT}\n"
             f"    <Directory {root}/htdocs>\n"
             f"        PolyProvACLQuery \"{QUERY}\"\n"
             f"        PolyProvACLRefresh {REFRESH}s\n"
@@ -77,33 +77,10 @@ def server(request, pki):
         shutil.rmtree(root)
 
 
-def child_of(server, marker):
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with open(server.pid_log) as f:
-            for line in f:
-                pid, url, _ = line.split()
-                if url.endswith(marker):
-                    return int(pid)
-        time.sleep(0.05)
-    raise AssertionError(f"no log line for {marker}")
-
-
 def phones_on_every_child(server, pki, device="valid"):
     """Keep-alive connections of `device`, one to each child."""
-    want = 3 if server.mpm == "prefork" else 2
-    by_child = {}
-    for i in range(60):
-        phone = Phone(server.port, pki["devices"][device], pki["server_ca"])
-        status, _, _ = phone.request("GET", f"/000000000000.cfg?probe{device}={i}")
-        pid = child_of(server, f"probe{device}={i}")
-        if pid in by_child:
-            phone.close()
-        else:
-            by_child[pid] = phone
-        if len(by_child) == want:
-            return list(by_child.values())
-    raise AssertionError(f"reached only {len(by_child)} of {want} children")
+    return list(children.phones_on_every_child(server, pki["devices"][device], pki["server_ca"],
+                                               3 if server.mpm == "prefork" else 2, tag=f"probe{device}").values())
 
 
 def answers(phones):
