@@ -1,6 +1,8 @@
 #include "dbd_rows.hpp"
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
 #include <sys/stat.h>
@@ -126,7 +128,9 @@ void read_rows(const Source& source, AclRowsBuilder& into) {
     if (source.driver == "sqlite3" && !source.params.empty() && source.params[0] != ':' &&
         source.params.rfind("file:", 0) != 0) {
         struct stat st {};
-        if (::stat(source.params.c_str(), &st) != 0) throw Error(source.params + ": no such database file");
+        if (::stat(source.params.c_str(), &st) != 0)
+            throw Error(source.params + (errno == ENOENT ? ": no such database file"
+                                                         : std::string(": cannot be read: ") + std::strerror(errno)));
     }
     RunPool run;
     apr_dbd_t* handle = nullptr;

@@ -257,3 +257,85 @@ def test_thousands_of_phones_each_answered_by_its_own_row(server, many):
     kept = many_phones.serve(server.port, many, phones=many.phones[1::2])
     assert kept.statuses == {200: MANY - len(off)}, kept.failures
     print(f"{MANY} phones: {served.rate:.0f} handshakes/s; {len(off)} refused after their rows were disabled")
+
+
+# Three names the test PKI's server certificate holds.
+A, B, C = "leaf-polycom.test", "leaf-polycom-b.test", "stock.test"
+
+
+def test_two_vhosts_share_one_run_and_two_nodes_each_follow_the_database(pki):
+    """Two virtual hosts naming one query on one database share one list
+    and one run per change (one PP202, not one per vhost); a third with
+    another query has its own. A second server (another node) on the same
+    database sees the same change within the same bound."""
+    db_dir = new_server_root()   # a directory the servers' User can read
+    db = SqliteDatabase(db_dir)
+    db.create()
+    db.execute("INSERT INTO v_devices VALUES (?, ?, NULL, 'true', 1)", (ME.lower(), "desk"))
+    other_query = QUERY.replace("ORDER BY", "AND device_label = 'lobby' ORDER BY")
+    nodes = []
+    try:
+        for mpm in ("event", "prefork"):
+            node = Apache(new_server_root(), mpm=mpm)
+            with open(os.path.join(node.root, "htdocs", "000000000000.cfg"), "w") as f:
+                f.write("shared\n")
+
+            def section(query):
+                return (f"    <Directory {node.root}/htdocs>\n        PolyProvACLQuery \"{query}\"\n"
+                        f"        PolyProvACLRefresh {REFRESH}s\n    </Directory>\n")
+
+            dbd = f"DBDriver sqlite3\nDBDParams \"{db.params}\"\nDBDPersist Off\n"
+            # One port, three name-based vhosts: the phones choose by SNI and Host.
+            vhosts = dbd
+            for name, query in ((A, QUERY), (B, QUERY), (C, other_query)):
+                vhosts += tls_vhost(node.port, name, pki, verify="require", extra=section(query))
+            node.allow_log(r"AH00161: server reached MaxRequestWorkers")
+            node.start(vhosts, extra_modules=("dbd",))
+            nodes.append(node)
+
+        def status(node, host):
+            phone = Phone(node.port, pki["devices"]["valid"], pki["server_ca"], host=host)
+            try:
+                return phone.request("GET", "/000000000000.cfg")[0]
+            finally:
+                phone.close()
+
+        def all_answer(want, seconds=SEEN_WITHIN):
+            start = time.monotonic()
+            while True:
+                got = {(n.mpm, h): status(n, h) for n in nodes for h in (A, B, C)}
+                if got == want:
+                    return
+                assert time.monotonic() - start < seconds, f"{got} after {seconds} s, not {want}"
+                time.sleep(0.1)
+
+        every = {(n.mpm, h): (200 if h != C else 403) for n in nodes for h in (A, B, C)}
+        all_answer(every, seconds=5 + SEEN_WITHIN)
+        marks = [n.log_mark() for n in nodes]
+        db.execute("UPDATE v_devices SET device_label = 'lobby' WHERE device_mac_address = ?", (ME.lower(),))
+        all_answer({k: 200 for k in every})
+        db.execute("UPDATE v_devices SET device_enabled = 'false' WHERE device_mac_address = ?", (ME.lower(),))
+        all_answer({k: 403 for k in every})
+        time.sleep(REFRESH + 0.5)
+        for node, mark in zip(nodes, marks):
+            reloads = [line for line in node.log_since(mark).splitlines() if "PP202" in line]
+            shared = [line for line in reloads if f"httpd.conf:{query_line(node, A)}:" in line]
+            alone = [line for line in reloads if f"httpd.conf:{query_line(node, C)}:" in line]
+            # Two changes: the label (shared list only), then the removal (both lists).
+            assert len(shared) == 2, reloads
+            assert len(alone) == 2, reloads   # ME entered c.test's list with the label, then left it
+            assert not [line for line in reloads if f"httpd.conf:{query_line(node, B)}:" in line]
+    finally:
+        for node in nodes:
+            node.stop()
+            if not os.environ.get("POLYPROV_KEEP"):
+                shutil.rmtree(node.root, ignore_errors=True)
+        shutil.rmtree(db_dir, ignore_errors=True)
+
+
+def query_line(node, host):
+    """The line of the PolyProvACLQuery in `host`'s vhost."""
+    with open(node.conf) as f:
+        lines = f.read().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == f"ServerName {host}")
+    return next(i for i in range(start, len(lines)) if "PolyProvACLQuery" in lines[i]) + 1
