@@ -326,11 +326,16 @@ def test_two_vhosts_share_one_run_and_two_nodes_each_follow_the_database(pki):
             assert len(alone) == 2, reloads   # ME entered c.test's list with the label, then left it
             assert not [line for line in reloads if f"httpd.conf:{query_line(node, B)}:" in line]
     finally:
-        for node in nodes:
-            node.stop()
+        problems = []
+        for node in nodes:   # every one stopped, even when one's stop reports a problem
+            try:
+                node.stop()
+            except AssertionError as e:
+                problems.append(str(e))
             if not os.environ.get("POLYPROV_KEEP"):
                 shutil.rmtree(node.root, ignore_errors=True)
         shutil.rmtree(db_dir, ignore_errors=True)
+    assert not problems, "\n".join(problems)
 
 
 def query_line(node, host):
