@@ -70,9 +70,10 @@ struct RunPool {
     ~RunPool() { apr_pool_destroy(pool); }
 };
 
-// The values of DBDParams that must not reach a log: the password's, and
-// any word that is not key=value (a mistyped "password:secret"). Drivers
-// quote the connection string in their messages (libpq does).
+// The values of DBDParams that must not reach a log: the password's, the
+// password of a URI's user:password@, and any word that is not key=value
+// (a mistyped "password:secret"). Drivers quote the connection string in
+// their messages (libpq does).
 std::string without_secrets(std::string message, const std::string& params) {
     std::vector<std::string> secrets;
     std::size_t at = 0;
@@ -82,25 +83,40 @@ std::string without_secrets(std::string message, const std::string& params) {
         std::size_t end = params.find_first_of(" \t", start);
         if (end == std::string::npos) end = params.size();
         const std::string word = params.substr(start, end - start);
+        at = end;
+        // postgresql://user:password@host/db?k=v, alone or as dbname=...
+        if (const std::size_t scheme = word.find("://"); scheme != std::string::npos) {
+            const std::size_t authority = scheme + 3;
+            const std::size_t userinfo_end = word.find('@', authority);
+            if (userinfo_end != std::string::npos) {
+                const std::size_t colon = word.find(':', authority);
+                if (colon != std::string::npos && colon < userinfo_end)
+                    secrets.push_back(word.substr(colon + 1, userinfo_end - colon - 1));
+            }
+        }
         const std::size_t eq = word.find('=');
         if (eq == std::string::npos) {
             secrets.push_back(word);
-        } else {
-            std::string key = word.substr(0, eq);
-            for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            if (key.find("pass") != std::string::npos || key == "pwd") {
-                std::string value = word.substr(eq + 1);
-                if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"')) value = value.substr(1);
-                if (!value.empty() && (value.back() == '\'' || value.back() == '"')) value.pop_back();
-                secrets.push_back(value);
-            }
+            continue;
         }
-        at = end;
+        std::string key = word.substr(0, eq);
+        for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (key.find("pass") != std::string::npos || key == "pwd") {
+            std::string value = word.substr(eq + 1);
+            if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"')) value = value.substr(1);
+            if (!value.empty() && (value.back() == '\'' || value.back() == '"')) value.pop_back();
+            secrets.push_back(value);
+        }
     }
+    static const std::string kHidden = "(hidden)";
     for (const std::string& secret : secrets) {
         if (secret.empty()) continue;
-        for (std::size_t found; (found = message.find(secret)) != std::string::npos;)
-            message.replace(found, secret.size(), "(hidden)");
+        // On from after each replacement: a secret found in "(hidden)"
+        // itself must not be replaced again and again.
+        for (std::size_t from = 0, found; (found = message.find(secret, from)) != std::string::npos;) {
+            message.replace(found, secret.size(), kHidden);
+            from = found + kHidden.size();
+        }
     }
     return message;
 }

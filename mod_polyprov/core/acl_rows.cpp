@@ -81,36 +81,36 @@ AclFromRows AclRowsBuilder::finish(const std::string& origin) {
     // where another row of it is good (a LEFT JOIN can give a device one
     // row with its pin and one without, and the one without must not let
     // it in unpinned), and so is a MAC whose rows name different pins.
-    const auto pin_of = [&](const Candidate& c) { return c.pin ? &pins_[c.pin - 1] : nullptr; };
-    std::unordered_map<std::uint64_t, const Candidate*> kept;
+    const auto same_pin = [&](const Candidate& a, const Candidate& b) {
+        if (!a.pin || !b.pin) return a.pin == b.pin;
+        return pins_[a.pin - 1] == pins_[b.pin - 1];
+    };
+    std::unordered_map<std::uint64_t, const Candidate*> kept;   // MAC -> its first good row
     kept.reserve(candidates_.size());
+    std::unordered_map<std::uint64_t, bool> pins_differ;
     for (const Candidate& c : candidates_) {
+        const auto [first, added] = kept.try_emplace(c.mac.value(), &c);
+        if (!added && !same_pin(*first->second, c)) pins_differ[c.mac.value()] = true;
+    }
+    for (const Candidate& c : candidates_) {
+        const Candidate& first = *kept[c.mac.value()];
         if (const auto bad = refused_.find(c.mac.value()); bad != refused_.end()) {
             left_out(c.row, c.mac.str(),
                      "device " + c.mac.str() + " refused: its row " + std::to_string(bad->second) + " was left out");
-            continue;
-        }
-        const auto [first, added] = kept.try_emplace(c.mac.value(), &c);
-        if (added) continue;
-        const Sha256* a = pin_of(*first->second);
-        const Sha256* b = pin_of(c);
-        if ((!a && !b) || (a && b && *a == *b)) {
-            left_out(c.row, c.mac.str(),
-                     "duplicate MAC " + c.mac.str() + ": row " + std::to_string(first->second->row) + " kept");
-        } else {
-            left_out(c.row, c.mac.str(), "duplicate MAC " + c.mac.str() + " with another pin than row " +
-                                                 std::to_string(first->second->row) + ": device refused");
-            refused_.emplace(c.mac.value(), c.row);
+        } else if (pins_differ.count(c.mac.value())) {
+            left_out(c.row, c.mac.str(), "device " + c.mac.str() + " refused: its rows name different pins");
+        } else if (&first != &c) {
+            left_out(c.row, c.mac.str(), "duplicate MAC " + c.mac.str() + ": row " + std::to_string(first.row) + " kept");
         }
     }
 
     AclTableBuilder table(kept.size());
     for (const Candidate& c : candidates_) {
         const auto k = kept.find(c.mac.value());
-        if (k == kept.end() || k->second != &c || refused_.count(c.mac.value())) continue;
-        const Sha256* pin = pin_of(c);
+        if (k == kept.end() || k->second != &c || refused_.count(c.mac.value()) || pins_differ.count(c.mac.value()))
+            continue;
         table.add(c.mac, std::string_view(labels_.data() + c.label),
-                  pin ? std::optional<Sha256>(*pin) : std::nullopt, static_cast<int>(c.row));
+                  c.pin ? std::optional<Sha256>(pins_[c.pin - 1]) : std::nullopt, static_cast<int>(c.row));
     }
     AclFromRows out;
     out.problems = std::move(problems_);

@@ -57,10 +57,7 @@ void refresh(server_rec* s, AclQuery& q, QueryOutage& outage) {
     struct Running {
         AclQuery& q;
         explicit Running(AclQuery& query) : q(query) { q.run_began.store(steady_ticks()); }
-        ~Running() {
-            q.run_began.store(0);
-            q.late_said.store(false);
-        }
+        ~Running() { q.run_began.store(0); }
     };
     try {
         const Running running(q);
@@ -78,6 +75,7 @@ void refresh(server_rec* s, AclQuery& q, QueryOutage& outage) {
     if (const auto message = outage.answered(QueryOutage::Clock::now()))
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, PP_TAG(212) "%s: %s", q.name.c_str(), message->c_str());
     log_problems(s, q, built.problems);
+    std::vector<AclRowProblem>().swap(built.problems);   // before the trim below
     try {
         const WatchEvent e = q.list->publish(std::move(built.acl));
         // What the rows and the table took goes back to the system, changed
@@ -110,11 +108,13 @@ void refresh(server_rec* s, AclQuery& q, QueryOutage& outage) {
 }  // namespace
 
 void report_late_run(server_rec* s, AclQuery& q) noexcept {
+    // Said once per run, a run known by when it began: no reset to race
+    // with the run's end.
     const std::int64_t began = q.run_began.load();
-    if (!began || q.late_said.load()) return;
+    if (!began || q.late_said_for.load() == began) return;
     const auto taken = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::steady_clock::duration(steady_ticks() - began));
-    if (taken < q.interval + kLate || q.late_said.exchange(true)) return;
+    if (taken < q.interval + kLate || q.late_said_for.exchange(began) == began) return;
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                  PP_TAG(211) "%s: a run has not returned after %ld s (the database holds a lock, or does not "
                  "answer); %s", q.name.c_str(), static_cast<long>(taken.count()),

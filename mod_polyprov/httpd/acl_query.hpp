@@ -33,9 +33,9 @@ struct AclQuery {
     std::atomic<bool> has_list{false};      // a version is in force (carried over a restart, or published)
     AclFile* list = nullptr;                // owned by the configuration's registry
     // The run under way: when it began (steady-clock ticks; 0: none), and
-    // whether its lateness was said.
+    // the run whose lateness was said (by when it began).
     std::atomic<std::int64_t> run_began{0};
-    std::atomic<bool> late_said{false};
+    std::atomic<std::int64_t> late_said_for{0};
 };
 
 // DBDriver and DBDParams as mod_dbd applies them to the server `cmd` is

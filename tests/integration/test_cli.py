@@ -71,7 +71,9 @@ def test_acl_check_runs_a_query_as_the_module_would(tmp_path):
                                 capture_output=True, text=True).returncode, None, None
     assert rc == 1 and not os.path.exists(tmp_path / "rel.db")
     # A password in DBDParams never reaches a message, even where the driver quotes the string.
-    for params in ("host=127.0.0.1 port=1 password:Hunter2", "host=127.0.0.1 port=1 password='Hunter%zz2'"):
+    for params in ("host=127.0.0.1 port=1 password:Hunter2", "host=127.0.0.1 port=1 password='Hunter%zz2'",
+                   "postgresql://u:Hunter3@[::1/db?sslmode=require",        # libpq quotes a bad URI whole
+                   "host=127.0.0.1 port=1 password=e"):                      # a secret found in "(hidden)" itself
         rc, out, err = run("acl", "check", "--dbd", "pgsql", params, "--query", query)
         assert rc == 1 and "Hunter" not in out + err and "cannot connect" in err, err
     assert run("acl", "check", "--dbd", "sqlite3", db)[0] == 2

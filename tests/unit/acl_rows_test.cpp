@@ -161,8 +161,16 @@ TEST(AclRows, ADeviceWithABadRowIsRefusedWhateverItsOtherRowsSay) {
     built = acl_from_rows({row("0004F2000001"), row("0004F2000001", std::nullopt, kPin), row("0004F2000002")}, "q");
     EXPECT_EQ(find(*built.acl, "0004F2000001"), nullptr);
     EXPECT_NE(find(*built.acl, "0004F2000002"), nullptr);
-    ASSERT_EQ(built.problems.size(), 1u);
-    EXPECT_EQ(built.problems[0].why, "duplicate MAC 0004F2000001 with another pin than row 1: device refused");
+    ASSERT_EQ(built.problems.size(), 2u) << "each of its rows says why";
+    EXPECT_EQ(built.problems[0].row, 1u);
+    EXPECT_EQ(built.problems[0].why, "device 0004F2000001 refused: its rows name different pins");
+    EXPECT_EQ(built.problems[1].row, 2u);
+    // Pins A, none, A: the refusal names the conflict, not a bad row.
+    built = acl_from_rows({row("0004F2000001", std::nullopt, kPin), row("0004F2000001"),
+                           row("0004F2000001", std::nullopt, kPin)}, "q");
+    EXPECT_EQ(built.acl->size(), 0u);
+    ASSERT_EQ(built.problems.size(), 3u);
+    for (const auto& p : built.problems) EXPECT_EQ(p.why, "device 0004F2000001 refused: its rows name different pins");
     // Rows that agree: the first is kept, its label with it.
     built = acl_from_rows({row("0004F2000001", "first", kPin), row("00:04:f2:00:00:01", "second", kPin)}, "q");
     ASSERT_NE(find(*built.acl, "0004F2000001"), nullptr);
