@@ -18,13 +18,14 @@ namespace polyprov::dbd {
 namespace {
 
 // APR keeps its drivers for the process's life, in the top-level pool it
-// is first given: ours, so that no configuration's pool takes them along.
+// is first given: a child of APR's global pool, so that no configuration's
+// pool takes them along (and leak checkers see it held to the end).
 apr_pool_t* driver_pool() {
     static apr_pool_t* pool = nullptr;
     static std::once_flag made;
     std::call_once(made, [] {
         apr_initialize();   // counted: in httpd, one more use of what is set up already
-        apr_pool_create_unmanaged_ex(&pool, nullptr, nullptr);
+        apr_pool_create(&pool, nullptr);
         apr_dbd_init(pool);
     });
     return pool;
