@@ -88,11 +88,17 @@ AclFromRows AclRowsBuilder::finish(const std::string& origin) {
     std::unordered_map<std::uint64_t, const Candidate*> kept;   // MAC -> its first good row
     kept.reserve(candidates_.size());
     std::unordered_map<std::uint64_t, bool> pins_differ;
+    bool repeated = false;
     for (const Candidate& c : candidates_) {
         const auto [first, added] = kept.try_emplace(c.mac.value(), &c);
+        repeated |= !added;
         if (!added && !same_pin(*first->second, c)) pins_differ[c.mac.value()] = true;
     }
-    for (const Candidate& c : candidates_) {
+    // An inventory as it should be (each MAC once, no bad row) is taken
+    // whole, without looking each row up again.
+    const bool every_row_kept = !repeated && refused_.empty();
+    for (std::size_t i = 0; !every_row_kept && i < candidates_.size(); ++i) {
+        const Candidate& c = candidates_[i];
         const Candidate& first = *kept[c.mac.value()];
         if (const auto bad = refused_.find(c.mac.value()); bad != refused_.end()) {
             left_out(c.row, c.mac.str(),
@@ -106,9 +112,11 @@ AclFromRows AclRowsBuilder::finish(const std::string& origin) {
 
     AclTableBuilder table(kept.size());
     for (const Candidate& c : candidates_) {
-        const auto k = kept.find(c.mac.value());
-        if (k == kept.end() || k->second != &c || refused_.count(c.mac.value()) || pins_differ.count(c.mac.value()))
-            continue;
+        if (!every_row_kept) {
+            const auto k = kept.find(c.mac.value());
+            if (k == kept.end() || k->second != &c || refused_.count(c.mac.value()) || pins_differ.count(c.mac.value()))
+                continue;
+        }
         table.add(c.mac, std::string_view(labels_.data() + c.label),
                   c.pin ? std::optional<Sha256>(pins_[c.pin - 1]) : std::nullopt, static_cast<int>(c.row));
     }
