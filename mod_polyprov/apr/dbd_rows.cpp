@@ -122,21 +122,24 @@ std::string without_secrets(std::string message, const std::string& params) {
     return message;
 }
 
+// The drivers whose reading of a whole result is tested here. APR's mysql
+// driver, asked for the next row of a result it holds whole, answers "no
+// more rows" at once: an empty list, every phone refused.
+bool supported(const std::string& driver) { return driver == "sqlite3" || driver == "pgsql"; }
+
+const char* const kUnsupported = "not a driver PolyProvACLQuery reads lists with (sqlite3, pgsql)";
+
 }  // namespace
 
 std::string check_driver(const std::string& driver) {
-    // The drivers whose reading of a whole result is tested here. APR's
-    // mysql driver, asked for the next row of a result it holds whole,
-    // answers "no more rows" at once: an empty list, every phone refused.
-    if (driver != "sqlite3" && driver != "pgsql")
-        return "not a driver PolyProvACLQuery reads lists with (sqlite3, pgsql)";
+    if (!supported(driver)) return kUnsupported;
     std::string why;
     load_driver(driver, &why);
     return why;
 }
 
 void read_rows(const Source& source, AclRowsBuilder& into) {
-    if (std::string why = check_driver(source.driver); !why.empty()) throw Error(why);
+    if (!supported(source.driver)) throw Error(kUnsupported);
     std::string why;
     const apr_dbd_driver_t* driver = load_driver(source.driver, &why);
     if (!driver) throw Error(why);
