@@ -39,6 +39,9 @@ public:
     using Change = std::function<std::optional<std::string>(const std::string* current)>;
     virtual Status update(std::string_view key, UnixTime expires, const Change& change) = 0;
 
+    // Drops `key` if the cache holds it (missing when it did not).
+    virtual Status remove(std::string_view key) = 0;
+
     // Holds that lock across every call until release(): a writer's
     // changes to the index, its manifest and its summary, which count one
     // another, are one step for the node's other writers. false when the

@@ -86,6 +86,7 @@ struct IndexEntry {
 struct IndexChange {
     std::optional<Mac> evicted_device;  // a device left the view to make room
     bool refused_dropped = false;       // a refused-only MAC found no room
+    std::optional<Mac> displaced_refused;  // a refused-only MAC left to make room
 };
 
 class IndexShard {

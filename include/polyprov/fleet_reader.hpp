@@ -10,6 +10,7 @@
 
 #include <polyprov/fleet_cache.hpp>
 #include <polyprov/fleet_record.hpp>
+#include <polyprov/fleet_writer.hpp>
 
 namespace polyprov {
 
@@ -37,8 +38,9 @@ struct FleetSnapshot {
 
 // nullopt when the cache did not answer. Records with no activity within
 // `expire_seconds` of `now` are left out. `own_node` is read even when the
-// directory does not name it (lost, or not yet repaired).
+// directory does not name it (lost, or not yet repaired); with its writers'
+// `own_tally`, a summary of it gone with all it counted is counted `lost`.
 std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::int64_t expire_seconds,
-                                        std::string_view own_node = {});
+                                        std::string_view own_node = {}, const NodeTally* own_tally = nullptr);
 
 }  // namespace polyprov

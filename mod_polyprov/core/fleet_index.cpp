@@ -156,6 +156,7 @@ IndexChange IndexShard::add(Mac mac, UnixTime last_seen, bool device) {
             change.refused_dropped = true;
             return change;
         }
+        change.displaced_refused = victim->mac;
         entries_.erase(victim);
     } else if (entries_.size() >= kShardCapacity) {
         auto victim = oldest(false);
@@ -166,6 +167,8 @@ IndexChange IndexShard::add(Mac mac, UnixTime last_seen, bool device) {
             }
             victim = oldest(true);
             change.evicted_device = victim->mac;
+        } else {
+            change.displaced_refused = victim->mac;
         }
         entries_.erase(victim);
     }

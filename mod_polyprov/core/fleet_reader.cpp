@@ -18,10 +18,13 @@ public:
     // node the directory does not list is read only through its summary.
     bool read(const std::string& node, bool listed, std::unordered_map<std::uint64_t, DeviceRecord>& merged) {
         const NodeId id = node_id(node);
+        summary_found_ = false;
+        entries_found_ = 0;
         const auto summary_status = cache_.get(summary_key(id), bytes_);
         if (summary_status == FleetCache::Status::failed) return false;
         std::optional<NodeSummary> summary;
         if (summary_status == FleetCache::Status::ok && !(summary = NodeSummary::decode(bytes_))) ++snapshot_.unreadable;
+        summary_found_ = summary.has_value();
         if (summary) {
             snapshot_.evicted += summary->evicted();
             snapshot_.last_eviction = std::max(snapshot_.last_eviction, summary->last_eviction());
@@ -69,6 +72,7 @@ public:
             if (!counted[i] && !index->entries().empty()) uncounted = true;
             found[part_of(shards[i])] += index->entries().size();
             found_any = found_any || !index->entries().empty();
+            entries_found_ += index->entries().size();
             entries.insert(entries.end(), index->entries().begin(), index->entries().end());
         }
         // A part gone: what the summary counted beyond what its shards still hold.
@@ -82,6 +86,10 @@ public:
         if (uncounted || (!summary && found_any)) ++snapshot_.without_manifest;
         return true;
     }
+
+    // Of the last node read.
+    bool summary_found() const noexcept { return summary_found_; }
+    std::uint64_t entries_found() const noexcept { return entries_found_; }
 
 private:
     bool read_records(const NodeId& id, const std::vector<IndexEntry>& entries,
@@ -123,12 +131,14 @@ private:
     std::vector<FleetCache::Status> statuses_;
     std::vector<std::string> values_;
     std::vector<std::size_t> parts_missing_;
+    bool summary_found_ = false;
+    std::uint64_t entries_found_ = 0;
 };
 
 }  // namespace
 
 std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::int64_t expire_seconds,
-                                        std::string_view own_node) {
+                                        std::string_view own_node, const NodeTally* own_tally) {
     FleetSnapshot snapshot;
     const UnixTime cutoff = now - expire_seconds;
     std::string bytes;
@@ -142,17 +152,28 @@ std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::in
     std::unordered_map<std::uint64_t, DeviceRecord> merged;
     NodeReader reader(cache, snapshot, now, expire_seconds);
     bool own_listed = false;
+    // A cache emptied at once (a restarted memcached) holds nothing to count
+    // the loss by: what the node's writers last counted does.
+    const auto own_losses = [&] {
+        const std::uint64_t remembered = own_tally ? own_tally->recent(now, expire_seconds) : 0;
+        if (reader.summary_found() || remembered <= reader.entries_found()) return false;
+        snapshot.lost += remembered - reader.entries_found();
+        return true;
+    };
     for (const NodeEntry& node : dir->nodes()) {
         if (node.last_seen < cutoff) continue;
-        own_listed = own_listed || node.name == own_node;
         snapshot.nodes.push_back(node.name);
         if (!reader.read(node.name, true, merged)) return std::nullopt;
+        if (node.name == own_node) {
+            own_listed = true;
+            own_losses();
+        }
     }
     // The reader's own node counts even when the directory lost it.
     if (!own_node.empty() && !own_listed) {
         const std::size_t before = merged.size();
         if (!reader.read(std::string(own_node), false, merged)) return std::nullopt;
-        if (merged.size() != before || snapshot.evicted) snapshot.nodes.emplace_back(own_node);
+        if (own_losses() || merged.size() != before || snapshot.evicted) snapshot.nodes.emplace_back(own_node);
     }
     snapshot.evicted_lately = snapshot.evicted && snapshot.last_eviction >= cutoff;
     snapshot.records.reserve(merged.size());

@@ -26,10 +26,11 @@ private:
 
 }  // namespace
 
-FleetWriter::FleetWriter(std::string node_name, std::int64_t expire_seconds)
+FleetWriter::FleetWriter(std::string node_name, std::int64_t expire_seconds, NodeTally* tally)
     : node_(std::move(node_name)),
       id_(node_id(node_)),
       expire_(expire_seconds),
+      tally_(tally),
       index_refresh_(std::max<UnixTime>(1, std::min<UnixTime>(kIndexRefresh, expire_seconds / 4))) {}
 
 bool FleetWriter::write_directory(FleetCache& cache, UnixTime now, FlushReport& report) {
@@ -68,7 +69,7 @@ std::optional<ManifestPart> FleetWriter::rebuild_part(FleetCache& cache, std::si
 }
 
 std::optional<FleetWriter::Known> FleetWriter::read_manifest(FleetCache& cache, const std::vector<std::size_t>& parts,
-                                                             FlushReport& report) {
+                                                             UnixTime now, FlushReport& report) {
     Known known;
     std::string bytes;
     const auto summary_status = cache.get(summary_key(id_), bytes);
@@ -102,8 +103,56 @@ std::optional<FleetWriter::Known> FleetWriter::read_manifest(FleetCache& cache, 
     } else {
         for (const auto& [p, part] : known.parts) known.summary.set_total(p, part.total());
         if (known.summary.total()) report.manifest_lost = true;
+        // Gone with everything it counted (a cache emptied at once): only
+        // the node's own memory says there was anything.
+        const std::uint64_t remembered = tally_ ? tally_->recent(now, expire_) : 0;
+        if (remembered > known.summary.total()) {
+            report.cache_evicted += remembered - known.summary.total();
+            report.manifest_lost = true;
+        }
     }
     return known;
+}
+
+FleetCache::Status FleetWriter::write_record(FleetCache& cache, const DeviceRecord& delta, UnixTime now,
+                                             FlushReport& report) {
+    const auto status = cache.update(record_key(id_, delta.mac), now + expire_, [&](const std::string* current) {
+        std::optional<DeviceRecord> record;
+        if (current && !(record = decode_device_record(*current))) ++report.unreadable;
+        if (!record || record->mac != delta.mac) record.emplace(delta.mac);
+        merge(*record, delta);
+        return std::optional<std::string>(encode(*record));
+    });
+    if (status != FleetCache::Status::failed) ++report.records_written;
+    return status;
+}
+
+FleetCache::Status FleetWriter::admit_refused(FleetCache& cache, std::size_t shard,
+                                              std::vector<const DeviceRecord*>& deltas, UnixTime now,
+                                              FlushReport& report) {
+    std::string bytes;
+    const auto status = cache.get(index_key(id_, shard), bytes);
+    if (status == FleetCache::Status::failed) return status;
+    std::optional<IndexShard> index;
+    if (status == FleetCache::Status::ok) index = IndexShard::decode(bytes);
+    if (!index) index.emplace();
+    index->prune(now - expire_ - kIndexSlack);
+    std::vector<const DeviceRecord*> kept;
+    for (const DeviceRecord* d : deltas) {
+        // A MAC with no room leaves the index as it was: what follows is
+        // computed the same without it.
+        if (index->add(d->mac, seconds_of(d->last_activity()), d->is_device()).refused_dropped) {
+            ++report.refused_dropped;
+            continue;
+        }
+        kept.push_back(d);
+    }
+    // Each record before the index names it, as a device's is.
+    for (const DeviceRecord* d : kept)
+        if (!d->is_device() && write_record(cache, *d, now, report) == FleetCache::Status::failed)
+            return FleetCache::Status::failed;
+    deltas.swap(kept);
+    return FleetCache::Status::ok;
 }
 
 FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord>& pending, UnixTime now,
@@ -117,21 +166,19 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
     }
 
     std::map<std::size_t, std::vector<const DeviceRecord*>> to_index;
+    std::set<std::size_t> with_refused;  // shards where a refused-only MAC asks for a place
     for (const DeviceRecord& delta : pending) {
-        const auto status = cache.update(record_key(id_, delta.mac), now + expire_, [&](const std::string* current) {
-            std::optional<DeviceRecord> record;
-            if (current && !(record = decode_device_record(*current))) ++report.unreadable;
-            if (!record || record->mac != delta.mac) {
-                record.emplace(delta.mac);
-            }
-            merge(*record, delta);
-            return std::optional<std::string>(encode(*record));
-        });
-        if (status == FleetCache::Status::failed) {
+        if (!delta.is_device()) {
+            // Anyone with a certificate can make one up: its record waits
+            // until its shard is known to have room for it.
+            to_index[shard_of(delta.mac)].push_back(&delta);
+            with_refused.insert(shard_of(delta.mac));
+            continue;
+        }
+        if (write_record(cache, delta, now, report) == FleetCache::Status::failed) {
             report.failed = true;
             return report;
         }
-        ++report.records_written;
         const auto seen = asserted_.find(delta.mac.value());
         const bool stale = seen == asserted_.end() || now - seen->second.when >= index_refresh_ ||
                            now < seen->second.when || (delta.is_device() && !seen->second.device);
@@ -163,11 +210,16 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
     std::vector<std::size_t> parts;
     for (const std::size_t shard : shards)
         if (parts.empty() || parts.back() != part_of(shard)) parts.push_back(part_of(shard));
-    std::optional<Known> known = read_manifest(cache, parts, report);
+    std::optional<Known> known = read_manifest(cache, parts, now, report);
     if (!known) {
         report.failed = true;
         return report;
     }
+    for (const std::size_t shard : with_refused)
+        if (admit_refused(cache, shard, to_index[shard], now, report) == FleetCache::Status::failed) {
+            report.failed = true;
+            return report;
+        }
 
     // A shard counted 0 that is to get MACs is counted first, then written:
     // a flush cut short by a failure must not leave MACs in a shard its
@@ -213,6 +265,7 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         const auto at = to_index.find(shard);
         const std::vector<const DeviceRecord*>& deltas = at == to_index.end() ? kNone : at->second;
         std::vector<IndexEntry> named;
+        std::vector<Mac> displaced;
         const auto status = cache.update(index_key(id_, shard), now + expire_, [&](const std::string* current) {
             std::optional<IndexShard> index;
             if (current && !(index = IndexShard::decode(*current))) ++report.unreadable;
@@ -223,6 +276,7 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
                 const IndexChange change = index->add(d->mac, seconds_of(d->last_activity()), d->is_device());
                 if (change.evicted_device) report.evicted_devices.push_back(*change.evicted_device);
                 if (change.refused_dropped) ++report.refused_dropped;
+                if (change.displaced_refused) displaced.push_back(*change.displaced_refused);
             }
             written[shard] = index->entries().size();
             named = index->entries();
@@ -233,6 +287,9 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
             return report;
         }
         for (const DeviceRecord* d : deltas) asserted_[d->mac.value()] = {now, d->is_device()};
+        // Nothing names it any more; left, it would only take room. A
+        // failure here is the next call's to find.
+        for (const Mac mac : displaced) cache.remove(record_key(id_, mac));
         if (!swept.count(shard)) continue;
         // The shard's records, as they are, to expire no sooner than they
         // would have (the index's time may lag the record's by up to
@@ -280,6 +337,7 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         known->summary.set_total(p, total);
     }
     const bool refresh = due(summary_written_);
+    std::uint64_t counted = 0;
     const auto status = cache.update(summary_key(id_), now + expire_, [&](const std::string* current) {
         std::optional<NodeSummary> summary;
         if (current && !(summary = NodeSummary::decode(*current))) ++report.unreadable;
@@ -287,13 +345,21 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         const std::string before = current ? *current : std::string();
         for (const std::size_t p : parts) summary->set_total(p, known->summary.total(p));
         summary->add_evicted(report.cache_evicted, now);
+        counted = summary->total();
         std::string after = summary->encode();
         // Unchanged and written lately: left as it is.
         if (after == before && !refresh) return std::optional<std::string>();
         return std::optional<std::string>(std::move(after));
     });
-    if (status == FleetCache::Status::failed) report.failed = true;
-    else if (refresh) summary_written_ = now;
+    if (status == FleetCache::Status::failed) {
+        report.failed = true;
+    } else {
+        if (refresh) summary_written_ = now;
+        if (tally_) {
+            tally_->total = counted;
+            tally_->at = now;
+        }
+    }
     return report;
 }
 

@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <polyprov/fleet_writer.hpp>
+
 namespace polyprov::glue {
 
 inline constexpr std::int64_t kDefaultFleetExpire = 30 * 86400;
@@ -49,6 +51,8 @@ struct FleetSharedState {
     // the server does only a few at once.
     static constexpr int kMaxReaders = 2;
     std::atomic<int> readers{0};
+    // What this node's summary last counted (FleetWriter, read_fleet).
+    NodeTally tally;
 
     // A call has been waiting for the cache for kStalledAfter or more: do
     // not add another thread to the wait.

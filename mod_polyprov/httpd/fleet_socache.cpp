@@ -134,6 +134,16 @@ FleetCache::Status SocacheFleetCache::update(std::string_view key, UnixTime expi
     return rv == APR_SUCCESS ? Status::ok : Status::failed;
 }
 
+FleetCache::Status SocacheFleetCache::remove(std::string_view key) {
+    const Locked lock(mutex_, !held_);
+    if (!lock.ok()) return Status::failed;
+    const Waiting waiting(shared_);
+    const apr_status_t rv =
+        store_.provider->remove(store_.instance, server_, id(key), static_cast<unsigned int>(key.size()), scratch());
+    if (rv == APR_SUCCESS) return Status::ok;
+    return rv == APR_NOTFOUND ? Status::missing : Status::failed;
+}
+
 void SocacheFleetCache::get_many(const std::vector<std::string>& keys, std::vector<Status>& statuses,
                                  std::vector<std::string>& values) {
     // Enough to keep the cache server busy; more only adds threads waiting.

@@ -37,6 +37,7 @@ public:
     void get_many(const std::vector<std::string>& keys, std::vector<Status>& statuses,
                   std::vector<std::string>& values) override;
     Status update(std::string_view key, UnixTime expires, const Change& change) override;
+    Status remove(std::string_view key) override;
 
     bool hold() override;
     void release() override;

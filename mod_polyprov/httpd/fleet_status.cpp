@@ -139,7 +139,8 @@ static int answer_fleet_status(request_rec* r) noexcept {
         // redis): an empty fleet would be a lie, so say it is down.
         std::optional<FleetSnapshot> snapshot;
         if (cache_answers(*config, *store, cache, r->server))
-            snapshot = read_fleet(cache, apr_time_sec(apr_time_now()), store->expire, config->node);
+            snapshot = read_fleet(cache, apr_time_sec(apr_time_now()), store->expire, config->node,
+                                  &config->shared[store->slot].tally);
         const FleetPageContext context = page_context(*config, *store, *query);
         // A scraper is told the cache is down in the exposition itself, so
         // the counters keep coming and an alert can name the cause.
@@ -202,7 +203,8 @@ int fleet_server_status(request_rec* r, int flags) noexcept {
         SocacheFleetCache cache(*store, config->mutex, r->server, r->pool, &config->shared[store->slot]);
         const FleetPageContext context = page_context(*config, *store, FleetQuery{});
         std::optional<FleetSnapshot> snapshot;
-        if (cache_answers(*config, *store, cache, r->server)) snapshot = read_fleet(cache, context.now, store->expire, config->node);
+        if (cache_answers(*config, *store, cache, r->server)) snapshot = read_fleet(cache, context.now, store->expire, config->node,
+                                                                                         &config->shared[store->slot].tally);
         const bool short_report = flags & AP_STATUS_SHORT;
         if (!snapshot) {
             ap_rputs(short_report ? "PolyProvFleetCacheDown: 1\n"

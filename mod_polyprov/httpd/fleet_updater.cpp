@@ -31,7 +31,8 @@ FleetUpdater* FleetUpdater::current() noexcept { return g_updater; }
 FleetUpdater* FleetUpdater::start(FleetConfig& config, server_rec* s, apr_pool_t* pchild) {
     try {
         auto* updater = new FleetUpdater(config, s);
-        for (const auto& store : config.stores()) updater->writers_.emplace_back(config.node, store->expire);
+        for (const auto& store : config.stores())
+            updater->writers_.emplace_back(config.node, store->expire, &config.shared[store->slot].tally);
         for (std::size_t i = 0; i < config.stores().size(); ++i)
             updater->outages_seen_.push_back(config.shared[i].outages.load());
         // The thread takes no signals: httpd's handlers (prefork's SIGTERM
@@ -247,9 +248,10 @@ void FleetUpdater::flush(std::vector<Queued>& batch, apr_pool_t* pool) {
                 what += (what.empty() ? "" : " and ") + std::to_string(report.records_evicted) + " device record(s)";
             if (report.manifest_lost) what += (what.empty() ? "" : " and ") + std::string("this node's summary");
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, server_,
-                         PP_TAG(515) "fleet view: the cache %s is too small for the fleet: it evicted %s; the page "
-                         "says how many devices it may be missing, and they return to it when they next check "
-                         "in. Give the cache more room (see PolyProvFleet) (logged once per process)",
+                         PP_TAG(515) "fleet view: the cache %s lost %s (it was emptied, or is too small for the "
+                         "fleet); the page says how many devices it may be missing, and they return to it when "
+                         "they next check in. If the cache was not restarted, give it more room (see "
+                         "PolyProvFleet) (logged once per process)",
                          store.spec.c_str(), what.c_str());
         }
         if (report.unreadable && !unreadable_logged_) {

@@ -133,6 +133,12 @@ def test_two_servers_one_view_and_a_cache_server_that_stops(shared, pki):
             return r.status == 200 and mac in by_mac(json.loads(r.body)["devices"]), r.status
         wait_for("the view after the cache server is back", seen_again, timeout=40, interval=1)
     wait_for("both phones again", lambda: (len(fleet_json(node1.port, cacert=ca)["devices"]) == 2, None), timeout=20)
+    # Back empty is not a fleet that went quiet: each node's writers
+    # remember what its summary counted (node 1: its phone; node 2: both),
+    # and the first to write again counts the loss for every node's page.
+    for node in (node1, node2):
+        capacity = fleet_json(node.port, cacert=ca)["capacity"]
+        assert capacity["complete"] is False and capacity["evicted"] == 3, capacity
     # Processes that held a connection from before the outage find it
     # stale on their first write: that is not the cache going down again.
     busy_all_processes(pki, node1, "valid", f"/{ME}.cfg", VVX)
@@ -141,6 +147,7 @@ def test_two_servers_one_view_and_a_cache_server_that_stops(shared, pki):
         log = node.log_since(mark, wait=0)
         assert log.count("PP510") == 1, log[-2000:]
         assert log.count("PP511") == 1, log[-2000:]
+        assert "PP515" in log and "it was emptied" in log, log[-2000:]
         dropped = int(counters(node.port, cacert=ca)["UpdatesDropped"])
         assert dropped >= 20, "the requests made while the cache was down are counted as not recorded"
 

@@ -150,7 +150,17 @@ TEST(FleetIndex, RefusedMacsTakeTurnsInTheirOwnPlaces) {
     IndexShard s;
     for (std::size_t i = 0; i < 10; ++i) s.add(nth(100000 + i), 1000, true);
     // A flood of made-up CNs: the refused places cycle, the devices stay.
-    for (std::size_t i = 0; i < 10 * kShardRefusedCapacity; ++i) s.add(nth(i), 2000 + i, false);
+    std::size_t displaced = 0;
+    for (std::size_t i = 0; i < 10 * kShardRefusedCapacity; ++i) {
+        const IndexChange change = s.add(nth(i), 2000 + i, false);
+        // Each one past the places pushes out the oldest, and says which.
+        if (i >= kShardRefusedCapacity) {
+            ASSERT_TRUE(change.displaced_refused);
+            EXPECT_EQ(*change.displaced_refused, nth(i - kShardRefusedCapacity));
+            ++displaced;
+        }
+    }
+    EXPECT_EQ(displaced, 9 * kShardRefusedCapacity);
     std::size_t devices = 0, refused = 0;
     for (const auto& e : s.entries()) (e.device ? devices : refused)++;
     EXPECT_EQ(devices, 10u);

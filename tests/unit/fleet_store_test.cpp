@@ -2,6 +2,8 @@
 // node writes, every node reads; what several write, merges.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <polyprov/fleet_reader.hpp>
 #include <polyprov/fleet_writer.hpp>
 
@@ -401,4 +403,107 @@ TEST(FleetStore, MissingRecordsAreCounted) {
     const auto snapshot = read_fleet(cache, kNow, kExpire);
     EXPECT_EQ(snapshot->records.size(), 1u);
     EXPECT_EQ(snapshot->missing, 1u);
+}
+
+TEST(FleetStore, ACacheEmptiedAtOnceIsNotTakenForAnEmptyFleet) {
+    // Summary, parts, shards and records all gone together (a restarted
+    // memcached): nothing left in the cache counts the loss.
+    MemoryCache cache;
+    NodeTally tally;
+    FleetWriter writer("web1:443", kExpire, &tally);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow), fetch("0004F2000003", kNow), fetch("0004F2000005", kNow)}),
+                 kNow);
+    EXPECT_EQ(tally.total.load(), 3u);
+    ASSERT_TRUE(read_fleet(cache, kNow + 1, kExpire, "web1:443", &tally)->complete());
+    cache.entries.clear();
+
+    // Before any writer comes by, the page says so from the node's memory.
+    auto snapshot = read_fleet(cache, kNow + 2, kExpire, "web1:443", &tally);
+    ASSERT_TRUE(snapshot);
+    EXPECT_TRUE(snapshot->records.empty());
+    EXPECT_EQ(snapshot->lost, 3u);
+    EXPECT_FALSE(snapshot->complete());
+    EXPECT_EQ(snapshot->nodes, std::vector<std::string>{"web1:443"});
+    // Without it (another server's page), the loss cannot be seen.
+    EXPECT_TRUE(read_fleet(cache, kNow + 2, kExpire, "web1:443")->complete());
+
+    // The first writer after it counts it as evicted, in the summary every
+    // node reads, for as long as a device evicted then may still be missing.
+    writer.forget();
+    const FlushReport report = writer.flush(cache, pending({fetch("0004F2000003", kNow + 5)}), kNow + 5);
+    EXPECT_EQ(report.cache_evicted, 3u);
+    EXPECT_TRUE(report.manifest_lost);
+    snapshot = read_fleet(cache, kNow + 6, kExpire);
+    ASSERT_TRUE(snapshot);
+    EXPECT_EQ(snapshot->records.size(), 1u);
+    EXPECT_EQ(snapshot->evicted, 3u);
+    EXPECT_FALSE(snapshot->complete());
+    EXPECT_EQ(tally.total.load(), 1u);
+    // Said once: the next flush finds the summary it wrote.
+    EXPECT_EQ(writer.flush(cache, pending({fetch("0004F2000005", kNow + 7)}), kNow + 7).cache_evicted, 0u);
+}
+
+TEST(FleetStore, AnOldTallyIsNotALoss) {
+    // A node stopped for longer than half the expiry: its summary may have
+    // expired with its devices.
+    MemoryCache cache;
+    NodeTally tally;
+    FleetWriter writer("web1:443", kExpire, &tally);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    cache.entries.clear();
+    const UnixTime later = kNow + kExpire / 2 + 1;
+    EXPECT_TRUE(read_fleet(cache, later, kExpire, "web1:443", &tally)->complete());
+    writer.forget();
+    EXPECT_EQ(writer.flush(cache, pending({fetch("0004F2000003", later)}), later).cache_evicted, 0u);
+}
+
+TEST(FleetStore, RefusedMacsGetARecordOnlyWhenTheirShardHasRoom) {
+    // Made-up CNs, all in one shard: they take turns in its 64 refused
+    // places, and the cache holds a record for each MAC the index names.
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    std::vector<Mac> same_shard;
+    const auto nth = [](std::uint64_t v) {
+        char hex[13];
+        std::snprintf(hex, sizeof hex, "%012llX", static_cast<unsigned long long>(v));
+        return mac(hex);
+    };
+    for (std::uint64_t v = 0x0004F2100000; same_shard.size() < kShardRefusedCapacity + 10; ++v)
+        if (shard_of(nth(v)) == shard_of(nth(0x0004F2100000))) same_shard.push_back(nth(v));
+    const auto refused_at = [](Mac m, UnixTime t) {
+        FleetEvent e = fetch(m.str().c_str(), t);
+        e.authenticated = false;
+        e.decision = FleetDecision::not_in_acl;
+        return e;
+    };
+    const auto records_held = [&] {
+        std::size_t n = 0;
+        for (const Mac m : same_shard) n += cache.entries.count(record_key(node_id("web1:443"), m));
+        return n;
+    };
+    // A device keeps its record throughout.
+    writer.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    UnixTime t = kNow;
+    for (const Mac m : same_shard) {
+        ++t;
+        writer.flush(cache, pending({refused_at(m, t)}), t);
+    }
+    EXPECT_EQ(records_held(), kShardRefusedCapacity);
+    auto snapshot = read_fleet(cache, t + 1, kExpire);
+    ASSERT_TRUE(snapshot);
+    EXPECT_TRUE(snapshot->complete());
+    EXPECT_EQ(snapshot->records.size(), kShardRefusedCapacity + 1);
+    // The newest stay; the first ten went, records and all.
+    for (std::size_t i = 0; i < same_shard.size(); ++i)
+        EXPECT_EQ(cache.entries.count(record_key(node_id("web1:443"), same_shard[i])), i < 10 ? 0u : 1u) << i;
+
+    // One older than every refused MAC there finds no room: no record.
+    std::uint64_t v = 0x0004F2200000;
+    while (shard_of(nth(v)) != shard_of(same_shard[0])) ++v;
+    const Mac late = nth(v);
+    const FlushReport report = writer.flush(cache, pending({refused_at(late, kNow - 100)}), t + 2);
+    EXPECT_EQ(report.refused_dropped, 1u);
+    EXPECT_EQ(report.records_written, 0u);
+    EXPECT_EQ(cache.entries.count(record_key(node_id("web1:443"), late)), 0u);
+    EXPECT_EQ(cache.entries.count(record_key(node_id("web1:443"), mac("0004F2000001"))), 1u);
 }

@@ -64,6 +64,11 @@ public:
         return Status::ok;
     }
 
+    Status remove(std::string_view key) override {
+        if (failing()) return Status::failed;
+        return entries.erase(std::string(key)) ? Status::ok : Status::missing;
+    }
+
 private:
     bool failing() { return fail_after >= 0 && operations++ >= fail_after; }
 };
