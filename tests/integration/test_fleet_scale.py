@@ -24,6 +24,12 @@ redis-server started and stopped by the test):
   device table further in and a search, each with its DOM read after the
   page's script ran and a screenshot at 1,280 px saved as an artefact
   (fleet-scale-page.png, fleet-scale-search.png beside fleet-status.png).
+- The page at 100,000 devices (POLYPROV_SCALE_SEEDED) on a real redis-server:
+  the cache is seeded by tests/tools/fleet_seed, the core's own writer, as
+  another node (100,000 handshakes would take about 4 minutes; bench/
+  fleet_scale.py makes them), and 50 phones check in for real. JSON in MAC
+  order and paged by offset/limit, the CSV, ?auto, and in Chromium page 500
+  of the table and a search by label, with screenshots (fleet-100000-*.png).
 
 Timings (certificate generation, serving, time until the view is complete,
 the JSON's size and fetch time) are printed: run with -s to see them. Each
@@ -35,6 +41,7 @@ import math
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 
@@ -252,6 +259,84 @@ def test_the_page_at_scale_in_chromium(pki, phones):
         dom.feed(out)
         assert [row[0] for row in dom.tables["devices"]] == [m for m in macs if target[2:] in m[2:]]
         for name, query in (("fleet-scale-page.png", "?page=3"), ("fleet-scale-search.png", f"?q={colons[3:]}")):
+            shot = os.path.join(artefacts, name)
+            if os.path.exists(shot):
+                os.unlink(shot)
+            rc, _, err = chromium(f"--screenshot={shot}", "--window-size=1280,2200", base + query)
+            assert rc == 0, err[-2000:]
+            assert png_size(shot) == (1280, 2200)
+            assert os.path.getsize(shot) > 20000, "an empty page would compress to almost nothing"
+
+
+# The page's test at the size of a real fleet: the cache is seeded with this
+# many devices by tests/tools/fleet_seed (the core's own writer; 100,000
+# handshakes would take minutes), beside phones that check in for real.
+SEEDED = int(os.environ.get("POLYPROV_SCALE_SEEDED", 100_000))
+FLEET_SEED = os.path.join(os.path.dirname(os.path.dirname(MODULE)), "tests", "tools", "fleet_seed")
+
+
+def seed_redis(cache, devices, node="seeded-node:443", expire=30 * 86400):
+    """`devices` made-up phones in `cache` (a redis-server), as node `node`
+    records them; their MACs (upper-case hex), in order."""
+    seed = subprocess.run([FLEET_SEED, node, str(devices), str(expire), str(int(time.time())), "polyprov-fleet"],
+                          capture_output=True, check=True, timeout=120)
+    piped = subprocess.run([shutil.which("redis-cli") or "/usr/bin/redis-cli", "-h", "127.0.0.1", "-p",
+                            str(cache.port), "--pipe"], input=seed.stdout, capture_output=True, timeout=120)
+    assert piped.returncode == 0 and b"errors: 0" in piped.stdout, (piped.stdout[-500:], piped.stderr[-500:])
+    return [f"{0x64167F000000 + i * 7919:012X}" for i in range(devices)]
+
+
+def test_the_page_at_a_hundred_thousand_devices(pki, phones):
+    """A redis holding SEEDED devices of another node and 50 phones of this
+    one that check in for real: the counts, JSON paging, CSV, a page of the
+    table far in and a search, each read by a real Chromium, screenshots
+    at 1,280 px (fleet-100000-page.png, fleet-100000-search.png)."""
+    from test_fleet_page import Dom, chromium, png_size
+    artefacts = os.path.join(os.path.dirname(os.path.dirname(MODULE)), "tests", "integration", "artefacts")
+    os.makedirs(artefacts, exist_ok=True)
+    real = phones.phones[:50]
+    with fleet_nodes("redis", pki, phones, listed=real) as (cache, (node,)):
+        seeded = seed_redis(cache, SEEDED)
+        serve_all(node.port, phones, phones=real)
+        macs = sorted(seeded + [mac for mac, _ in real])
+        n = len(macs)
+        wait_for_every_phone(node, pki, {mac for mac, _ in real})
+
+        doc, size, seconds = json_doc(node, pki)
+        report(f"{n} devices on redis", json_size=f"{size / 1e6:.1f} MB", json=seconds)
+        assert [d["mac"] for d in doc["devices"]] == macs
+        assert doc["total"] == n and doc["capacity"]["complete"] is True, doc["capacity"]
+        r = fetch(node.port, "/fleet?json&offset=50000&limit=100", cacert=pki["server_ca"], timeout=60)
+        part = json.loads(r.body)
+        assert part["total"] == n and [d["mac"] for d in part["devices"]] == macs[50000:50100]
+        start = time.monotonic()
+        r = fetch(node.port, "/fleet?csv", cacert=pki["server_ca"], timeout=60)
+        report("csv", seconds=time.monotonic() - start, size=f"{len(r.body) / 1e6:.1f} MB")
+        lines = r.body.decode().splitlines()
+        assert len(lines) == n + 1 and lines[1].startswith(macs[0]), lines[:2]
+        auto = counters(node.port, cacert=pki["server_ca"])
+        assert (auto["Devices"], auto["Nodes"], auto["Complete"]) == (str(n), "2", "1"), auto
+
+        base = f"http://127.0.0.1:{node.plain}/fleet"
+        # Page 500 of the device table, 100 rows a page, in MAC order.
+        start = time.monotonic()
+        rc, out, err = chromium("--dump-dom", f"{base}?page=500")
+        report("page 500 in chromium", seconds=time.monotonic() - start)
+        assert rc == 0, err[-2000:]
+        dom = Dom()
+        dom.feed(out)
+        assert [row[0] for row in dom.tables["devices"]] == macs[49900:50000]
+        assert dom.text_by_id["tiles"].startswith(f"Devices {n}"), dom.text_by_id["tiles"][:80]
+        assert f"49901\u201350000 of {n} devices" in dom.text_by_id["shown"], dom.text_by_id["shown"]
+        assert all(len(rows) <= 51 for name, rows in dom.tables.items() if name != "devices")
+        # A search by label: seeded-4242 and seeded-42420 to -42429.
+        rc, out, err = chromium("--dump-dom", f"{base}?q=seeded-4242")
+        assert rc == 0, err[-2000:]
+        dom = Dom()
+        dom.feed(out)
+        wanted = sorted(seeded[i] for i in [4242] + list(range(42420, 42430)))
+        assert [row[0] for row in dom.tables["devices"]] == wanted
+        for name, query in (("fleet-100000-page.png", "?page=500"), ("fleet-100000-search.png", "?q=seeded-4242")):
             shot = os.path.join(artefacts, name)
             if os.path.exists(shot):
                 os.unlink(shot)
