@@ -13,6 +13,7 @@
 #include "ap_socache.h"
 #include "apr_global_mutex.h"
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -37,7 +38,6 @@ struct FleetSharedState {
 
     std::atomic<std::int64_t> down_since{0};    // 0: the cache answers
     std::atomic<std::int64_t> next_attempt{0};  // while down: when one process may try again
-    std::atomic<std::int64_t> waiting_since{0}; // a cache call under way since then; 0: none
     std::atomic<std::uint64_t> dropped{0};      // decided requests that could not be recorded
     std::atomic<std::uint64_t> outages{0};      // how many times the cache came back: it may be empty
     std::atomic<std::int64_t> returned_at{0};   // when it last came back
@@ -54,11 +54,21 @@ struct FleetSharedState {
     // What this node's summary last counted (FleetWriter, read_fleet).
     NodeTally tally;
 
+    // Cache calls under way, each by when it began (0: a free place): one
+    // place per call, so that one that returns does not hide another that
+    // still waits. Calls beyond them go unmarked; any that waits too long
+    // among them shows all the same.
+    static constexpr std::size_t kWaitPlaces = 64;
+    std::array<std::atomic<std::int64_t>, kWaitPlaces> waiting{};
+
     // A call has been waiting for the cache for kStalledAfter or more: do
     // not add another thread to the wait.
     bool stalled(std::int64_t now) const noexcept {
-        const std::int64_t since = waiting_since.load();
-        return since != 0 && now - since >= kStalledAfter;
+        for (const auto& since : waiting) {
+            const std::int64_t t = since.load(std::memory_order_relaxed);
+            if (t != 0 && now - t >= kStalledAfter) return true;
+        }
+        return false;
     }
 
     // While the cache is down, true for one caller per retry interval (it

@@ -125,6 +125,28 @@ apr_status_t no_fcntl(apr_global_mutex_t*& mutex, server_rec* s, apr_pool_t* pco
     return APR_SUCCESS;
 }
 
+// One mutex for the server's life, not one a generation: after a graceful
+// restart, old children finishing their requests still flush, and their
+// writes must wait for the new generation's as for each other's (a count
+// written between another writer's reading and writing it is the stale
+// count the lock exists to prevent). Kept in the process pool, which
+// restarts leave, under a name, since the module itself is unloaded and
+// loaded again; its cleanups are APR's, none of this module's.
+apr_status_t server_mutex(apr_global_mutex_t*& mutex, server_rec* s) {
+    constexpr const char* kKey = "polyprov-fleet-mutex";
+    apr_pool_t* process = s->process->pool;
+    void* kept = nullptr;
+    apr_pool_userdata_get(&kept, kKey, process);
+    if (kept) {
+        mutex = static_cast<apr_global_mutex_t*>(kept);
+        return APR_SUCCESS;
+    }
+    apr_status_t rv = ap_global_mutex_create(&mutex, nullptr, kMutexType, nullptr, s, process, 0);
+    if (rv == APR_SUCCESS) rv = no_fcntl(mutex, s, process);
+    if (rv == APR_SUCCESS) rv = apr_pool_userdata_set(mutex, kKey, nullptr, process);
+    return rv;
+}
+
 }  // namespace
 
 FleetConfig* serving_fleet() noexcept { return g_serving; }
@@ -155,8 +177,7 @@ int start_fleet(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_r
         if (!config || !config->any_used()) return OK;
         config->node = node_name(ptemp);
 
-        apr_status_t rv = ap_global_mutex_create(&config->mutex, nullptr, kMutexType, nullptr, s, pconf, 0);
-        if (rv == APR_SUCCESS) rv = no_fcntl(config->mutex, s, pconf);
+        apr_status_t rv = server_mutex(config->mutex, s);
         if (rv != APR_SUCCESS) {
             ap_log_perror(APLOG_MARK, APLOG_CRIT, rv, plog, PP_TAG(503) "fleet view: cannot create the %s mutex", kMutexType);
             return 500;

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -52,23 +53,32 @@ private:
 
 const unsigned char* id(std::string_view key) { return reinterpret_cast<const unsigned char*>(key.data()); }
 
-// Marks a provider call under way (the first of several concurrent ones
-// sets the time; any that returns clears it).
+// Marks a provider call under way, in a place of its own while there is
+// one (FleetSharedState::waiting).
 class Waiting {
 public:
-    explicit Waiting(FleetSharedState* shared) noexcept : shared_(shared) {
-        if (!shared_) return;
-        std::int64_t none = 0;
-        shared_->waiting_since.compare_exchange_strong(none, apr_time_sec(apr_time_now()));
+    explicit Waiting(FleetSharedState* shared) noexcept {
+        if (!shared) return;
+        const std::int64_t now = apr_time_sec(apr_time_now());
+        // Threads start looking at different places, so they rarely meet.
+        const std::size_t first = std::hash<std::thread::id>()(std::this_thread::get_id());
+        for (std::size_t i = 0; i < FleetSharedState::kWaitPlaces; ++i) {
+            auto& place = shared->waiting[(first + i) % FleetSharedState::kWaitPlaces];
+            std::int64_t free = 0;
+            if (place.compare_exchange_strong(free, now)) {
+                place_ = &place;
+                return;
+            }
+        }
     }
     ~Waiting() {
-        if (shared_) shared_->waiting_since.store(0);
+        if (place_) place_->store(0);
     }
     Waiting(const Waiting&) = delete;
     Waiting& operator=(const Waiting&) = delete;
 
 private:
-    FleetSharedState* shared_;
+    std::atomic<std::int64_t>* place_ = nullptr;
 };
 
 }  // namespace

@@ -241,7 +241,13 @@ def test_cli_refuses_what_is_not_the_fleet(server, pki):
 
 def test_records_survive_a_graceful_restart(server, pki):
     before = recorded(server, pki)
+    flock = re.search(r"PP506 .* on (\S+) rather", server.read_error_log()).group(1)
+    inode = os.stat(flock).st_ino
     server.graceful()
+    # One lock for the server's life: old children still flushing after the
+    # restart wait for the new ones' writes, as for each other's.
+    assert os.stat(flock).st_ino == inode
+    assert server.read_error_log().count("PP506") == 1
     after = fleet_json(server.port, cacert=pki["server_ca"])
     assert after["devices"] == before["devices"]
     assert after["refused"] == before["refused"]
