@@ -146,6 +146,12 @@ public:
     UnixTime last_eviction() const noexcept { return last_eviction_; }
     void add_evicted(std::uint64_t n, UnixTime when) noexcept;
 
+    // Requests the node could not record (its cache unreachable, or its
+    // writers behind), as its writers last counted them: every node's page
+    // says what the others missed.
+    std::uint64_t dropped() const noexcept { return dropped_; }
+    void set_dropped(std::uint64_t n) noexcept { dropped_ = n; }
+
     std::string encode() const;
     static std::optional<NodeSummary> decode(std::string_view bytes) noexcept;
 
@@ -153,6 +159,7 @@ private:
     std::array<std::uint64_t, kManifestParts> totals_{};
     std::uint64_t evicted_ = 0;
     UnixTime last_eviction_ = 0;
+    std::uint64_t dropped_ = 0;
 };
 
 struct NodeEntry {

@@ -31,6 +31,9 @@ struct FleetSnapshot {
     // then and not seen since is missing, and cannot be named.
     bool evicted_lately = false;
     std::size_t without_manifest = 0;   // nodes read without one: a lost shard could not be counted
+    // Requests the nodes could not record, each as its summary last said
+    // (the reader's own node as its writers count them now).
+    std::uint64_t updates_dropped = 0;
 
     // Every MAC the nodes wrote and have not expired is in `records`.
     bool complete() const noexcept { return !missing && !lost && !unreadable && !without_manifest && !evicted_lately; }

@@ -25,6 +25,9 @@ namespace polyprov {
 struct NodeTally {
     std::atomic<std::uint64_t> total{0};
     std::atomic<UnixTime> at{0};
+    // Requests the node's processes could not record: written into its
+    // summary, for every node's page.
+    std::atomic<std::uint64_t> dropped{0};
 
     // What it says at `now`, if recent enough to trust: a node that writes
     // at all rewrites its summary every sweep, far more often than half its

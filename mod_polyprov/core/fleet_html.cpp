@@ -267,6 +267,10 @@ std::string render_fleet_html(const FleetSnapshot& snapshot, const FleetSummary&
     if (c.dropped_updates)
         out += "<p class=\"notice\" id=\"dropped\">" + std::to_string(c.dropped_updates) +
                " request(s) on this server could not be recorded (cache unreachable or too slow).</p>\n";
+    if (snapshot.updates_dropped > c.dropped_updates)
+        out += "<p class=\"notice\" id=\"dropped-elsewhere\">" +
+               std::to_string(snapshot.updates_dropped - c.dropped_updates) +
+               " request(s) on the other servers of this view could not be recorded.</p>\n";
     if (!snapshot.complete()) {
         out += "<p class=\"notice bad\" id=\"capacity\"><strong>This view is not the whole fleet.</strong> ";
         if (snapshot.missing || snapshot.lost)

@@ -115,6 +115,7 @@ std::string NodeSummary::encode() const {
     for (const std::uint64_t t : totals_) w.varint(t);
     w.varint(evicted_);
     detail::write_time(w, last_eviction_);
+    w.varint(dropped_);
     return w.take();
 }
 
@@ -125,6 +126,7 @@ std::optional<NodeSummary> NodeSummary::decode(std::string_view bytes) noexcept 
     for (std::uint64_t& t : s.totals_) t = in.varint_max(kShardsPerPart * kShardCapacity);
     s.evicted_ = in.varint();
     s.last_eviction_ = detail::read_time(in);
+    s.dropped_ = in.varint();
     if (!in.done()) return std::nullopt;
     return s;
 }

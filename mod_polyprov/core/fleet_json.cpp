@@ -83,7 +83,8 @@ std::string render_fleet_json(const FleetSnapshot& snapshot, const FleetPageCont
            ",\"unreadable\":" + std::to_string(snapshot.unreadable) +
            ",\"nodes_without_manifest\":" + std::to_string(snapshot.without_manifest) +
            ",\"evicted\":" + std::to_string(snapshot.evicted) + ",\"last_eviction\":" + time_or_null(snapshot.last_eviction) +
-           ",\"updates_dropped\":" + std::to_string(context.dropped_updates) + "}";
+           ",\"updates_dropped\":" + std::to_string(context.dropped_updates) +
+           ",\"updates_dropped_fleet\":" + std::to_string(std::max(snapshot.updates_dropped, context.dropped_updates)) + "}";
     out += ",\"devices\":[";
     for (std::size_t i = begin; i < end; ++i) {
         out += i == begin ? "\n" : ",\n";
@@ -135,6 +136,7 @@ std::string render_fleet_counters(const FleetSnapshot& snapshot, const FleetSumm
                                  s.firmware.begin(), s.firmware.end(), [](const auto& kv) { return !kv.first.empty(); })));
     line("Nodes", snapshot.nodes.size());
     line("UpdatesDropped", context.dropped_updates);
+    line("UpdatesDroppedFleet", std::max(snapshot.updates_dropped, context.dropped_updates));
     line("RecordsMissing", snapshot.missing);
     line("RecordsLost", snapshot.lost);
     line("RecordsUnreadable", snapshot.unreadable);

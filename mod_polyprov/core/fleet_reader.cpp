@@ -25,6 +25,7 @@ public:
         std::optional<NodeSummary> summary;
         if (summary_status == FleetCache::Status::ok && !(summary = NodeSummary::decode(bytes_))) ++snapshot_.unreadable;
         summary_found_ = summary.has_value();
+        summary_dropped_ = summary ? summary->dropped() : 0;
         if (summary) {
             snapshot_.evicted += summary->evicted();
             snapshot_.last_eviction = std::max(snapshot_.last_eviction, summary->last_eviction());
@@ -90,6 +91,7 @@ public:
     // Of the last node read.
     bool summary_found() const noexcept { return summary_found_; }
     std::uint64_t entries_found() const noexcept { return entries_found_; }
+    std::uint64_t summary_dropped() const noexcept { return summary_dropped_; }
 
 private:
     bool read_records(const NodeId& id, const std::vector<IndexEntry>& entries,
@@ -133,6 +135,7 @@ private:
     std::vector<std::size_t> parts_missing_;
     bool summary_found_ = false;
     std::uint64_t entries_found_ = 0;
+    std::uint64_t summary_dropped_ = 0;
 };
 
 }  // namespace
@@ -152,6 +155,7 @@ std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::in
     std::unordered_map<std::uint64_t, DeviceRecord> merged;
     NodeReader reader(cache, snapshot, now, expire_seconds);
     bool own_listed = false;
+    std::uint64_t own_dropped = 0;
     // A cache emptied at once (a restarted memcached) holds nothing to count
     // the loss by: what the node's writers last counted does.
     const auto own_losses = [&] {
@@ -167,6 +171,9 @@ std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::in
         if (node.name == own_node) {
             own_listed = true;
             own_losses();
+            own_dropped = reader.summary_dropped();
+        } else {
+            snapshot.updates_dropped += reader.summary_dropped();
         }
     }
     // The reader's own node counts even when the directory lost it.
@@ -174,7 +181,9 @@ std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::in
         const std::size_t before = merged.size();
         if (!reader.read(std::string(own_node), false, merged)) return std::nullopt;
         if (own_losses() || merged.size() != before || snapshot.evicted) snapshot.nodes.emplace_back(own_node);
+        own_dropped = reader.summary_dropped();
     }
+    snapshot.updates_dropped += own_tally ? own_tally->dropped.load() : own_dropped;
     snapshot.evicted_lately = snapshot.evicted && snapshot.last_eviction >= cutoff;
     snapshot.records.reserve(merged.size());
     for (auto& [mac, record] : merged)

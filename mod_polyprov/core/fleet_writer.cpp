@@ -345,6 +345,7 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         const std::string before = current ? *current : std::string();
         for (const std::size_t p : parts) summary->set_total(p, known->summary.total(p));
         summary->add_evicted(report.cache_evicted, now);
+        if (tally_) summary->set_dropped(tally_->dropped.load());
         counted = summary->total();
         std::string after = summary->encode();
         // Unchanged and written lately: left as it is.

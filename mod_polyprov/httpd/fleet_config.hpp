@@ -38,7 +38,6 @@ struct FleetSharedState {
 
     std::atomic<std::int64_t> down_since{0};    // 0: the cache answers
     std::atomic<std::int64_t> next_attempt{0};  // while down: when one process may try again
-    std::atomic<std::uint64_t> dropped{0};      // decided requests that could not be recorded
     std::atomic<std::uint64_t> outages{0};      // how many times the cache came back: it may be empty
     std::atomic<std::int64_t> returned_at{0};   // when it last came back
     // The sweep (FleetWriter::flush): shards rewritten so far, counted from
@@ -51,7 +50,8 @@ struct FleetSharedState {
     // the server does only a few at once.
     static constexpr int kMaxReaders = 2;
     std::atomic<int> readers{0};
-    // What this node's summary last counted (FleetWriter, read_fleet).
+    // What this node's summary last counted, and the decided requests it
+    // could not record (FleetWriter, read_fleet).
     NodeTally tally;
 
     // Cache calls under way, each by when it began (0: a free place): one

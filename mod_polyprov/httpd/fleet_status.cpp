@@ -81,7 +81,7 @@ FleetPageContext page_context(const FleetConfig& config, const FleetStore& store
     c.node = config.node;
     c.now = apr_time_sec(apr_time_now());
     c.query = query;
-    c.dropped_updates = config.shared[store.slot].dropped.load(std::memory_order_relaxed);
+    c.dropped_updates = config.shared[store.slot].tally.dropped.load(std::memory_order_relaxed);
     c.cache_down = config.shared[store.slot].down_since.load() != 0;
     return c;
 }

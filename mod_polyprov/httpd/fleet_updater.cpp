@@ -16,7 +16,7 @@ namespace {
 // Requests not recorded: on the status page (this generation's count) and
 // in ?metrics (the server's, across graceful restarts).
 void drop(FleetSharedState& shared, std::uint64_t requests) noexcept {
-    shared.dropped.fetch_add(requests, std::memory_order_relaxed);
+    shared.tally.dropped.fetch_add(requests, std::memory_order_relaxed);
     count(&SharedCounters::fleet_updates_dropped, requests);
 }
 

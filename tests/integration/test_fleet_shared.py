@@ -150,6 +150,12 @@ def test_two_servers_one_view_and_a_cache_server_that_stops(shared, pki):
         assert "PP515" in log and "it was emptied" in log, log[-2000:]
         dropped = int(counters(node.port, cacert=ca)["UpdatesDropped"])
         assert dropped >= 20, "the requests made while the cache was down are counted as not recorded"
+    # Each node's page says what the other could not record too.
+    local = [fleet_json(node.port, cacert=ca)["capacity"]["updates_dropped"] for node in (node1, node2)]
+    for node in (node1, node2):
+        capacity = fleet_json(node.port, cacert=ca)["capacity"]
+        assert capacity["updates_dropped_fleet"] == sum(local), (capacity, local)
+        assert counters(node.port, cacert=ca)["UpdatesDroppedFleet"] == str(sum(local))
 
 
 @pytest.fixture(params=["memcache", "redis"])

@@ -130,7 +130,8 @@ TEST(FleetRender, EmptyFleet) {
     const std::string text = render_fleet_json(FleetSnapshot{}, context());
     EXPECT_EQ(text, "{\"generated\":\"2026-01-01T00:00:00Z\",\"node\":\"web1:443\",\"total\":0,\"offset\":0,"
                     "\"limit\":null,\"capacity\":{\"complete\":true,\"missing\":0,\"lost\":0,\"unreadable\":0,"
-                    "\"nodes_without_manifest\":0,\"evicted\":0,\"last_eviction\":null,\"updates_dropped\":0},"
+                    "\"nodes_without_manifest\":0,\"evicted\":0,\"last_eviction\":null,\"updates_dropped\":0,"
+              "\"updates_dropped_fleet\":0},"
                     "\"devices\":[],\"refused\":[],\"probes\":[]}\n");
 }
 

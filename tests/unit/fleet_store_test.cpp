@@ -507,3 +507,18 @@ TEST(FleetStore, RefusedMacsGetARecordOnlyWhenTheirShardHasRoom) {
     EXPECT_EQ(cache.entries.count(record_key(node_id("web1:443"), late)), 0u);
     EXPECT_EQ(cache.entries.count(record_key(node_id("web1:443"), mac("0004F2000001"))), 1u);
 }
+
+TEST(FleetStore, WhatEachNodeCouldNotRecordIsSaidOnEveryNodesPage) {
+    MemoryCache cache;
+    NodeTally tally1, tally2;
+    FleetWriter web1("web1:443", kExpire, &tally1), web2("web2:443", kExpire, &tally2);
+    tally1.dropped = 2;
+    tally2.dropped = 7;
+    web1.flush(cache, pending({fetch("0004F2000001", kNow)}), kNow);
+    web2.flush(cache, pending({fetch("0004F2000003", kNow)}), kNow);
+    // web1's own count is its live one; web2's, what its summary says.
+    tally1.dropped = 3;
+    EXPECT_EQ(read_fleet(cache, kNow + 1, kExpire, "web1:443", &tally1)->updates_dropped, 10u);
+    EXPECT_EQ(read_fleet(cache, kNow + 1, kExpire, "web2:443", &tally2)->updates_dropped, 9u);
+    EXPECT_EQ(read_fleet(cache, kNow + 1, kExpire)->updates_dropped, 9u);
+}
