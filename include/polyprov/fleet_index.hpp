@@ -149,8 +149,9 @@ public:
     // Requests the node could not record (its cache unreachable, or its
     // writers behind), as its writers last counted them: every node's page
     // says what the others missed.
+    static constexpr std::uint64_t kMaxDropped = std::uint64_t{1} << 48;  // sums of 32 nodes stay exact
     std::uint64_t dropped() const noexcept { return dropped_; }
-    void set_dropped(std::uint64_t n) noexcept { dropped_ = n; }
+    void set_dropped(std::uint64_t n) noexcept { dropped_ = std::min(n, kMaxDropped); }
 
     std::string encode() const;
     static std::optional<NodeSummary> decode(std::string_view bytes) noexcept;

@@ -126,7 +126,9 @@ std::optional<NodeSummary> NodeSummary::decode(std::string_view bytes) noexcept 
     for (std::uint64_t& t : s.totals_) t = in.varint_max(kShardsPerPart * kShardCapacity);
     s.evicted_ = in.varint();
     s.last_eviction_ = detail::read_time(in);
-    s.dropped_ = in.varint();
+    // A summary written before it counted dropped requests ends here; it
+    // is read as it was (refusing it would reset its evictions).
+    if (!in.done()) s.dropped_ = in.varint_max(kMaxDropped);
     if (!in.done()) return std::nullopt;
     return s;
 }

@@ -9,6 +9,10 @@
 namespace polyprov {
 namespace {
 
+std::uint64_t add_capped(std::uint64_t a, std::uint64_t b) noexcept {
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 class NodeReader {
 public:
     NodeReader(FleetCache& cache, FleetSnapshot& snapshot, UnixTime now, std::int64_t expire)
@@ -20,6 +24,7 @@ public:
         const NodeId id = node_id(node);
         summary_found_ = false;
         entries_found_ = 0;
+        lost_before_ = snapshot_.lost;
         const auto summary_status = cache_.get(summary_key(id), bytes_);
         if (summary_status == FleetCache::Status::failed) return false;
         std::optional<NodeSummary> summary;
@@ -92,6 +97,8 @@ public:
     bool summary_found() const noexcept { return summary_found_; }
     std::uint64_t entries_found() const noexcept { return entries_found_; }
     std::uint64_t summary_dropped() const noexcept { return summary_dropped_; }
+    // Found, or counted lost already (a part that survived its summary).
+    std::uint64_t accounted() const noexcept { return entries_found_ + (snapshot_.lost - lost_before_); }
 
 private:
     bool read_records(const NodeId& id, const std::vector<IndexEntry>& entries,
@@ -136,6 +143,7 @@ private:
     bool summary_found_ = false;
     std::uint64_t entries_found_ = 0;
     std::uint64_t summary_dropped_ = 0;
+    std::size_t lost_before_ = 0;
 };
 
 }  // namespace
@@ -160,8 +168,8 @@ std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::in
     // the loss by: what the node's writers last counted does.
     const auto own_losses = [&] {
         const std::uint64_t remembered = own_tally ? own_tally->recent(now, expire_seconds) : 0;
-        if (reader.summary_found() || remembered <= reader.entries_found()) return false;
-        snapshot.lost += remembered - reader.entries_found();
+        if (reader.summary_found() || remembered <= reader.accounted()) return false;
+        snapshot.lost += remembered - reader.accounted();
         return true;
     };
     for (const NodeEntry& node : dir->nodes()) {
@@ -173,7 +181,7 @@ std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::in
             own_losses();
             own_dropped = reader.summary_dropped();
         } else {
-            snapshot.updates_dropped += reader.summary_dropped();
+            snapshot.updates_dropped = add_capped(snapshot.updates_dropped, reader.summary_dropped());
         }
     }
     // The reader's own node counts even when the directory lost it.
@@ -183,7 +191,7 @@ std::optional<FleetSnapshot> read_fleet(FleetCache& cache, UnixTime now, std::in
         if (own_losses() || merged.size() != before || snapshot.evicted) snapshot.nodes.emplace_back(own_node);
         own_dropped = reader.summary_dropped();
     }
-    snapshot.updates_dropped += own_tally ? own_tally->dropped.load() : own_dropped;
+    snapshot.updates_dropped = add_capped(snapshot.updates_dropped, own_tally ? own_tally->dropped.load() : own_dropped);
     snapshot.evicted_lately = snapshot.evicted && snapshot.last_eviction >= cutoff;
     snapshot.records.reserve(merged.size());
     for (auto& [mac, record] : merged)

@@ -147,9 +147,17 @@ FleetCache::Status FleetWriter::admit_refused(FleetCache& cache, std::size_t sha
         }
         kept.push_back(d);
     }
-    // Each record before the index names it, as a device's is.
+    // Each record before the index names it, as a device's is; none for a
+    // MAC a later one of the batch pushes out again (the update will find
+    // the same, with every one of them: it must, to end where this did).
+    const auto named = [&](Mac mac) {
+        const auto& e = index->entries();
+        const auto at = std::lower_bound(e.begin(), e.end(), mac,
+                                         [](const IndexEntry& x, Mac m) { return x.mac.value() < m.value(); });
+        return at != e.end() && at->mac == mac;
+    };
     for (const DeviceRecord* d : kept)
-        if (!d->is_device() && write_record(cache, *d, now, report) == FleetCache::Status::failed)
+        if (!d->is_device() && named(d->mac) && write_record(cache, *d, now, report) == FleetCache::Status::failed)
             return FleetCache::Status::failed;
     deltas.swap(kept);
     return FleetCache::Status::ok;
@@ -244,6 +252,7 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         }
         known->summary.set_total(p, std::max(known->summary.total(p), total));
     }
+    std::uint64_t evicted_written = 0;  // of report.cache_evicted, in the summary already
     if (!growing.empty()) {
         const auto status = cache.update(summary_key(id_), now + expire_, [&](const std::string* current) {
             std::optional<NodeSummary> summary;
@@ -251,6 +260,10 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
             if (!summary) summary = known->summary;
             for (const std::size_t p : growing)
                 if (!summary->total(p)) summary->set_total(p, known->summary.total(p));
+            // A summary found gone with what it counted: once this one is
+            // written, nothing else says so, should the flush stop here.
+            summary->add_evicted(report.cache_evicted, now);
+            evicted_written = report.cache_evicted;
             return std::optional<std::string>(summary->encode());
         });
         if (status == FleetCache::Status::failed) {
@@ -264,6 +277,8 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
     for (const std::size_t shard : shards) {
         const auto at = to_index.find(shard);
         const std::vector<const DeviceRecord*>& deltas = at == to_index.end() ? kNone : at->second;
+        // Only refused MACs that found no room: nothing to write.
+        if (deltas.empty() && !swept.count(shard)) continue;
         std::vector<IndexEntry> named;
         std::vector<Mac> displaced;
         const auto status = cache.update(index_key(id_, shard), now + expire_, [&](const std::string* current) {
@@ -278,6 +293,14 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
                 if (change.refused_dropped) ++report.refused_dropped;
                 if (change.displaced_refused) displaced.push_back(*change.displaced_refused);
             }
+            // One pushed out and let in again by the batch keeps its record.
+            displaced.erase(std::remove_if(displaced.begin(), displaced.end(),
+                                           [&](Mac mac) {
+                                               const auto& e = index->entries();
+                                               return std::any_of(e.begin(), e.end(),
+                                                                  [&](const IndexEntry& x) { return x.mac == mac; });
+                                           }),
+                            displaced.end());
             written[shard] = index->entries().size();
             named = index->entries();
             return std::optional<std::string>(index->encode());
@@ -344,7 +367,7 @@ FlushReport FleetWriter::write(FleetCache& cache, const std::vector<DeviceRecord
         if (!summary) summary = known->summary;
         const std::string before = current ? *current : std::string();
         for (const std::size_t p : parts) summary->set_total(p, known->summary.total(p));
-        summary->add_evicted(report.cache_evicted, now);
+        summary->add_evicted(report.cache_evicted - evicted_written, now);
         if (tally_) summary->set_dropped(tally_->dropped.load());
         counted = summary->total();
         std::string after = summary->encode();

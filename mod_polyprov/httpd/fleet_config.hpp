@@ -14,6 +14,8 @@
 #include "apr_global_mutex.h"
 
 #include <array>
+#include <cerrno>
+#include <csignal>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -54,19 +56,30 @@ struct FleetSharedState {
     // could not record (FleetWriter, read_fleet).
     NodeTally tally;
 
-    // Cache calls under way, each by when it began (0: a free place): one
-    // place per call, so that one that returns does not hide another that
-    // still waits. Calls beyond them go unmarked; any that waits too long
-    // among them shows all the same.
+    // Cache calls under way, each as (when it began << 32 | its process's
+    // pid), 0 for a free place: a place per call, so that one that returns
+    // does not hide another that still waits. Calls beyond them go
+    // unmarked; any that waits too long among them shows all the same.
     static constexpr std::size_t kWaitPlaces = 64;
-    std::array<std::atomic<std::int64_t>, kWaitPlaces> waiting{};
+    std::array<std::atomic<std::uint64_t>, kWaitPlaces> waiting{};
+    static std::uint64_t waiting_mark(std::int64_t since, pid_t pid) noexcept {
+        return static_cast<std::uint64_t>(since) << 32 | static_cast<std::uint32_t>(pid);
+    }
 
     // A call has been waiting for the cache for kStalledAfter or more: do
-    // not add another thread to the wait.
-    bool stalled(std::int64_t now) const noexcept {
-        for (const auto& since : waiting) {
-            const std::int64_t t = since.load(std::memory_order_relaxed);
-            if (t != 0 && now - t >= kStalledAfter) return true;
+    // not add another thread to the wait. The place of a process that died
+    // waiting (a stuck call it left behind at exit, a crash) is freed: its
+    // call will never return to free it.
+    bool stalled(std::int64_t now) noexcept {
+        for (auto& place : waiting) {
+            std::uint64_t mark = place.load(std::memory_order_relaxed);
+            if (mark == 0 || now - static_cast<std::int64_t>(mark >> 32) < kStalledAfter) continue;
+            const auto pid = static_cast<pid_t>(mark & 0xffffffffu);
+            if (kill(pid, 0) != 0 && errno == ESRCH) {
+                place.compare_exchange_strong(mark, 0);
+                continue;
+            }
+            return true;
         }
         return false;
     }

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <csignal>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <functional>
@@ -59,13 +60,15 @@ class Waiting {
 public:
     explicit Waiting(FleetSharedState* shared) noexcept {
         if (!shared) return;
-        const std::int64_t now = apr_time_sec(apr_time_now());
-        // Threads start looking at different places, so they rarely meet.
-        const std::size_t first = std::hash<std::thread::id>()(std::this_thread::get_id());
+        const pid_t pid = getpid();
+        const std::uint64_t mark = FleetSharedState::waiting_mark(apr_time_sec(apr_time_now()), pid);
+        // Where a thread starts looking: by process and thread, so that the
+        // threads of a process, and prefork's children, spread out.
+        const std::size_t first = std::hash<std::thread::id>()(std::this_thread::get_id()) ^ (static_cast<std::size_t>(pid) * 7);
         for (std::size_t i = 0; i < FleetSharedState::kWaitPlaces; ++i) {
             auto& place = shared->waiting[(first + i) % FleetSharedState::kWaitPlaces];
-            std::int64_t free = 0;
-            if (place.compare_exchange_strong(free, now)) {
+            std::uint64_t free = 0;
+            if (place.compare_exchange_strong(free, mark)) {
                 place_ = &place;
                 return;
             }
@@ -78,7 +81,7 @@ public:
     Waiting& operator=(const Waiting&) = delete;
 
 private:
-    std::atomic<std::int64_t>* place_ = nullptr;
+    std::atomic<std::uint64_t>* place_ = nullptr;
 };
 
 }  // namespace

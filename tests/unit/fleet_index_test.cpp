@@ -106,8 +106,20 @@ TEST(FleetIndex, ManifestAndSummaryRoundTripAndRefuseGarbage) {
     EXPECT_EQ(summary->evicted(), 7u);
     EXPECT_EQ(summary->last_eviction(), 3000);
     EXPECT_EQ(summary->encode(), s.encode());
+    s.set_dropped(300);
     const std::string sb = s.encode();
-    for (std::size_t cut = 0; cut < sb.size(); ++cut) EXPECT_FALSE(NodeSummary::decode(sb.substr(0, cut)));
+    EXPECT_EQ(NodeSummary::decode(sb)->dropped(), 300u);
+    // The layout before `dropped` (2 bytes of varint here) is read as it was.
+    const auto earlier = NodeSummary::decode(sb.substr(0, sb.size() - 2));
+    ASSERT_TRUE(earlier);
+    EXPECT_EQ(earlier->evicted(), 7u);
+    EXPECT_EQ(earlier->dropped(), 0u);
+    for (std::size_t cut = 0; cut < sb.size(); ++cut) {
+        if (cut != sb.size() - 2) {
+            EXPECT_FALSE(NodeSummary::decode(sb.substr(0, cut))) << cut;
+        }
+    }
+    EXPECT_FALSE(NodeSummary::decode(sb + "x"));
     EXPECT_FALSE(ManifestPart::decode(0, sb));
     // Small: rewritten in every flush, they must not crowd the cache.
     EXPECT_LT(m.encode().size(), 200u);

@@ -522,3 +522,84 @@ TEST(FleetStore, WhatEachNodeCouldNotRecordIsSaidOnEveryNodesPage) {
     EXPECT_EQ(read_fleet(cache, kNow + 1, kExpire, "web2:443", &tally2)->updates_dropped, 9u);
     EXPECT_EQ(read_fleet(cache, kNow + 1, kExpire)->updates_dropped, 9u);
 }
+
+TEST(FleetStore, ARefusedMacPushedOutAndBackInOneBatchKeepsItsRecord) {
+    // In one flush (pending is in MAC order), a lower MAC of the same shard
+    // pushes out the oldest refused MAC, whose own request then takes a
+    // place again: its record stays, and the view stays complete.
+    MemoryCache cache;
+    FleetWriter writer("web1:443", kExpire);
+    const auto nth = [](std::uint64_t v) {
+        char hex[13];
+        std::snprintf(hex, sizeof hex, "%012llX", static_cast<unsigned long long>(v));
+        return mac(hex);
+    };
+    std::vector<Mac> same_shard;
+    for (std::uint64_t v = 0x0004F2300000; same_shard.size() < kShardRefusedCapacity + 1; ++v)
+        if (shard_of(nth(v)) == shard_of(nth(0x0004F2300000))) same_shard.push_back(nth(v));
+    const auto refused_at = [](Mac m, UnixTime t) {
+        FleetEvent e = fetch(m.str().c_str(), t);
+        e.authenticated = false;
+        e.decision = FleetDecision::not_in_acl;
+        return e;
+    };
+    // The places filled by the higher MACs, the oldest first.
+    UnixTime t = kNow;
+    for (std::size_t i = 1; i < same_shard.size(); ++i, ++t) writer.flush(cache, pending({refused_at(same_shard[i], t)}), t);
+    const Mac oldest = same_shard[1];
+    ++t;
+    writer.flush(cache, pending({refused_at(same_shard[0], t), refused_at(oldest, t + 1)}), t);
+    const NodeId id = node_id("web1:443");
+    EXPECT_EQ(cache.entries.count(record_key(id, oldest)), 1u);
+    EXPECT_EQ(cache.entries.count(record_key(id, same_shard[0])), 1u);
+    EXPECT_EQ(cache.entries.count(record_key(id, same_shard[2])), 0u);  // pushed out in its stead
+    const auto snapshot = read_fleet(cache, t + 2, kExpire);
+    ASSERT_TRUE(snapshot);
+    EXPECT_TRUE(snapshot->complete()) << snapshot->missing;
+    EXPECT_EQ(snapshot->records.size(), kShardRefusedCapacity);
+}
+
+TEST(FleetStore, AnEmptiedCacheIsCountedEvenWhenTheFlushStopsAfterTheSummary) {
+    // The first write after the cache emptied writes the summary early (a
+    // shard counted 0 is to get a MAC); should it fail after that, the
+    // summary it left must say what was lost.
+    int trials = 0;
+    // (Rebuilding the node's counts from an empty cache reads each of its
+    // 1,024 shards first.)
+    for (int budget = 1; budget < 4000; ++budget) {
+        MemoryCache emptied;
+        NodeTally tally;  // what the node counted before: 2 MACs, just now
+        tally.total = 2;
+        tally.at = kNow;
+        FleetWriter writer("web1:443", kExpire, &tally);
+        emptied.fail_after = budget;
+        if (!writer.flush(emptied, pending({fetch("0004F2000005", kNow + 5)}), kNow + 5).failed) break;
+        if (!emptied.entries.count(summary_key(node_id("web1:443")))) continue;
+        ++trials;
+        emptied.fail_after = -1;
+        const auto snapshot = read_fleet(emptied, kNow + 6, kExpire);
+        ASSERT_TRUE(snapshot);
+        EXPECT_EQ(snapshot->evicted, 2u) << budget;
+        EXPECT_FALSE(snapshot->complete()) << budget;
+    }
+    EXPECT_GT(trials, 0) << "no failure fell between the summary and the end of the flush";
+}
+
+TEST(FleetStore, ALossIsCountedOnceWhenTheSummaryWentWithAShard) {
+    MemoryCache cache;
+    NodeTally tally;
+    FleetWriter writer("web1:443", kExpire, &tally);
+    writer.flush(cache, pending({fetch("0004F2000001", kNow), fetch("0004F2000003", kNow), fetch("0004F2000005", kNow)}),
+                 kNow);
+    const NodeId id = node_id("web1:443");
+    ASSERT_NE(shard_of(mac("0004F2000001")), shard_of(mac("0004F2000003")));
+    ASSERT_NE(shard_of(mac("0004F2000001")), shard_of(mac("0004F2000005")));
+    cache.entries.erase(summary_key(id));
+    cache.entries.erase(index_key(id, shard_of(mac("0004F2000001"))));
+    // The surviving part counts the shard that went: one device lost, not
+    // that one and again the tally's difference.
+    const auto snapshot = read_fleet(cache, kNow + 1, kExpire, "web1:443", &tally);
+    ASSERT_TRUE(snapshot);
+    EXPECT_EQ(snapshot->records.size(), 2u);
+    EXPECT_EQ(snapshot->lost, 1u);
+}
