@@ -28,6 +28,32 @@ std::vector<DeviceRecord> pending(std::initializer_list<FleetEvent> events) {
     return out;
 }
 
+// Three devices, each in a shard of its own, checked in at kNow.
+std::vector<DeviceRecord> three_devices() {
+    return pending({fetch("0004F2000001", kNow), fetch("0004F2000003", kNow), fetch("0004F2000005", kNow)});
+}
+
+// `n` MACs from `from` up that fall in the same index shard as `from`.
+std::vector<Mac> macs_in_one_shard(std::uint64_t from, std::size_t n) {
+    const auto nth = [](std::uint64_t v) {
+        char hex[13];
+        std::snprintf(hex, sizeof hex, "%012llX", static_cast<unsigned long long>(v));
+        return mac(hex);
+    };
+    std::vector<Mac> out;
+    for (std::uint64_t v = from; out.size() < n; ++v)
+        if (shard_of(nth(v)) == shard_of(nth(from))) out.push_back(nth(v));
+    return out;
+}
+
+// A request from a certificate whose CN is not on the ACL.
+FleetEvent refused_at(Mac m, UnixTime t) {
+    FleetEvent e = fetch(m.str().c_str(), t);
+    e.authenticated = false;
+    e.decision = FleetDecision::not_in_acl;
+    return e;
+}
+
 }  // namespace
 
 TEST(FleetStore, WhatOneNodeWritesTheReaderSees) {
@@ -411,8 +437,7 @@ TEST(FleetStore, ACacheEmptiedAtOnceIsNotTakenForAnEmptyFleet) {
     MemoryCache cache;
     NodeTally tally;
     FleetWriter writer("web1:443", kExpire, &tally);
-    writer.flush(cache, pending({fetch("0004F2000001", kNow), fetch("0004F2000003", kNow), fetch("0004F2000005", kNow)}),
-                 kNow);
+    writer.flush(cache, three_devices(), kNow);
     EXPECT_EQ(tally.total.load(), 3u);
     ASSERT_TRUE(read_fleet(cache, kNow + 1, kExpire, "web1:443", &tally)->complete());
     cache.entries.clear();
@@ -462,20 +487,9 @@ TEST(FleetStore, RefusedMacsGetARecordOnlyWhenTheirShardHasRoom) {
     // places, and the cache holds a record for each MAC the index names.
     MemoryCache cache;
     FleetWriter writer("web1:443", kExpire);
-    std::vector<Mac> same_shard;
-    const auto nth = [](std::uint64_t v) {
-        char hex[13];
-        std::snprintf(hex, sizeof hex, "%012llX", static_cast<unsigned long long>(v));
-        return mac(hex);
-    };
-    for (std::uint64_t v = 0x0004F2100000; same_shard.size() < kShardRefusedCapacity + 10; ++v)
-        if (shard_of(nth(v)) == shard_of(nth(0x0004F2100000))) same_shard.push_back(nth(v));
-    const auto refused_at = [](Mac m, UnixTime t) {
-        FleetEvent e = fetch(m.str().c_str(), t);
-        e.authenticated = false;
-        e.decision = FleetDecision::not_in_acl;
-        return e;
-    };
+    std::vector<Mac> same_shard = macs_in_one_shard(0x0004F2100000, kShardRefusedCapacity + 11);
+    const Mac late = same_shard.back();  // kept for the end
+    same_shard.pop_back();
     const auto records_held = [&] {
         std::size_t n = 0;
         for (const Mac m : same_shard) n += cache.entries.count(record_key(node_id("web1:443"), m));
@@ -498,9 +512,6 @@ TEST(FleetStore, RefusedMacsGetARecordOnlyWhenTheirShardHasRoom) {
         EXPECT_EQ(cache.entries.count(record_key(node_id("web1:443"), same_shard[i])), i < 10 ? 0u : 1u) << i;
 
     // One older than every refused MAC there finds no room: no record.
-    std::uint64_t v = 0x0004F2200000;
-    while (shard_of(nth(v)) != shard_of(same_shard[0])) ++v;
-    const Mac late = nth(v);
     const FlushReport report = writer.flush(cache, pending({refused_at(late, kNow - 100)}), t + 2);
     EXPECT_EQ(report.refused_dropped, 1u);
     EXPECT_EQ(report.records_written, 0u);
@@ -529,20 +540,7 @@ TEST(FleetStore, ARefusedMacPushedOutAndBackInOneBatchKeepsItsRecord) {
     // place again: its record stays, and the view stays complete.
     MemoryCache cache;
     FleetWriter writer("web1:443", kExpire);
-    const auto nth = [](std::uint64_t v) {
-        char hex[13];
-        std::snprintf(hex, sizeof hex, "%012llX", static_cast<unsigned long long>(v));
-        return mac(hex);
-    };
-    std::vector<Mac> same_shard;
-    for (std::uint64_t v = 0x0004F2300000; same_shard.size() < kShardRefusedCapacity + 1; ++v)
-        if (shard_of(nth(v)) == shard_of(nth(0x0004F2300000))) same_shard.push_back(nth(v));
-    const auto refused_at = [](Mac m, UnixTime t) {
-        FleetEvent e = fetch(m.str().c_str(), t);
-        e.authenticated = false;
-        e.decision = FleetDecision::not_in_acl;
-        return e;
-    };
+    const std::vector<Mac> same_shard = macs_in_one_shard(0x0004F2300000, kShardRefusedCapacity + 1);
     // The places filled by the higher MACs, the oldest first.
     UnixTime t = kNow;
     for (std::size_t i = 1; i < same_shard.size(); ++i, ++t) writer.flush(cache, pending({refused_at(same_shard[i], t)}), t);
@@ -589,8 +587,7 @@ TEST(FleetStore, ALossIsCountedOnceWhenTheSummaryWentWithAShard) {
     MemoryCache cache;
     NodeTally tally;
     FleetWriter writer("web1:443", kExpire, &tally);
-    writer.flush(cache, pending({fetch("0004F2000001", kNow), fetch("0004F2000003", kNow), fetch("0004F2000005", kNow)}),
-                 kNow);
+    writer.flush(cache, three_devices(), kNow);
     const NodeId id = node_id("web1:443");
     ASSERT_NE(shard_of(mac("0004F2000001")), shard_of(mac("0004F2000003")));
     ASSERT_NE(shard_of(mac("0004F2000001")), shard_of(mac("0004F2000005")));
