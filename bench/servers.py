@@ -75,6 +75,30 @@ SSLCipherSuite HIGH:!aNULL
 SSLProtocol all -SSLv3
 SSLSessionTickets off
 """
+# apache2.conf's sections. <Directory /> matters to speed, not only to access:
+# without an AllowOverride None above the document root (httpd's compiled-in
+# default leaves it unset), every request looks for a .htaccess in each
+# directory above it: three failed open()s a request here.
+DEBIAN_DIRECTORIES = """\
+AccessFileName .htaccess
+<Directory />
+    Options FollowSymLinks
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory /usr/share>
+    AllowOverride None
+    Require all granted
+</Directory>
+<Directory /var/www/>
+    Options Indexes FollowSymLinks
+    AllowOverride None
+    Require all granted
+</Directory>
+<FilesMatch "^\\.ht">
+    Require all denied
+</FilesMatch>
+"""
 
 
 class Site:
@@ -131,7 +155,7 @@ class BenchApache(Apache):
     configuration of Debian's shape instead of the tests' small one."""
 
     def __init__(self, kind, site, tickets=False, acl=None, extra_server="", mpm="event", log_vars=False,
-                 acl_query=None):
+                 acl_query=None, debian_directories=True):
         root = tempfile.mkdtemp(prefix=f"polyprov-bench-{kind}-")
         super().__init__(root, mpm=mpm)
         self.kind, self.site, self.tickets = kind, site, tickets
@@ -140,6 +164,9 @@ class BenchApache(Apache):
         # (driver, params, sql): the list from a database (PolyProvACLQuery) instead of the file.
         self.acl_query = acl_query
         self.extra_server = extra_server
+        # False: without apache2.conf's <Directory> sections (a server
+        # configuration written from scratch), to measure what they change.
+        self.debian_directories = debian_directories
 
     def write_config(self, vhosts="", **kw):
         root = self.root
@@ -165,7 +192,8 @@ class BenchApache(Apache):
         lines += ["TypesConfig /etc/mime.types",
                   f'LogFormat "%h %l %u %t \\"%r\\" %>s %O{fields}" common',
                   f"CustomLog {root}/logs/access.log common"]
-        text = "\n".join(lines) + "\n" + DEBIAN_MPM[self.mpm] + DEBIAN_APACHE.format(root=root) + self.extra_server
+        text = "\n".join(lines) + "\n" + DEBIAN_MPM[self.mpm] + DEBIAN_APACHE.format(root=root)
+        text += (DEBIAN_DIRECTORIES if self.debian_directories else "") + self.extra_server
         if self.kind in ("stock", "loaded"):
             os.makedirs(f"{root}/davlock", exist_ok=True)
             if os.geteuid() == 0:
