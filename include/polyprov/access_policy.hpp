@@ -2,7 +2,11 @@
 // file names it may write.
 #pragma once
 
+#include <array>
+#include <cstddef>
+#include <initializer_list>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +18,33 @@
 #include <polyprov/shared_names.hpp>
 
 namespace polyprov {
+
+// The few forms of what a request names (a URI, the file it maps to, path
+// info, a Destination), held in place: every request builds one, and a
+// heap allocation for four pointers cost more than the check that reads
+// them (perf, bench/RESULTS.md).
+class Names {
+public:
+    static constexpr std::size_t kCapacity = 4;
+    Names() = default;
+    Names(std::initializer_list<std::string_view> names) {
+        for (const auto name : names) push_back(name);
+    }
+    void push_back(std::string_view name) {
+        if (size_ == kCapacity) throw std::length_error("more names than a request has");
+        items_[size_++] = name;
+    }
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+    std::string_view operator[](std::size_t i) const noexcept { return items_[i]; }
+    std::string_view front() const noexcept { return items_[0]; }
+    const std::string_view* begin() const noexcept { return items_.data(); }
+    const std::string_view* end() const noexcept { return items_.data() + size_; }
+
+private:
+    std::array<std::string_view, kCapacity> items_{};
+    std::size_t size_ = 0;
+};
 
 // What the path names: only shared files, this device's own, or another's.
 enum class PathVerdict { shared, own, foreign };
@@ -68,9 +99,9 @@ struct AccessRequest {
     MethodRule rule = MethodRule::read;
     std::string_view method;                 // for the log line
     bool match_uri = true;                   // PolyProvMatchURI
-    std::vector<std::string_view> paths;     // every form of what is asked for (URI, mapped file, ...)
+    Names paths;                             // every form of what is asked for (URI, mapped file, ...)
     std::string_view upload_name;            // for MethodRule::upload: the last component of the target
-    std::vector<std::string_view> written_names;   // for opened_write: the target's and the Destination's
+    Names written_names;                     // for opened_write: the target's and the Destination's
     bool collection = false;                 // the target is a directory
     // PolyProvSharedFiles: where set, what the request names below its
     // section (nullopt: unknown, which fails closed) must be one of these
@@ -101,7 +132,7 @@ struct RequestFacts {
     bool upload_on = false;                              // PolyProvUpload
     const std::vector<std::string>* opened = nullptr;    // PolyProvAllowMethods; null: none
     bool match_uri = true;                               // PolyProvMatchURI
-    std::vector<std::string_view> paths;                 // URI (first), mapped file, path info
+    Names paths;                                         // URI (first), mapped file, path info
     std::optional<std::string_view> destination;         // a Destination header's decoded path
     bool destination_unusable = false;                   // one that does not parse: refused where the rule reads
                                                          // or writes by name (GET, opened methods)

@@ -56,7 +56,7 @@ namespace {
 // '/' (tests/fuzz/fuzz_default_pattern checks it). A pattern of the
 // operator's may look across the '/', or anchor at the start: its paths are
 // all scanned.
-bool repeated_in_another(const std::vector<std::string_view>& paths, std::size_t i) noexcept {
+bool repeated_in_another(const Names& paths, std::size_t i) noexcept {
     const std::string_view tail = paths[i];
     if (tail.empty() || tail.front() != '/') return false;
     for (std::size_t j = 0; j < paths.size(); ++j) {
@@ -212,7 +212,7 @@ AccessDecision decide_request(const Authentication& auth, RequestFacts facts, co
     request.method = facts.method;
     request.rule = method_rule(facts.method, facts.upload_on, facts.opened ? *facts.opened : none);
     request.match_uri = facts.match_uri;
-    request.paths = std::move(facts.paths);
+    request.paths = facts.paths;
     request.shared = facts.shared;
     request.below = facts.below;
     request.own_subject = facts.own_subject;

@@ -19,7 +19,6 @@
 
 #include <cstring>
 #include <string>
-#include <vector>
 
 #include <polyprov/access_policy.hpp>
 
@@ -51,14 +50,13 @@ const char* destination_path(request_rec* r, bool* unusable) {
 // above the file may be named after a phone), less the part its section's
 // own path has shown to name nothing; and the path info. A MOVE/COPY
 // destination is the core's to add, where the method's rule names one.
-std::vector<std::string_view> requested_paths(request_rec* r, const DirConfig* conf) {
-    std::vector<std::string_view> paths;
-    paths.reserve(4);
-    if (r->uri) paths.emplace_back(r->uri);
+Names requested_paths(request_rec* r, const DirConfig* conf) {
+    Names paths;
+    if (r->uri) paths.push_back(r->uri);
     if (r->filename)
         if (const std::string_view file = checked_part(conf, r->filename); paths.empty() || file != paths.front())
-            paths.emplace_back(file);   // (the same as the URI, mostly: checked once)
-    if (r->path_info && *r->path_info) paths.emplace_back(r->path_info);
+            paths.push_back(file);   // (the same as the URI, mostly: checked once)
+    if (r->path_info && *r->path_info) paths.push_back(r->path_info);
     return paths;
 }
 

@@ -18,13 +18,13 @@ Authentication device(const char* m) {
     return a;
 }
 
-Denial decide(const Authentication& a, std::vector<std::string_view> paths, MethodRule rule = MethodRule::read,
+Denial decide(const Authentication& a, Names paths, MethodRule rule = MethodRule::read,
               bool match_uri = true, std::string_view upload_name = {}) {
     AccessRequest request;
     request.rule = rule;
     request.method = "GET";
     request.match_uri = match_uri;
-    request.paths = std::move(paths);
+    request.paths = paths;
     request.upload_name = upload_name;
     return decide_access(a, request, def()).denial;
 }
@@ -139,12 +139,12 @@ TEST(CheckPath, ShortNameAliasesAreForeign) {
 
 TEST(DecideAccess, OpenedWebDavWritesTouchOnlyTheDevicesOwnUploads) {
     const auto me = device("0004F2000001");
-    auto write = [&](std::vector<std::string_view> names, bool collection = false) {
+    auto write = [&](Names names, bool collection = false) {
         AccessRequest request;
         request.rule = MethodRule::opened_write;
         request.method = "DELETE";
         request.paths = {"/logs/x"};
-        request.written_names = std::move(names);
+        request.written_names = names;
         request.collection = collection;
         return decide_access(me, request, def()).denial;
     };
@@ -279,4 +279,20 @@ TEST(DecideRequest, ADestinationCountsWhereTheRuleGoesByName) {
     put.destination = "/logs/0004F2000002-app.log";
     put.destination_unusable = true;
     EXPECT_EQ(decide_request(a, put, def()).denial, Denial::none);
+}
+
+TEST(Names, HoldsWhatARequestNamesInPlaceAndRefusesMore) {
+    Names names{"/a", "/srv/a"};
+    names.push_back("/info");
+    names.push_back("/dest");
+    ASSERT_EQ(names.size(), Names::kCapacity);
+    EXPECT_EQ(names.front(), "/a");
+    EXPECT_EQ(names[3], "/dest");
+    EXPECT_EQ(std::vector<std::string_view>(names.begin(), names.end()),
+              (std::vector<std::string_view>{"/a", "/srv/a", "/info", "/dest"}));
+    // A fifth would be a request of a shape the glue never builds: refused
+    // (the hook fails closed), never written past the end.
+    EXPECT_THROW(names.push_back("/more"), std::length_error);
+    EXPECT_EQ(names.size(), Names::kCapacity);
+    EXPECT_TRUE(Names{}.empty());
 }
