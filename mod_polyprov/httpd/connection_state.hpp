@@ -35,6 +35,15 @@ struct ConnectionState {
     std::shared_ptr<const CertificateFacts> facts;
     std::uint64_t certificates_seen = 0;
     std::shared_ptr<const void> derived[3];
+    // waiver_scope.cpp's: the last 421 check that passed without a
+    // revocation history to consult, and what it found, so that the next
+    // request on the same terms is not checked again.
+    struct ScopePass {
+        std::uint64_t serial = 0;              // the certificate's (CertificateFacts::serial); 0: none
+        const server_rec* server = nullptr;    // the request's virtual host
+        bool leaf_expired = false;             // the leaf's expiry when it was checked
+        bool cert_expired = false, waived = false;
+    } scope_pass;
 
     explicit ConnectionState(SSL* s) : ssl(s) {}
 };

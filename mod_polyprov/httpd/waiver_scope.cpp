@@ -31,6 +31,42 @@ int misdirected(request_rec* r, const char* why) {
     return HTTP_MISDIRECTED_REQUEST;
 }
 
+// What the connection's last passing check found, when it was made for
+// this certificate, host and state of the leaf's expiry: everything else
+// it read (the host's waiver and anchors, the handshake's record) is fixed
+// for the certificate's life on the connection and the configuration's.
+std::optional<ConnectionState::ScopePass> passed_before(request_rec* r, const CertificateFacts& cert,
+                                                        bool leaf_expired) {
+    ConnectionState* state = connection_state(r);
+    if (!state) return std::nullopt;
+    std::lock_guard<std::mutex> lock(state->mutex);
+    const auto& pass = state->scope_pass;
+    if (pass.serial != cert.serial || pass.server != r->server || pass.leaf_expired != leaf_expired)
+        return std::nullopt;
+    return pass;
+}
+
+void remember_pass(request_rec* r, const CertificateFacts& cert, bool leaf_expired, bool cert_expired, bool waived) {
+    ConnectionState* state = connection_state(r);
+    if (!state) return;
+    std::lock_guard<std::mutex> lock(state->mutex);
+    state->scope_pass = {cert.serial, r->server, leaf_expired, cert_expired, waived};
+}
+
+void note_scope(request_rec* r, RequestNote& note, const CertificateFacts& cert, bool cert_expired, bool waived,
+                ModuleEnv* env) {
+    note.scope_checked = cert.serial;
+    note.has_cert = true;
+    note.cert_not_after = cert.not_after;
+    note.cert_expired = cert_expired;
+    note.waived = waived;
+    const char* expired = cert_expired ? "1" : "0";
+    if (env)
+        env->write(EnvVar::cert_expired, expired);
+    else
+        ModuleEnv(r->subprocess_env).write(EnvVar::cert_expired, expired);
+}
+
 }  // namespace
 
 int check_waiver_scope(request_rec* r, ModuleEnv* env) {
@@ -40,7 +76,12 @@ int check_waiver_scope(request_rec* r, ModuleEnv* env) {
     if (note.scope_checked == cert->serial) return OK;  // this certificate, for this request
 
     const bool leaf_expired = cert->expired_at(apr_time_sec(r->request_time));
+    if (const auto pass = passed_before(r, *cert, leaf_expired)) {
+        note_scope(r, note, *cert, pass->cert_expired, pass->waived, env);
+        return OK;
+    }
     const HandshakeWaiver hw = handshake_waiver(r);
+    bool history_consulted = false;
     if (cert->verified) {
         const ServerConfig* here = server_config(r->server);
         if (!covered_here(here, hw, leaf_expired))
@@ -51,6 +92,7 @@ int check_waiver_scope(request_rec* r, ModuleEnv* env) {
         // history may have grown since the handshake.
         const bool leaf = maybe_waived_leaf(hw, leaf_expired), cas = maybe_waived_ca(hw);
         if (here->history && (leaf || cas)) {
+            history_consulted = true;   // it may grow: asked again on every request
             if (!files_followed(r->server)) return misdirected(r, "its revocation history is not being followed");
             const auto history = here->history->current();
             if (!history.value || peer_listed(r, *history.value, cas))
@@ -58,16 +100,10 @@ int check_waiver_scope(request_rec* r, ModuleEnv* env) {
                                                     : "its revocation history cannot be read");
         }
     }
-    note.scope_checked = cert->serial;
-    note.has_cert = true;
-    note.cert_not_after = cert->not_after;
-    note.cert_expired = leaf_expired || (hw.record && hw.record->ca);
-    note.waived = cert->verified && (hw.record ? hw.record->waived() : leaf_expired);
-    const char* expired = note.cert_expired ? "1" : "0";
-    if (env)
-        env->write(EnvVar::cert_expired, expired);
-    else
-        ModuleEnv(r->subprocess_env).write(EnvVar::cert_expired, expired);
+    const bool cert_expired = leaf_expired || (hw.record && hw.record->ca);
+    const bool waived = cert->verified && (hw.record ? hw.record->waived() : leaf_expired);
+    if (!history_consulted) remember_pass(r, *cert, leaf_expired, cert_expired, waived);
+    note_scope(r, note, *cert, cert_expired, waived, env);
     return OK;
 }
 
