@@ -26,10 +26,12 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <malloc.h>
@@ -55,8 +57,18 @@ std::atomic<std::int64_t>* g_heartbeat = nullptr;
 
 std::int64_t steady_now() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 
+// The heartbeat's age as every request asks it. CLOCK_MONOTONIC_COARSE
+// reads the same clock as steady_clock at the kernel's tick (a few ms
+// behind at most), without reading the hardware clock, which costs a
+// request more than the rest of the check on a virtual machine (perf,
+// bench/RESULTS.md). A few ms do not matter against kUntrusted; a
+// heartbeat a tick "in the future" is simply young.
 std::chrono::seconds heartbeat_age() {
-    const auto age = std::chrono::steady_clock::duration(steady_now() - g_heartbeat->load(std::memory_order_acquire));
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    static_assert(std::is_same_v<std::chrono::steady_clock::period, std::nano>, "ticks are nanoseconds");
+    const std::int64_t ticks = std::int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+    const auto age = std::chrono::steady_clock::duration(ticks - g_heartbeat->load(std::memory_order_acquire));
     return std::chrono::duration_cast<std::chrono::seconds>(age);
 }
 
@@ -248,7 +260,9 @@ void watcher_maintenance(int reason, void* data, apr_wait_t status) {
 bool files_followed(const server_rec* s) noexcept {
     static std::atomic<bool> reported{false};
     if (!g_heartbeat || heartbeat_age() <= kUntrusted) {
-        reported.store(false, std::memory_order_relaxed);
+        // Written only when it changes: a store on every request would
+        // pull the line from core to core under load.
+        if (reported.load(std::memory_order_relaxed)) reported.store(false, std::memory_order_relaxed);
         return true;
     }
     if (!reported.exchange(true))
