@@ -8,10 +8,13 @@ import os
 import platform
 import re
 import resource
+import shutil
+import signal
 import ssl
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 
 import common
@@ -202,3 +205,81 @@ def loadavg():
 
 def median(values):
     return statistics.median(values) if values else float("nan")
+
+
+# ---------------------------------------------------------------- where the time goes
+
+def profile(server, phone, path, seconds, concurrency, work):
+    """perf (cpu-clock samples with DWARF call graphs) of the server's
+    processes under keep-alive GETs: each object's share of the server's
+    CPU, by its own code ('self') and with what it calls ('total'), and the
+    hottest symbols. Sampled while ab runs, after its first second."""
+    if not shutil.which("perf"):
+        raise RuntimeError("perf is missing: apt-get install linux-perf")
+    pids = [str(server.proc.pid)] + subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True,
+                                                   text=True).stdout.split()
+    data = os.path.join(work, "perf.data")
+    load = {}
+    client = threading.Thread(target=lambda: load.update(keepalive(server, phone, path, seconds + 2, concurrency)))
+    client.start()
+    time.sleep(1)
+    rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "--call-graph", "dwarf,16384",
+                            "-o", data, "-p", ",".join(pids)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(seconds)
+    rec.send_signal(signal.SIGINT)
+    rec.wait(timeout=120)
+    client.join()
+
+    def report(*args):
+        out = subprocess.run(["perf", "report", "-i", data, "--stdio", "--percent-limit", "0.5", *args],
+                             capture_output=True, text=True, timeout=600).stdout
+        return out
+
+    def rows(text, columns):
+        found = []
+        for line in text.splitlines():
+            m = re.match(r"\s+" + r"\s+".join([r"([\d.]+)%"] * columns) + r"\s+(.*\S)", line)
+            if m:
+                found.append([float(m.group(i + 1)) for i in range(columns)] + [m.group(columns + 1).strip()])
+        return found
+
+    objects = {}
+    for total, own, name in rows(report("--children", "--sort", "dso", "-g", "none"), 2):
+        objects[name] = {"total": total, "self": own}
+    symbols = [{"self": own, "symbol": " ".join(name.split())}
+               for own, name in rows(report("--no-children", "--sort", "dso,sym", "-g", "none"), 1)[:15]]
+    module = module_samples(subprocess.run(["perf", "script", "-i", data], capture_output=True, text=True,
+                                           timeout=600).stdout)
+    os.unlink(data)
+    return {"objects": objects, "symbols": symbols, "module": module, "rate": load.get("rate"),
+            "server_us": load.get("server_us")}
+
+
+REQUEST_FRAMES = ("ap_read_request", "ap_process_request", "ap_process_async_request", "ap_run_log_transaction")
+
+
+def module_samples(script):
+    """Shares of the samples (perf script's call chains, innermost frame
+    first) in which mod_polyprov.so is on the stack: `own`, the module's
+    code and what it calls, split into `in_requests` (its request and log
+    hooks) and the rest (handshakes: its verify callback, connection set-up);
+    and `verification`, OpenSSL's chain verification that the module's verify
+    callback runs on mod_ssl's behalf, which a server without the module
+    runs too (without the module in the chain)."""
+    total = 0
+    counts = {"own": 0, "in_requests": 0, "verification": 0}
+    for sample in script.split("\n\n"):
+        frames = [line for line in sample.splitlines()[1:] if line.strip()]
+        if not frames:
+            continue
+        total += 1
+        first = next((i for i, f in enumerate(frames) if "mod_polyprov.so" in f), None)
+        if first is None:
+            continue
+        if any("X509_verify_cert" in f for f in frames[:first]):
+            counts["verification"] += 1
+            continue
+        counts["own"] += 1
+        if any(name in f for f in frames[first:] for name in REQUEST_FRAMES):
+            counts["in_requests"] += 1
+    return {k: 100.0 * v / total if total else 0.0 for k, v in counts.items()} | {"samples": total}

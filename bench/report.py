@@ -147,7 +147,8 @@ def render(res):
                    "the same server with the lines named, in strict pairs: the two one after the other, the "
                    "order swapped every round. `ratio` is the median with the lever over the median without; "
                    "`pairs` the ratios of the rounds' pairs, lowest to highest, which show the spread. A lever "
-                   "whose pairs straddle 1 did not show here.\n")
+                   "whose pairs straddle 1 did not show here. A row whose `on` names two servers (A → B) is "
+                   "not a lever but two servers in the same strict pairs: B's rate over A's.\n")
         rows = []
         for name, lv in s["levers"].items():
             if name.startswith("_"):
@@ -155,12 +156,63 @@ def render(res):
             r = lv["results"]
             wo, wi = med(x["rate"] for x in r["without"]), med(x["rate"] for x in r["with"])
             pairs = sorted(y["rate"] / x["rate"] for x, y in zip(r["without"], r["with"]))
-            rows.append([name, lv["base"], "firmware" if "sip.ld" in lv["path"] else "config", f(wo), f(wi),
+            on = lv["base"] if lv.get("with", lv["base"]) == lv["base"] else f'{lv["base"]} → {lv["with"]}'
+            on += ", log line" if lv.get("log_vars") else ""
+            rows.append([name, on, "firmware" if "sip.ld" in lv["path"] else "config", f(wo), f(wi),
                          f(wi / wo), ", ".join(f(p) for p in pairs),
                          f(med(x["server_us"] for x in r["without"])), f(med(x["server_us"] for x in r["with"]))])
         out.append(table(["lever", "on", "file", "req/s without", "req/s with", "ratio", "pairs",
                           "server µs/req without", "with"], rows))
         out.append("")
+        logged = s["levers"].get("the module (both with the log line)")
+        if logged:
+            r = logged["results"]
+            ratio = med(x["rate"] for x in r["with"]) / med(x["rate"] for x in r["without"])
+            pairs = sorted(y["rate"] / x["rate"] for x, y in zip(r["without"], r["with"]))
+            out.append(f"With the operators' log line on both servers, the module serves keep-alive GETs at "
+                       f"{f(ratio)} of stock's rate (issue 20's target: 0.98), over {len(pairs)} strict pairs "
+                       f"whose ratios run from {f(pairs[0])} to {f(pairs[-1])}.\n")
+
+    if "profile" in s:
+        prof = {k: v for k, v in s["profile"].items() if not k.startswith("_")}
+        out.append("## Where the server's CPU goes\n")
+        out.append("`perf record -e cpu-clock -F 999 --call-graph dwarf` on each server's processes for 8 s while "
+                   "`ab -k -c 4` fetches the phone's config as above (one server at a time, sampled after ab's "
+                   "first second). Each object's share of the server's CPU samples: its own code, and in brackets "
+                   "with everything it calls (from the call graphs; a chain perf could not unwind counts only "
+                   "where it was). `[kernel]` is the system calls and the network stack: TCP over loopback, "
+                   "epoll, the files' open and read.\n")
+        names = list(prof)
+        objects = []
+        for n in names:
+            for o in prof[n]["objects"]:
+                if o not in objects and prof[n]["objects"][o]["self"] >= 0.5:
+                    objects.append(o)
+        rows = []
+        for o in objects:
+            cells = []
+            for n in names:
+                v = prof[n]["objects"].get(o)
+                cells.append(f"{v['self']:.1f} ({v['total']:.1f})" if v else "")
+            rows.append([o.replace("[kernel.kallsyms]", "[kernel]")] + cells)
+        out.append(table(["object"] + [f"{n} % self (with callees)" for n in names], rows))
+        out.append("")
+        for n in names:
+            top = ", ".join(f"{x['symbol']} {x['self']:.1f}%" for x in prof[n]["symbols"][:8])
+            out.append(f"- hottest in `{n}`: {top}")
+        out.append("")
+        mod = prof.get("module-log", {}).get("module")
+        if mod:
+            out.append(f"In `module-log`, the module's own code and what it calls took {mod['own']:.1f} % of the "
+                       f"server's CPU ({mod['in_requests']:.1f} % in its request and log hooks, the rest in "
+                       f"handshakes), of {mod['samples']:,} samples; OpenSSL's chain verification, which its "
+                       f"verify callback runs on mod_ssl's behalf and a server without the module runs too, "
+                       f"another {mod['verification']:.1f} %. That is the time-based figure for the module's cost "
+                       f"with the log line, beside callgrind's count of user-space instructions above: the kernel's "
+                       f"share of the work (the table) is outside that count.\n")
+        out.append("The kernel's hottest symbol (`pvm_irq_enable`) is where a paravirtualised guest re-enables "
+                   "interrupts: samples taken while they were off land there, so on this virtual machine it "
+                   "stands for kernel work in general, not one function.\n")
 
     if "handshakes" in s:
         out.append("## Full handshakes\n")
