@@ -55,6 +55,7 @@ void record_waiver(SSL* ssl, const WaiverRecord& record) noexcept {
         if (ConnectionState* state = c ? state_of(c) : nullptr) {
             std::lock_guard<std::mutex> lock(state->mutex);
             state->waiver = record;
+            ++state->waivers_recorded;
         }
     } catch (...) {
         // A missing record only makes later checks stricter (unknown).
@@ -72,6 +73,7 @@ HandshakeWaiver handshake_waiver(request_rec* r) {
     {
         std::lock_guard<std::mutex> lock(state->mutex);
         hw.record = state->waiver;
+        hw.generation = state->waivers_recorded;
     }
     if (!hw.record) {
         if (!SSL_session_reused(state->ssl) && !ExpiryWaiver::installed_on(SSL_get_SSL_CTX(state->ssl))) {

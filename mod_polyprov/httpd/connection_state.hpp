@@ -29,6 +29,7 @@ struct ConnectionState {
     SSL* ssl;
     std::mutex mutex;
     std::optional<WaiverRecord> waiver;   // set during a full handshake
+    std::uint64_t waivers_recorded = 0;   // how many times it was set
     // connection_identity.cpp's: the current certificate's facts (they
     // hold a reference to it), how many certificates the connection has
     // shown, and what was derived from the current one.
@@ -40,6 +41,7 @@ struct ConnectionState {
     // request on the same terms is not checked again.
     struct ScopePass {
         std::uint64_t serial = 0;              // the certificate's (CertificateFacts::serial); 0: none
+        std::uint64_t waivers_recorded = 0;    // the handshake's record it read (a new one misses)
         const server_rec* server = nullptr;    // the request's virtual host
         bool leaf_expired = false;             // the leaf's expiry when it was checked
         bool cert_expired = false, waived = false;
@@ -57,6 +59,7 @@ struct HandshakeWaiver {
     std::optional<WaiverRecord> record;     // null: resumed from a session that kept none
     ExpiryMode mode = ExpiryMode::off;      // the handshake's own virtual host
     const TrustAnchors* anchors = nullptr;
+    std::uint64_t generation = 0;           // ConnectionState::waivers_recorded when `record` was read
 };
 HandshakeWaiver handshake_waiver(request_rec* r);
 

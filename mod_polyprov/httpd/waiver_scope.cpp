@@ -32,25 +32,29 @@ int misdirected(request_rec* r, const char* why) {
 }
 
 // What the connection's last passing check found, when it was made for
-// this certificate, host and state of the leaf's expiry: everything else
-// it read (the host's waiver and anchors, the handshake's record) is fixed
-// for the certificate's life on the connection and the configuration's.
+// this certificate, host and state of the leaf's expiry, and on the
+// handshake's record as it is now (a new handshake verifies a new
+// certificate, but the record is compared too rather than trusted to
+// follow): everything else it read (the host's waiver and anchors) is
+// fixed for the configuration's life.
 std::optional<ConnectionState::ScopePass> passed_before(request_rec* r, const CertificateFacts& cert,
                                                         bool leaf_expired) {
     ConnectionState* state = connection_state(r);
     if (!state) return std::nullopt;
     std::lock_guard<std::mutex> lock(state->mutex);
     const auto& pass = state->scope_pass;
-    if (pass.serial != cert.serial || pass.server != r->server || pass.leaf_expired != leaf_expired)
+    if (pass.serial != cert.serial || pass.server != r->server || pass.leaf_expired != leaf_expired ||
+        pass.waivers_recorded != state->waivers_recorded)
         return std::nullopt;
     return pass;
 }
 
-void remember_pass(request_rec* r, const CertificateFacts& cert, bool leaf_expired, bool cert_expired, bool waived) {
+void remember_pass(request_rec* r, const CertificateFacts& cert, const HandshakeWaiver& hw, bool leaf_expired,
+                   bool cert_expired, bool waived) {
     ConnectionState* state = connection_state(r);
     if (!state) return;
     std::lock_guard<std::mutex> lock(state->mutex);
-    state->scope_pass = {cert.serial, r->server, leaf_expired, cert_expired, waived};
+    state->scope_pass = {cert.serial, hw.generation, r->server, leaf_expired, cert_expired, waived};
 }
 
 void note_scope(request_rec* r, RequestNote& note, const CertificateFacts& cert, bool cert_expired, bool waived,
@@ -102,7 +106,7 @@ int check_waiver_scope(request_rec* r, ModuleEnv* env) {
     }
     const bool cert_expired = leaf_expired || (hw.record && hw.record->ca);
     const bool waived = cert->verified && (hw.record ? hw.record->waived() : leaf_expired);
-    if (!history_consulted) remember_pass(r, *cert, leaf_expired, cert_expired, waived);
+    if (!history_consulted) remember_pass(r, *cert, hw, leaf_expired, cert_expired, waived);
     note_scope(r, note, *cert, cert_expired, waived, env);
     return OK;
 }
