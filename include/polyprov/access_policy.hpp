@@ -25,6 +25,8 @@ namespace polyprov {
 // them (perf, bench/RESULTS.md).
 class Names {
 public:
+    // One for each form above: a fifth form added to the glue needs room
+    // here, or every request that has it fails closed (500).
     static constexpr std::size_t kCapacity = 4;
     Names() = default;
     Names(std::initializer_list<std::string_view> names) {

@@ -31,7 +31,6 @@
 #include <memory>
 #include <new>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include <malloc.h>
@@ -51,25 +50,35 @@ constexpr std::chrono::seconds kStalled{10};
 // history might be waiting.
 constexpr std::chrono::seconds kUntrusted{30};
 
-// The watcher's heartbeat, in the shared memory: steady-clock ticks
-// (CLOCK_MONOTONIC, the same clock in every process of the machine).
+// The watcher's heartbeat, in the shared memory: CLOCK_MONOTONIC in
+// nanoseconds (the same clock in every process of the machine).
 std::atomic<std::int64_t>* g_heartbeat = nullptr;
 
-std::int64_t steady_now() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+// `clock` in nanoseconds; false when it cannot be read.
+bool monotonic_ns(clockid_t clock, std::int64_t* ns) noexcept {
+    timespec now{};
+    if (clock_gettime(clock, &now) != 0) return false;
+    *ns = std::int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+    return true;
+}
+
+std::int64_t steady_now() {
+    std::int64_t ns = 0;
+    monotonic_ns(CLOCK_MONOTONIC, &ns);   // cannot fail on Linux; 0 would only look old (fail closed)
+    return ns;
+}
 
 // The heartbeat's age as every request asks it. CLOCK_MONOTONIC_COARSE
-// reads the same clock as steady_clock at the kernel's tick (a few ms
-// behind at most), without reading the hardware clock, which costs a
-// request more than the rest of the check on a virtual machine (perf,
-// bench/RESULTS.md). A few ms do not matter against kUntrusted; a
-// heartbeat a tick "in the future" is simply young.
+// reads the same clock at the kernel's last tick (a few ms behind at
+// most), without reading the hardware clock, which costs a request more
+// than the rest of the check on a virtual machine (perf, bench/RESULTS.md).
+// A few ms do not matter against kUntrusted. A clock that cannot be read
+// makes the watcher look stalled: fail closed.
 std::chrono::seconds heartbeat_age() {
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-    static_assert(std::is_same_v<std::chrono::steady_clock::period, std::nano>, "ticks are nanoseconds");
-    const std::int64_t ticks = std::int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
-    const auto age = std::chrono::steady_clock::duration(ticks - g_heartbeat->load(std::memory_order_acquire));
-    return std::chrono::duration_cast<std::chrono::seconds>(age);
+    std::int64_t now = 0;
+    if (!monotonic_ns(CLOCK_MONOTONIC_COARSE, &now)) return std::chrono::seconds::max();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::nanoseconds(now - g_heartbeat->load(std::memory_order_acquire)));
 }
 
 // Every shared file of one configuration generation (pconf), one object
