@@ -73,7 +73,7 @@ HandshakeWaiver handshake_waiver(request_rec* r) {
     {
         std::lock_guard<std::mutex> lock(state->mutex);
         hw.record = state->waiver;
-        hw.generation = state->waivers_recorded;
+        hw.waivers_recorded = state->waivers_recorded;
     }
     if (!hw.record) {
         if (!SSL_session_reused(state->ssl) && !ExpiryWaiver::installed_on(SSL_get_SSL_CTX(state->ssl))) {

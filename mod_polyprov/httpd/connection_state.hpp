@@ -59,7 +59,7 @@ struct HandshakeWaiver {
     std::optional<WaiverRecord> record;     // null: resumed from a session that kept none
     ExpiryMode mode = ExpiryMode::off;      // the handshake's own virtual host
     const TrustAnchors* anchors = nullptr;
-    std::uint64_t generation = 0;           // ConnectionState::waivers_recorded when `record` was read
+    std::uint64_t waivers_recorded = 0;     // ConnectionState::waivers_recorded when `record` was read
 };
 HandshakeWaiver handshake_waiver(request_rec* r);
 

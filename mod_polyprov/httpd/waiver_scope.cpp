@@ -54,7 +54,7 @@ void remember_pass(request_rec* r, const CertificateFacts& cert, const Handshake
     ConnectionState* state = connection_state(r);
     if (!state) return;
     std::lock_guard<std::mutex> lock(state->mutex);
-    state->scope_pass = {cert.serial, hw.generation, r->server, leaf_expired, cert_expired, waived};
+    state->scope_pass = {cert.serial, hw.waivers_recorded, r->server, leaf_expired, cert_expired, waived};
 }
 
 void note_scope(request_rec* r, RequestNote& note, const CertificateFacts& cert, bool cert_expired, bool waived,
