@@ -23,10 +23,12 @@ import subprocess
 from servers import FIRMWARE
 
 
-def storm(client, port, phones, server_ca, tls_max=None, timeout=600):
-    """Runs one storm with the phoneboot binary `client`; returns a summary dict."""
+def storm(client, port, phones, server_ca, tls_max=None, timeout=600, upload=True):
+    """Runs one storm with the phoneboot binary `client`; returns a summary
+    dict. upload=False: the boot without its log's HEAD and PUT."""
     lines = "".join(f"{p['mac']} {p['cert']} {p['key']}\n" for p in phones)
     cmd = [client, str(port), server_ca, "/" + FIRMWARE] + (["tls1.2"] if tls_max == "1.2" else [])
+    cmd += [] if upload else ["no-upload"]
     p = subprocess.run(cmd, input=lines, capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0:
         raise RuntimeError(f"phoneboot failed ({p.returncode}): {p.stderr[-2000:]}")

@@ -14,8 +14,10 @@
 // the interpreter once per TLS record; this client about 6 ms, most of it
 // decrypting the firmware.
 //
-// usage: phoneboot PORT SERVER_CA FIRMWARE_PATH [tls1.2] < phones
+// usage: phoneboot PORT SERVER_CA FIRMWARE_PATH [tls1.2] [no-upload] < phones
 //   phones: lines "MAC CERT_CHAIN_PEM KEY_PEM"
+//   no-upload: the boot without its last two requests (HEAD and PUT of the
+//     log), to compare servers on the same work with one that refuses uploads
 // output: one line per phone, "MAC SECONDS DONE_AT FULL RESUMED RETRIES
 //   STATUS,STATUS,... ERROR|-", then "cpu USER+SYS_SECONDS WALL_SECONDS".
 
@@ -233,7 +235,7 @@ public:
     std::size_t last_length() const { return last_length_; }
 };
 
-void boot(SSL_CTX* ctx, int port, const Phone& p, const std::string& firmware, Clock::time_point start,
+void boot(SSL_CTX* ctx, int port, const Phone& p, const std::string& firmware, bool upload, Clock::time_point start,
           Outcome& out) {
     const std::string log_lines = [] {
         std::string s;
@@ -253,18 +255,20 @@ void boot(SSL_CTX* ctx, int port, const Phone& p, const std::string& firmware, C
             out.statuses.push_back(s);
             if (s != ok && out.error.empty()) out.error = "GET " + path + ": " + std::to_string(s);
         }
-        const std::string log = "/logs/" + p.mac + "-boot.log";
-        // HEAD: the size the server holds (Content-Length of the answer).
-        int s = c.exchange("HEAD", log, "", "", out);
-        out.statuses.push_back(s);
-        if (s != 200 && s != 404 && out.error.empty()) out.error = "HEAD " + log + ": " + std::to_string(s);
-        const std::size_t size = s == 200 ? c.last_length() : 0;
-        s = c.exchange("PUT", log, log_lines,
-                       "Content-Type: text/plain\r\nContent-Range: bytes " + std::to_string(size) + "-" +
-                           std::to_string(size + log_lines.size() - 1) + "/*\r\n",
-                       out);
-        out.statuses.push_back(s);
-        if (s != 201 && s != 204 && s != 405 && out.error.empty()) out.error = "PUT " + log + ": " + std::to_string(s);
+        if (upload) {
+            const std::string log = "/logs/" + p.mac + "-boot.log";
+            // HEAD: the size the server holds (Content-Length of the answer).
+            int s = c.exchange("HEAD", log, "", "", out);
+            out.statuses.push_back(s);
+            if (s != 200 && s != 404 && out.error.empty()) out.error = "HEAD " + log + ": " + std::to_string(s);
+            const std::size_t size = s == 200 ? c.last_length() : 0;
+            s = c.exchange("PUT", log, log_lines,
+                           "Content-Type: text/plain\r\nContent-Range: bytes " + std::to_string(size) + "-" +
+                               std::to_string(size + log_lines.size() - 1) + "/*\r\n",
+                           out);
+            out.statuses.push_back(s);
+            if (s != 201 && s != 204 && s != 405 && out.error.empty()) out.error = "PUT " + log + ": " + std::to_string(s);
+        }
     } catch (const std::exception& e) {
         if (out.error.empty()) out.error = e.what();
     }
@@ -285,13 +289,24 @@ double cpu_seconds() {
 
 int main(int argc, char** argv) {
     if (argc < 4) {
-        std::fprintf(stderr, "usage: %s PORT SERVER_CA FIRMWARE_PATH [tls1.2] < phones\n", argv[0]);
+        std::fprintf(stderr, "usage: %s PORT SERVER_CA FIRMWARE_PATH [tls1.2] [no-upload] < phones\n", argv[0]);
         return 2;
     }
     std::signal(SIGPIPE, SIG_IGN);   // a server that hung up is an answer, not a reason to die
     const int port = std::atoi(argv[1]);
     const std::string ca = argv[2], firmware = argv[3];
-    const bool tls12 = argc > 4 && std::string(argv[4]) == "tls1.2";
+    bool tls12 = false, upload = true;
+    for (int i = 4; i < argc; ++i) {
+        const std::string option = argv[i];
+        if (option == "tls1.2") {
+            tls12 = true;
+        } else if (option == "no-upload") {
+            upload = false;
+        } else {
+            std::fprintf(stderr, "%s: unknown option %s\n", argv[0], argv[i]);
+            return 2;
+        }
+    }
 
     std::vector<Phone> phones;
     for (Phone p; std::cin >> p.mac >> p.cert >> p.key;) phones.push_back(p);
@@ -325,7 +340,7 @@ int main(int argc, char** argv) {
                 std::unique_lock<std::mutex> lock(m);
                 go.wait(lock, [&] { return started; });
             }
-            boot(contexts[i].get(), port, phones[i], firmware, start, outcomes[i]);
+            boot(contexts[i].get(), port, phones[i], firmware, upload, start, outcomes[i]);
         });
     const double cpu0 = cpu_seconds();
     {

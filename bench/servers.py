@@ -287,11 +287,14 @@ class ExampleApache(BenchApache):
     """The shipped example: Debian's server defaults, then the example's
     tuning and virtual host."""
 
-    def __init__(self, site):
+    def __init__(self, site, extra_server=""):
         super().__init__("example", site)
+        # After the example's files, so that a lever tried here overrides
+        # a line the tuning file sets (the last of a server-wide directive wins).
+        self.after_example = extra_server
 
     def vhost(self):
-        return example_config(self, self.site)
+        return example_config(self, self.site) + self.after_example
 
 
 class Nginx:
