@@ -19,7 +19,9 @@ of requests on connections the server had closed."""
 import os
 import statistics
 import subprocess
+import time
 
+import common
 from servers import FIRMWARE
 
 
@@ -61,6 +63,51 @@ def storm(client, port, phones, server_ca, tls_max=None, timeout=600, upload=Tru
         "puts_refused": sum(1 for r in results if r["statuses"][-1:] == [405]),
         "client_cpu_s": cpu,
     }
+
+
+def threads(pgid):
+    """The threads of every process of a server (one process group)."""
+    return sum(int(fields[17]) for _, fields in common.group_processes(pgid))
+
+
+def settled(pgid, quiet=1.0, limit=30.0):
+    """Waits until the server's thread count has not changed for `quiet`
+    seconds: apache2's start returns once a child serves, while its other
+    children are still starting their workers. Returns the count."""
+    began = last_change = time.monotonic()
+    last = threads(pgid)
+    while time.monotonic() - began < limit:
+        time.sleep(0.2)
+        now = threads(pgid)
+        if now != last:
+            last, last_change = now, time.monotonic()
+        elif time.monotonic() - last_change >= quiet:
+            break
+    return last
+
+
+def on_fresh_server(make, client, site, phones, server_ca, upload=True):
+    """One storm on a server made by `make()` and started for it, as one
+    that sat idle before the power came back (empty session caches), once
+    its workers are all up. Returns (the storm's summary with the server's
+    CPU, listen drops, memory idle and after, logs stored; the server's
+    error-log lines at error or worse)."""
+    import measure
+    s = make()
+    s.start()
+    problems = []
+    try:
+        site.clear_logs()
+        res = {"threads_idle": settled(s.proc.pid), "pss_kb_idle": measure.pss_kb(s.proc.pid)}
+        cpu0, drops0 = s.cpu_seconds(), measure.listen_drops()
+        res.update(storm(client, s.port, phones, server_ca, upload=upload))
+        res["server_cpu_s"] = s.cpu_seconds() - cpu0
+        res["listen_drops"] = measure.listen_drops() - drops0
+        res["pss_kb_after"] = measure.pss_kb(s.proc.pid)
+        res["uploads_on_disk"] = sum(1 for f in os.listdir(site.logs) if f.endswith("-boot.log"))
+        return res, problems
+    finally:
+        problems += s.remove()
 
 
 def default_client(build_dir):
