@@ -22,6 +22,7 @@ import subprocess
 import time
 
 import common
+import measure
 from servers import FIRMWARE
 
 
@@ -92,7 +93,6 @@ def on_fresh_server(make, client, site, phones, server_ca, upload=True):
     its workers are all up. Returns (the storm's summary with the server's
     CPU, listen drops, memory idle and after, logs stored; the server's
     error-log lines at error or worse)."""
-    import measure
     s = make()
     s.start()
     problems = []
